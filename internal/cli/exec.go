@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"skiff/internal/config"
+	"skiff/internal/engine"
+	"skiff/internal/inventory"
+	"skiff/internal/plan"
+	"skiff/internal/transport"
+)
+
+// execHost is one host's result of `skiff exec`.
+type execHost struct {
+	Name     string `json:"name"`
+	Status   string `json:"status"`
+	ExitCode int    `json:"exit_code"`
+	Stdout   string `json:"stdout"`
+	Stderr   string `json:"stderr"`
+	Error    string `json:"error,omitempty"`
+}
+
+func newExecCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "exec -i INVENTORY [--limit SEL] -- COMMAND...",
+		Short: "Run an ad-hoc shell command on many hosts at once",
+		Long: `exec runs COMMAND with sh on every selected host in parallel (as root when
+the host's become is set) and prints each host's output. The command is
+sent on stdin, so it does not show in the remote process list.
+Exit 1 when any host fails or is unreachable.`,
+		Example: `  skiff exec -i inventory.hcl --limit web -- systemctl is-active nginx`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			ld, err := g.loadInventory(config.NewLoader())
+			if err != nil {
+				return err
+			}
+			hosts := ld.limit
+			if hosts == nil {
+				hosts = ld.inv.Hosts
+			}
+			script := strings.Join(args, " ")
+			dial := g.dialer()
+			results := make([]execHost, len(hosts))
+			sem := make(chan struct{}, max(g.forks, 1))
+			var wg sync.WaitGroup
+			for i, h := range hosts {
+				wg.Add(1)
+				sem <- struct{}{}
+				go func(i int, h *inventory.Host) {
+					defer wg.Done()
+					defer func() { <-sem }()
+					r := execHost{Name: h.Name}
+					t, err := dial(cmd.Context(), h)
+					if err == nil {
+						var res transport.Result
+						res, err = t.Run(cmd.Context(), script)
+						t.Close()
+						r.ExitCode, r.Stdout, r.Stderr = res.ExitCode, string(res.Stdout), string(res.Stderr)
+					}
+					switch {
+					case err != nil && transport.IsUnreachable(err):
+						r.Status, r.Error = plan.StatusUnreachable, err.Error()
+					case err != nil:
+						r.Status, r.Error = plan.StatusFailed, err.Error()
+					case r.ExitCode != 0:
+						r.Status = plan.StatusFailed
+					default:
+						r.Status = plan.StatusOK
+					}
+					results[i] = r
+				}(i, h)
+			}
+			wg.Wait()
+			failed := false
+			for _, r := range results {
+				failed = failed || r.Status != plan.StatusOK
+			}
+			if g.output == "json" {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				_ = enc.Encode(struct {
+					RunID string     `json:"run_id"`
+					Mode  string     `json:"mode"`
+					Hosts []execHost `json:"hosts"`
+				}{engine.NewRunID(), "exec", results})
+			} else {
+				for _, r := range results {
+					fmt.Fprintf(g.stdout, "%s | %s | rc=%d\n", r.Name, r.Status, r.ExitCode)
+					if r.Error != "" {
+						fmt.Fprintf(g.stdout, "  %s\n", r.Error)
+					}
+					for _, s := range []string{r.Stdout, r.Stderr} {
+						if s = strings.TrimRight(s, "\n"); s != "" {
+							fmt.Fprintf(g.stdout, "  %s\n", strings.ReplaceAll(s, "\n", "\n  "))
+						}
+					}
+				}
+			}
+			if failed {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	addCommon(cmd, g, false)
+	return cmd
+}

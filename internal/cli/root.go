@@ -1,0 +1,123 @@
+// Package cli is skiff's command line: flags, loading, and wiring of the
+// engine to SSH and the terminal. cmd/skiff only calls Main.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries an exit code through cobra without printing twice.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// globals are the flags every command shares.
+type globals struct {
+	inventory      string
+	limit          string
+	extra          []string
+	forks          int
+	output         string
+	rolesPath      []string
+	acceptNewKeys  bool
+	connectTimeout time.Duration
+	verbose        bool
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	stdinTTY       bool
+	stderrTTY      bool
+}
+
+// Main runs skiff with args (without the program name) and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr,
+		stdinTTY: isTerminal(stdin), stderrTTY: isTerminal(stderr)}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintf(stderr, "skiff: %v\n", err)
+		return 1
+	}
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "skiff",
+		Short: "Push deployer: converge Linux servers over SSH from HCL files",
+		Long: `skiff installs, configures and upgrades servers over SSH, from HCL files:
+an inventory (-i) lists the hosts; a playbook lists plays, each applying
+roles (ordered tasks) to a group of hosts, in parallel.
+
+  skiff validate -i inventory.hcl playbooks/site.hcl    check everything, offline
+  skiff plan     -i inventory.hcl playbooks/site.hcl    what would change, with diffs
+  skiff apply    -i inventory.hcl playbooks/site.hcl    converge (asks first on a terminal)
+
+Nothing reaches a host without -i: there is no default inventory.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(
+		newValidateCmd(g),
+		newInventoryCmd(g),
+		newPlanCmd(g),
+		newApplyCmd(g),
+		newExecCmd(g),
+	)
+	return root
+}
+
+// addCommon registers the flags shared by commands that reach hosts.
+func addCommon(cmd *cobra.Command, g *globals, withPlaybook bool) {
+	f := cmd.Flags()
+	f.StringVarP(&g.inventory, "inventory", "i", "", "inventory file (required; there is no default)")
+	f.StringVarP(&g.limit, "limit", "l", "", "hosts or groups, comma-separated; !name excludes (e.g. web,!web2)")
+	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json (one JSON document on stdout)")
+	f.IntVar(&g.forks, "forks", 50, "hosts worked on at once")
+	f.BoolVar(&g.acceptNewKeys, "accept-new-host-keys", false, "record unknown host keys in known_hosts (changed keys are still refused)")
+	f.DurationVar(&g.connectTimeout, "connect-timeout", 10*time.Second, "SSH connect and handshake timeout per host")
+	f.BoolVarP(&g.verbose, "verbose", "v", false, "print every task, not only changes")
+	if withPlaybook {
+		f.StringArrayVarP(&g.extra, "extra-var", "e", nil, "key=value variable, highest precedence (repeatable)")
+		f.StringArrayVar(&g.rolesPath, "roles-path", nil, "further folder to look for roles in (repeatable)")
+	}
+	_ = cmd.MarkFlagRequired("inventory")
+}
+
+func (g *globals) checkOutput() error {
+	if g.output != "text" && g.output != "json" {
+		return fmt.Errorf("--output must be text or json, not %q", g.output)
+	}
+	return nil
+}
+
+func isTerminal(x any) bool {
+	f, ok := x.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

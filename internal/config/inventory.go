@@ -1,0 +1,301 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Conn holds connection settings; nil fields are unset at that level, so
+// defaults, groups and hosts layer on each other (host wins).
+type Conn struct {
+	User       *string `hcl:"user"`
+	Port       *int    `hcl:"port"`
+	PrivateKey *string `hcl:"private_key"`
+	KnownHosts *string `hcl:"known_hosts"`
+	Become     *bool   `hcl:"become"`
+	Bastion    *string `hcl:"bastion"`
+}
+
+// Over returns c with every field that o sets replaced by o's.
+func (c Conn) Over(o Conn) Conn {
+	if o.User != nil {
+		c.User = o.User
+	}
+	if o.Port != nil {
+		c.Port = o.Port
+	}
+	if o.PrivateKey != nil {
+		c.PrivateKey = o.PrivateKey
+	}
+	if o.KnownHosts != nil {
+		c.KnownHosts = o.KnownHosts
+	}
+	if o.Become != nil {
+		c.Become = o.Become
+	}
+	if o.Bastion != nil {
+		c.Bastion = o.Bastion
+	}
+	return c
+}
+
+// Group is a group block. Hosts join groups from their own `groups` list or
+// from the group's `hosts` list; a group needs no block to exist.
+type Group struct {
+	Name  string
+	Hosts []string
+	Vars  map[string]cty.Value
+	Conn  Conn
+	Range hcl.Range
+}
+
+// Host is a host block.
+type Host struct {
+	Name    string
+	Address string
+	Groups  []string
+	Vars    map[string]cty.Value
+	Conn    Conn
+	Range   hcl.Range
+}
+
+// Secret is a secret block: its value comes from an environment variable or
+// a file, never from the inventory itself.
+type Secret struct {
+	Name  string
+	Env   string
+	File  string
+	Range hcl.Range
+}
+
+// Inventory is a decoded inventory file.
+type Inventory struct {
+	File     string
+	Dir      string
+	Defaults Conn
+	Vars     map[string]cty.Value // defaults { vars = {…} }
+	Groups   []*Group
+	Hosts    []*Host
+	Secrets  []*Secret
+}
+
+var inventorySchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "defaults"},
+		{Type: "group", LabelNames: []string{"name"}},
+		{Type: "host", LabelNames: []string{"name"}},
+		{Type: "secret", LabelNames: []string{"name"}},
+	},
+}
+
+// LoadInventory decodes the inventory at path.
+func (l *Loader) LoadInventory(path string) (*Inventory, hcl.Diagnostics) {
+	f, diags := l.parse(path, "inventory")
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	abs, _ := filepath.Abs(path)
+	inv := &Inventory{File: path, Dir: filepath.Dir(abs), Vars: map[string]cty.Value{}}
+	content, d := f.Body.Content(inventorySchema)
+	diags = append(diags, d...)
+
+	seenHost := map[string]hcl.Range{}
+	seenGroup := map[string]hcl.Range{}
+	seenSecret := map[string]hcl.Range{}
+	defaultsSeen := false
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "defaults":
+			if defaultsSeen {
+				diags = append(diags, errAt(b.DefRange, "Duplicate defaults block", "An inventory has at most one defaults block."))
+				continue
+			}
+			defaultsSeen = true
+			conn, vars, d := decodeConnBlock(b.Body, nil)
+			diags = append(diags, d...)
+			inv.Defaults, inv.Vars = conn, vars
+		case "group":
+			name := b.Labels[0]
+			if prev, ok := seenGroup[name]; ok {
+				diags = append(diags, errAt(b.LabelRanges[0], "Duplicate group", fmt.Sprintf("Group %q was already declared at %s.", name, prev)))
+				continue
+			}
+			seenGroup[name] = b.DefRange
+			g := &Group{Name: name, Range: b.DefRange}
+			extra := []hcl.AttributeSchema{{Name: "hosts"}}
+			conn, vars, d := decodeConnBlock(b.Body, extra)
+			diags = append(diags, d...)
+			g.Conn, g.Vars = conn, vars
+			if attr, ok := attrsOf(b.Body)["hosts"]; ok {
+				diags = append(diags, gohcl.DecodeExpression(attr.Expr, nil, &g.Hosts)...)
+			}
+			inv.Groups = append(inv.Groups, g)
+		case "host":
+			name := b.Labels[0]
+			if prev, ok := seenHost[name]; ok {
+				diags = append(diags, errAt(b.LabelRanges[0], "Duplicate host", fmt.Sprintf("Host %q was already declared at %s.", name, prev)))
+				continue
+			}
+			seenHost[name] = b.DefRange
+			h := &Host{Name: name, Range: b.DefRange}
+			extra := []hcl.AttributeSchema{{Name: "address", Required: true}, {Name: "groups"}}
+			conn, vars, d := decodeConnBlock(b.Body, extra)
+			diags = append(diags, d...)
+			h.Conn, h.Vars = conn, vars
+			attrs := attrsOf(b.Body)
+			if a, ok := attrs["address"]; ok {
+				diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &h.Address)...)
+				if strings.TrimSpace(h.Address) == "" {
+					diags = append(diags, errAt(a.Expr.Range(), "Empty address", fmt.Sprintf("Host %q needs an address (IP or DNS name).", name)))
+				}
+			}
+			if a, ok := attrs["groups"]; ok {
+				diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &h.Groups)...)
+			}
+			inv.Hosts = append(inv.Hosts, h)
+		case "secret":
+			name := b.Labels[0]
+			if prev, ok := seenSecret[name]; ok {
+				diags = append(diags, errAt(b.LabelRanges[0], "Duplicate secret", fmt.Sprintf("Secret %q was already declared at %s.", name, prev)))
+				continue
+			}
+			seenSecret[name] = b.DefRange
+			var s struct {
+				Env  *string `hcl:"env"`
+				File *string `hcl:"file"`
+			}
+			diags = append(diags, gohcl.DecodeBody(b.Body, nil, &s)...)
+			sec := &Secret{Name: name, Range: b.DefRange}
+			if s.Env != nil {
+				sec.Env = *s.Env
+			}
+			if s.File != nil {
+				sec.File = *s.File
+			}
+			if (sec.Env == "") == (sec.File == "") {
+				diags = append(diags, errAt(b.DefRange, "Invalid secret", fmt.Sprintf("Secret %q needs exactly one of env or file.", name)))
+			}
+			inv.Secrets = append(inv.Secrets, sec)
+		}
+	}
+	// Group blocks' host lists must name declared hosts.
+	for _, g := range inv.Groups {
+		for _, hn := range g.Hosts {
+			if _, ok := seenHost[hn]; !ok {
+				diags = append(diags, errAt(g.Range, "Unknown host", fmt.Sprintf("Group %q lists host %q, which no host block declares.", g.Name, hn)))
+			}
+		}
+	}
+	if len(inv.Hosts) == 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No hosts", Detail: "The inventory declares no host blocks.", Subject: &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}})
+	}
+	return inv, diags
+}
+
+// decodeConnBlock decodes the connection fields and vars of a defaults,
+// group or host block; extra names the block's own further attributes.
+func decodeConnBlock(body hcl.Body, extra []hcl.AttributeSchema) (Conn, map[string]cty.Value, hcl.Diagnostics) {
+	schema := &hcl.BodySchema{Attributes: append([]hcl.AttributeSchema{
+		{Name: "user"}, {Name: "port"}, {Name: "private_key"}, {Name: "known_hosts"},
+		{Name: "become"}, {Name: "bastion"}, {Name: "vars"},
+	}, extra...)}
+	content, diags := body.Content(schema)
+	var c Conn
+	decode := func(name string, target any) {
+		if a, ok := content.Attributes[name]; ok {
+			diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, target)...)
+		}
+	}
+	decode("user", &c.User)
+	decode("port", &c.Port)
+	decode("private_key", &c.PrivateKey)
+	decode("known_hosts", &c.KnownHosts)
+	decode("become", &c.Become)
+	decode("bastion", &c.Bastion)
+	if c.Port != nil && (*c.Port < 1 || *c.Port > 65535) {
+		diags = append(diags, errAt(content.Attributes["port"].Expr.Range(), "Invalid port", fmt.Sprintf("%d is not a TCP port (1-65535).", *c.Port)))
+	}
+	vars := map[string]cty.Value{}
+	if a, ok := content.Attributes["vars"]; ok {
+		v, d := decodeVars(a.Expr)
+		diags = append(diags, d...)
+		vars = v
+	}
+	return c, vars, diags
+}
+
+// decodeVars evaluates a `vars = { … }` object of literal values.
+func decodeVars(expr hcl.Expression) (map[string]cty.Value, hcl.Diagnostics) {
+	v, diags := expr.Value(Functions())
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if v.IsNull() {
+		return map[string]cty.Value{}, nil
+	}
+	if !v.Type().IsObjectType() && !v.Type().IsMapType() {
+		return nil, hcl.Diagnostics{errAt(expr.Range(), "Invalid vars", "vars must be an object, such as { app_port = 8080 }.")}
+	}
+	return v.AsValueMap(), nil
+}
+
+// attrsOf returns a block body's attributes, ignoring errors (already reported).
+func attrsOf(body hcl.Body) hcl.Attributes {
+	attrs, _ := body.JustAttributes()
+	return attrs
+}
+
+func errAt(r hcl.Range, summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: r.Ptr()}
+}
+
+// ResolveSecrets reads every declared secret. A secret whose variable is unset
+// or whose file is unreadable is an error at its block. File paths are
+// relative to the inventory's folder; ~ is the user's home.
+func (inv *Inventory) ResolveSecrets() (map[string]string, hcl.Diagnostics) {
+	out := map[string]string{}
+	var diags hcl.Diagnostics
+	for _, s := range inv.Secrets {
+		if s.Env != "" {
+			v, ok := os.LookupEnv(s.Env)
+			if !ok {
+				diags = append(diags, errAt(s.Range, "Missing secret", fmt.Sprintf("Secret %q reads the environment variable %s, which is not set.", s.Name, s.Env)))
+				continue
+			}
+			out[s.Name] = v
+			continue
+		}
+		if s.File != "" {
+			p := inv.Path(s.File)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				diags = append(diags, errAt(s.Range, "Missing secret", fmt.Sprintf("Secret %q reads the file %s: %v.", s.Name, p, err)))
+				continue
+			}
+			out[s.Name] = strings.TrimRight(string(b), "\r\n")
+		}
+	}
+	return out, diags
+}
+
+// Path resolves p against the inventory's folder, expanding a leading ~.
+func (inv *Inventory) Path(p string) string {
+	if p == "" {
+		return ""
+	}
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, strings.TrimPrefix(p, "~"))
+		}
+	}
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(inv.Dir, p)
+}

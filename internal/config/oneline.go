@@ -1,0 +1,106 @@
+package config
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// splitOneLineBlocks lets a block hold several arguments on one line, as
+// skiff's documentation writes them:
+//
+//	play "web" { hosts = "web"  roles = ["nginx"]  serial = 1 }
+//
+// HCL allows only one argument in a single-line block. The rewrite turns
+// the whitespace byte before each argument and before the closing brace into
+// a newline. Byte offsets do not move, so diagnostics stay exact once their
+// line and column are recomputed from the original source (see relocate).
+// A block with no whitespace where a newline must go is left alone, and
+// HCL's own error stands.
+func splitOneLineBlocks(src []byte, filename string) []byte {
+	toks, diags := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		return src
+	}
+	type frame struct {
+		open  hclsyntax.TokenType
+		tok   int   // index of the opening token
+		block bool  // a block body (not an object, list, call or template)
+		attrs []int // token index of each argument name at the frame's top level
+	}
+	out := append([]byte(nil), src...)
+	var stack []frame
+	prevSignificant := func(i int) hclsyntax.TokenType {
+		for j := i - 1; j >= 0; j-- {
+			if toks[j].Type != hclsyntax.TokenNewline && toks[j].Type != hclsyntax.TokenComment {
+				return toks[j].Type
+			}
+		}
+		return hclsyntax.TokenNil
+	}
+	isSpace := func(b int) bool { return b >= 0 && b < len(out) && (out[b] == ' ' || out[b] == '\t') }
+	for i, t := range toks {
+		switch t.Type {
+		case hclsyntax.TokenOBrace:
+			p := prevSignificant(i)
+			inBlockLevel := len(stack) == 0 || stack[len(stack)-1].block
+			block := inBlockLevel && (p == hclsyntax.TokenIdent || p == hclsyntax.TokenCQuote)
+			stack = append(stack, frame{open: t.Type, tok: i, block: block})
+		case hclsyntax.TokenOParen, hclsyntax.TokenOBrack, hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc,
+			hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
+			stack = append(stack, frame{open: t.Type, tok: i})
+		case hclsyntax.TokenCBrace, hclsyntax.TokenCParen, hclsyntax.TokenCBrack, hclsyntax.TokenCQuote,
+			hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
+			if len(stack) == 0 {
+				return src
+			}
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if !f.block || len(f.attrs) < 2 || toks[f.tok].Range.Start.Line != t.Range.Start.Line {
+				continue
+			}
+			cuts := []int{}
+			for _, a := range f.attrs {
+				cuts = append(cuts, toks[a].Range.Start.Byte-1)
+			}
+			cuts = append(cuts, t.Range.Start.Byte-1)
+			ok := true
+			for _, c := range cuts {
+				ok = ok && isSpace(c)
+			}
+			if ok {
+				for _, c := range cuts {
+					out[c] = '\n'
+				}
+			}
+		case hclsyntax.TokenIdent:
+			if len(stack) > 0 && stack[len(stack)-1].block && i+1 < len(toks) && toks[i+1].Type == hclsyntax.TokenEqual {
+				f := &stack[len(stack)-1]
+				f.attrs = append(f.attrs, i)
+			}
+		}
+	}
+	return out
+}
+
+// relocate recomputes a range's lines and columns from its byte offsets in
+// src (the source as the user wrote it).
+func relocate(r hcl.Range, src []byte) hcl.Range {
+	r.Start = posAt(src, r.Start.Byte)
+	r.End = posAt(src, r.End.Byte)
+	return r
+}
+
+func posAt(src []byte, off int) hcl.Pos {
+	if off > len(src) {
+		off = len(src)
+	}
+	line, col := 1, 1
+	for _, b := range src[:off] {
+		if b == '\n' {
+			line, col = line+1, 1
+		} else if b&0xC0 != 0x80 { // count characters, not UTF-8 continuation bytes
+			col++
+		}
+	}
+	return hcl.Pos{Line: line, Column: col, Byte: off}
+}

@@ -1,0 +1,181 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Variable is a role's variable block: a default, overridden by inventory,
+// play and -e values.
+type Variable struct {
+	Name    string
+	Default cty.Value
+	Range   hcl.Range
+}
+
+// Task is a task or handler block. Its arguments stay unevaluated: they are
+// evaluated per host, with that host's variables.
+type Task struct {
+	Kind, Name string
+	Role       string
+	Attrs      hcl.Attributes // the module's arguments (meta-arguments removed)
+	When       hcl.Expression // nil when absent
+	Notify     []string
+	Range      hcl.Range
+}
+
+// ID names the task in plans: "template.site".
+func (t *Task) ID() string { return t.Kind + "." + t.Name }
+
+// Role is roles/NAME/role.hcl, decoded.
+type Role struct {
+	Name      string
+	Dir       string
+	Variables []*Variable
+	Tasks     []*Task
+	Handlers  []*Task
+}
+
+// Handler returns the handler named name (its label), or nil.
+func (r *Role) Handler(name string) *Task {
+	for _, h := range r.Handlers {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+var roleSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "task", LabelNames: []string{"kind", "name"}},
+		{Type: "handler", LabelNames: []string{"kind", "name"}},
+	},
+}
+
+// LoadRole decodes the role in dir (dir/role.hcl). kinds lists the task
+// kinds that exist; a task of another kind is an error.
+func (l *Loader) LoadRole(name, dir string, kinds map[string]bool) (*Role, hcl.Diagnostics) {
+	f, diags := l.parse(filepath.Join(dir, "role.hcl"), fmt.Sprintf("role %q", name))
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	r := &Role{Name: name, Dir: dir}
+	content, d := f.Body.Content(roleSchema)
+	diags = append(diags, d...)
+	seenVar := map[string]bool{}
+	seenTask := map[string]hcl.Range{}
+	seenHandler := map[string]hcl.Range{}
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "variable":
+			attrs, d := b.Body.JustAttributes()
+			diags = append(diags, d...)
+			v := &Variable{Name: b.Labels[0], Default: cty.NullVal(cty.DynamicPseudoType), Range: b.DefRange}
+			if seenVar[v.Name] {
+				diags = append(diags, errAt(b.LabelRanges[0], "Duplicate variable", fmt.Sprintf("Variable %q is declared twice in role %q.", v.Name, name)))
+			}
+			seenVar[v.Name] = true
+			for n, a := range attrs {
+				switch n {
+				case "default":
+					val, d := a.Expr.Value(Functions())
+					diags = append(diags, d...)
+					v.Default = val
+				case "description":
+				default:
+					diags = append(diags, errAt(a.NameRange, "Unsupported argument", fmt.Sprintf("A variable block has no argument %q (only default and description).", n)))
+				}
+			}
+			r.Variables = append(r.Variables, v)
+		case "task", "handler":
+			t, d := decodeTask(b, name)
+			diags = append(diags, d...)
+			if t == nil {
+				continue
+			}
+			if !kinds[t.Kind] {
+				diags = append(diags, errAt(b.LabelRanges[0], "Unknown task kind", fmt.Sprintf("There is no task kind %q; known kinds: %s.", t.Kind, sortedKeys(kinds))))
+				continue
+			}
+			seen := seenTask
+			if b.Type == "handler" {
+				seen = seenHandler
+			}
+			key := t.ID()
+			if b.Type == "handler" {
+				key = t.Name
+			}
+			if prev, ok := seen[key]; ok {
+				diags = append(diags, errAt(b.DefRange, "Duplicate "+b.Type, fmt.Sprintf("%s %q was already declared at %s.", b.Type, key, prev)))
+				continue
+			}
+			seen[key] = b.DefRange
+			if b.Type == "handler" {
+				r.Handlers = append(r.Handlers, t)
+			} else {
+				r.Tasks = append(r.Tasks, t)
+			}
+		}
+	}
+	for _, t := range append(append([]*Task{}, r.Tasks...), r.Handlers...) {
+		for _, n := range t.Notify {
+			if r.Handler(n) == nil {
+				diags = append(diags, errAt(t.Range, "Unknown handler", fmt.Sprintf("Task %s notifies %q, but role %q has no handler of that name.", t.ID(), n, name)))
+			}
+		}
+	}
+	return r, diags
+}
+
+func decodeTask(b *hcl.Block, role string) (*Task, hcl.Diagnostics) {
+	attrs, diags := b.Body.JustAttributes()
+	t := &Task{Kind: b.Labels[0], Name: b.Labels[1], Role: role, Attrs: hcl.Attributes{}, Range: b.DefRange}
+	for n, a := range attrs {
+		switch n {
+		case "when":
+			t.When = a.Expr
+		case "notify":
+			v, d := a.Expr.Value(nil)
+			diags = append(diags, d...)
+			if d.HasErrors() {
+				continue
+			}
+			if v.Type() == cty.String {
+				t.Notify = []string{v.AsString()}
+				continue
+			}
+			if !v.CanIterateElements() {
+				diags = append(diags, errAt(a.Expr.Range(), "Invalid notify", "notify is a list of handler names."))
+				continue
+			}
+			for _, e := range v.AsValueSlice() {
+				if e.Type() != cty.String {
+					diags = append(diags, errAt(a.Expr.Range(), "Invalid notify", "notify is a list of handler names."))
+					break
+				}
+				t.Notify = append(t.Notify, e.AsString())
+			}
+		default:
+			t.Attrs[n] = a
+		}
+	}
+	return t, diags
+}
+
+// FindRole returns the folder of the role name: the first of searchDirs
+// holding name/role.hcl.
+func FindRole(name string, searchDirs []string) (string, bool) {
+	for _, d := range searchDirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(filepath.Join(p, "role.hcl")); err == nil && !st.IsDir() {
+			return p, true
+		}
+	}
+	return "", false
+}

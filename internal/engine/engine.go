@@ -1,0 +1,350 @@
+// Package engine runs playbooks: plays in order; in a play, hosts in
+// parallel (bounded by forks, in serial batches), tasks in order on each
+// host, handlers once at the end of the play where notified. The same code
+// plans (reads only) and applies; a plan never calls Module.Apply.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"skiff/internal/config"
+	"skiff/internal/inventory"
+	"skiff/internal/module"
+	"skiff/internal/plan"
+	"skiff/internal/transport"
+)
+
+// Mode says whether a run only reads (Plan) or also changes hosts (Apply).
+type Mode string
+
+const (
+	Plan  Mode = "plan"
+	Apply Mode = "apply"
+)
+
+// Dialer opens the connection to a host.
+type Dialer func(ctx context.Context, h *inventory.Host) (transport.Transport, error)
+
+// Engine runs one playbook against an inventory.
+type Engine struct {
+	Inventory *inventory.Inventory
+	Playbook  *config.Playbook
+	Registry  module.Registry
+	Scope     *Scope
+	// Hosts limits the run (--limit); nil means every host.
+	Hosts    []*inventory.Host
+	Forks    int
+	Dial     Dialer
+	Observer Observer
+	RunID    string
+}
+
+// hostRun is one host's state across the plays of a run.
+type hostRun struct {
+	host  *inventory.Host
+	conn  transport.Transport
+	facts cty.Value
+	out   *plan.Host
+	done  bool // failed or unreachable: no further plays
+}
+
+// Run executes the playbook in mode and returns what was found or done.
+// Connections are opened once per host and closed at the end.
+func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
+	if e.Observer == nil {
+		e.Observer = nopObserver{}
+	}
+	if e.Forks <= 0 {
+		e.Forks = 50
+	}
+	result := &plan.Plan{RunID: e.RunID, Mode: string(mode)}
+	runs := map[string]*hostRun{}
+	limit := e.Hosts
+	if limit == nil {
+		limit = e.Inventory.Hosts
+	}
+	for _, h := range limit {
+		hr := &hostRun{host: h, out: &plan.Host{Name: h.Name, Address: h.Address}}
+		runs[h.Name] = hr
+		result.Hosts = append(result.Hosts, hr.out)
+	}
+	defer func() {
+		for _, hr := range runs {
+			if hr.conn != nil {
+				hr.conn.Close()
+			}
+		}
+	}()
+
+	for _, p := range e.Playbook.Plays {
+		selected, err := e.Inventory.Select(p.Hosts)
+		if err != nil { // validated before a run; kept for safety
+			for _, hr := range runs {
+				hr.out.Error = fmt.Sprintf("play %q: %v", p.Name, err)
+			}
+			break
+		}
+		var hosts []*hostRun
+		var names []string
+		for _, h := range inventory.Intersect(selected, limit) {
+			if hr := runs[h.Name]; !hr.done {
+				hosts = append(hosts, hr)
+				names = append(names, h.Name)
+			}
+		}
+		if len(hosts) == 0 {
+			continue
+		}
+		e.Observer.PlayStarted(p.Name, names)
+		if stop := e.runPlay(ctx, mode, p, hosts); stop {
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	result.Finish()
+	return result
+}
+
+// runPlay runs one play on its hosts in serial batches; it returns true when
+// the play's max_fail was exceeded and the run must stop.
+func (e *Engine) runPlay(ctx context.Context, mode Mode, p *config.Play, hosts []*hostRun) bool {
+	size := p.Serial
+	if size <= 0 || size > len(hosts) {
+		size = len(hosts)
+	}
+	failed := 0
+	sem := make(chan struct{}, e.Forks)
+	for start := 0; start < len(hosts); start += size {
+		end := min(start+size, len(hosts))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, hr := range hosts[start:end] {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(hr *hostRun) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				ok := e.runHost(ctx, mode, p, hr)
+				if !ok {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+				}
+			}(hr)
+		}
+		wg.Wait()
+		if p.MaxFail >= 0 && failed > p.MaxFail {
+			for _, hr := range hosts[end:] {
+				if hr.out.Error == "" {
+					hr.out.Error = fmt.Sprintf("not run: play %q stopped after %d failed host(s) (max_fail = %d)", p.Name, failed, p.MaxFail)
+					hr.out.Status = plan.StatusFailed
+					hr.done = true
+				}
+			}
+			return true
+		}
+		if ctx.Err() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// connect opens the host's connection and reads its facts, once per run.
+func (e *Engine) connect(ctx context.Context, hr *hostRun) error {
+	if hr.conn != nil {
+		return nil
+	}
+	conn, err := e.Dial(ctx, hr.host)
+	if err != nil {
+		return err
+	}
+	facts, err := gatherFacts(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	hr.conn, hr.facts = conn, facts
+	return nil
+}
+
+// runHost runs play p on one host; false when the host failed.
+func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hostRun) bool {
+	name := hr.host.Name
+	fail := func(err error) bool {
+		hr.done = true
+		status := plan.StatusFailed
+		if transport.IsUnreachable(err) {
+			status = plan.StatusUnreachable
+		}
+		hr.out.Status = status
+		hr.out.Error = err.Error()
+		e.Observer.HostDone(name, p.Name, status, err.Error())
+		return false
+	}
+	if err := e.connect(ctx, hr); err != nil {
+		return fail(err)
+	}
+	var tasks []*Bound
+	for _, rn := range p.Roles {
+		role := e.Playbook.Roles[rn]
+		evalCtx := e.Scope.Context(hr.host, role, p, hr.facts)
+		for _, t := range role.Tasks {
+			b, skip, diags := Bind(e.Registry, t, role, evalCtx)
+			if diags.HasErrors() {
+				return fail(fmt.Errorf("%s/%s %s: %s", p.Name, rn, t.ID(), diagText(diags)))
+			}
+			if !skip {
+				tasks = append(tasks, b)
+			}
+		}
+	}
+	e.Observer.HostTasks(name, len(tasks))
+	changedBefore := len(hr.out.Changes)
+	notified, err := e.converge(ctx, mode, p, hr, tasks)
+	if err != nil {
+		return fail(err)
+	}
+	if len(notified) > 0 {
+		var handlers []*Bound
+		for _, n := range notified {
+			role := e.Playbook.Roles[n.role]
+			evalCtx := e.Scope.Context(hr.host, role, p, hr.facts)
+			b, skip, diags := Bind(e.Registry, role.Handler(n.name), role, evalCtx)
+			if diags.HasErrors() {
+				return fail(fmt.Errorf("%s/%s handler %s: %s", p.Name, n.role, n.name, diagText(diags)))
+			}
+			if !skip {
+				handlers = append(handlers, b)
+			}
+		}
+		e.Observer.HostTasks(name, len(handlers))
+		if _, err := e.converge(ctx, mode, p, hr, handlers); err != nil {
+			return fail(err)
+		}
+	}
+	status := plan.StatusOK
+	if len(hr.out.Changes) > changedBefore {
+		status = plan.StatusChanged
+	}
+	e.Observer.HostDone(name, p.Name, status, "")
+	return true
+}
+
+type handlerRef struct{ role, name string }
+
+// converge checks tasks in one batched probe and, in Apply mode, applies
+// the changes in order. After a change, the remaining tasks are probed
+// again (one round trip), since the change may affect them. It returns the
+// handlers notified by changed tasks, in declaration order, each once.
+func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *hostRun, tasks []*Bound) ([]handlerRef, error) {
+	name := hr.host.Name
+	notifiedSet := map[handlerRef]bool{}
+	var notified []handlerRef
+	var changes []*module.Change
+	stale := true
+	for i := 0; i < len(tasks); i++ {
+		if stale {
+			var err error
+			changes, err = e.check(ctx, hr, tasks[i:])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Name, err)
+			}
+			stale = false
+		}
+		b, c := tasks[i], changes[0]
+		changes = changes[1:]
+		hr.out.Tasks++
+		if c == nil {
+			e.Observer.TaskDone(name, p.Name, b.Task.ID(), "ok", "")
+			continue
+		}
+		if mode == Apply {
+			if err := b.Module.Apply(ctx, hr.conn); err != nil {
+				e.Observer.TaskDone(name, p.Name, b.Task.ID(), "failed", err.Error())
+				return nil, fmt.Errorf("%s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
+			}
+			stale = true
+		}
+		taskID := b.Task.ID()
+		if b.Role.Handler(b.Task.Name) == b.Task {
+			taskID = "handler." + b.Task.Name
+		}
+		hr.out.Changes = append(hr.out.Changes, plan.Change{
+			Play: p.Name, Role: b.Role.Name, Task: taskID,
+			Action: c.Action, Summary: c.Summary, Diff: c.Diff, Sensitive: c.Sensitive,
+		})
+		e.Observer.TaskDone(name, p.Name, taskID, "changed", c.Summary)
+		for _, n := range b.Task.Notify {
+			ref := handlerRef{b.Role.Name, n}
+			if !notifiedSet[ref] {
+				notifiedSet[ref] = true
+				notified = append(notified, ref)
+			}
+		}
+	}
+	// Handlers run in the order the role declares them.
+	var ordered []handlerRef
+	for _, rn := range p.Roles {
+		for _, h := range e.Playbook.Roles[rn].Handlers {
+			if notifiedSet[handlerRef{rn, h.Name}] {
+				ordered = append(ordered, handlerRef{rn, h.Name})
+			}
+		}
+	}
+	return ordered, nil
+}
+
+// check probes tasks in one round trip and returns each one's change (nil: in state).
+func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*module.Change, error) {
+	frags := make([]string, len(tasks))
+	for i, b := range tasks {
+		frags[i] = b.Module.Probe()
+	}
+	probed, err := probeBatch(ctx, hr.conn, frags)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*module.Change, len(tasks))
+	for i, b := range tasks {
+		c, err := b.Module.Check(probed[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", b.Role.Name, b.Task.ID(), err)
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// diagText flattens diagnostics into one line for a host's error.
+func diagText(diags hcl.Diagnostics) string {
+	var errs []error
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		msg := d.Summary
+		if d.Detail != "" {
+			msg += ": " + d.Detail
+		}
+		if d.Subject != nil {
+			msg = fmt.Sprintf("%s:%d,%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, msg)
+		}
+		errs = append(errs, errors.New(msg))
+	}
+	return errors.Join(errs...).Error()
+}
+
+// NewRunID returns a sortable, unique run id: 20261126T120102-1a2b3c.
+func NewRunID() string {
+	return time.Now().UTC().Format("20060102T150405") + "-" + token()[:6]
+}

@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"skiff/internal/config"
+	"skiff/internal/inventory"
+	"skiff/internal/module"
+	"skiff/internal/plan"
+	"skiff/internal/transport"
+)
+
+// localTransport runs scripts with the local sh and counts round trips.
+type localTransport struct {
+	mu   sync.Mutex
+	runs int
+	fail bool
+}
+
+func (l *localTransport) Run(ctx context.Context, script string) (transport.Result, error) {
+	l.mu.Lock()
+	l.runs++
+	l.mu.Unlock()
+	cmd := exec.CommandContext(ctx, "sh", "-s")
+	cmd.Stdin = strings.NewReader(script)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	if errors.As(err, &ee) {
+		code, err = ee.ExitCode(), nil
+	}
+	return transport.Result{Stdout: out.Bytes(), Stderr: errb.Bytes(), ExitCode: code}, err
+}
+func (l *localTransport) WriteFile(context.Context, string, io.Reader, os.FileMode) error {
+	return errors.New("unused")
+}
+func (l *localTransport) Stat(context.Context, string) (transport.FileInfo, error) {
+	return transport.FileInfo{}, errors.New("unused")
+}
+func (l *localTransport) Close() error { return nil }
+
+// touch is a test module: the file at path exists. fail=true makes Apply fail.
+type touch struct {
+	path   string
+	fail   bool
+	exists bool
+}
+
+func (m *touch) Probe() string { return fmt.Sprintf("test -e %q && echo present", m.path) }
+func (m *touch) Check(p module.Probed) (*module.Change, error) {
+	if strings.TrimSpace(string(p.Stdout)) == "present" {
+		return nil, nil
+	}
+	return &module.Change{Action: plan.Create, Summary: "touch " + m.path}, nil
+}
+func (m *touch) Apply(ctx context.Context, t transport.Transport) error {
+	if m.fail {
+		return errors.New("boom")
+	}
+	res, err := t.Run(ctx, fmt.Sprintf("echo >> %q", m.path))
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("exit %d", res.ExitCode)
+	}
+	return err
+}
+
+func registry() module.Registry {
+	return module.Registry{"touch": func(a *module.Args) module.Module {
+		return &touch{path: a.String("path", true), fail: a.Bool("fail", false)}
+	}}
+}
+
+func write(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type fixture struct {
+	eng   *Engine
+	dir   string
+	conns map[string]*localTransport
+}
+
+func newFixture(t *testing.T, roleSrc string, unreachable string) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	invPath := write(t, dir, "inv.hcl", `
+host "a" { address = "10.0.0.1" }
+host "b" { address = "10.0.0.2" }
+host "c" { address = "10.0.0.3" }
+`)
+	write(t, dir, "roles/r/role.hcl", roleSrc)
+	pbPath := write(t, dir, "playbooks/p.hcl", `play "p" { hosts = "all"  roles = ["r"] }`)
+	l := config.NewLoader()
+	invCfg, diags := l.LoadInventory(invPath)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	inv := inventory.New(invCfg)
+	book, diags := l.LoadPlaybook(pbPath, nil, map[string]bool{"touch": true})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	f := &fixture{dir: dir, conns: map[string]*localTransport{}}
+	for _, h := range inv.Hosts {
+		f.conns[h.Name] = &localTransport{}
+	}
+	f.eng = &Engine{
+		Inventory: inv, Playbook: book, Registry: registry(),
+		Scope: NewScope(inv, nil, nil), RunID: "test",
+		Dial: func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
+			if h.Name == unreachable {
+				return nil, &transport.UnreachableError{Host: h.Name, Err: errors.New("connection refused")}
+			}
+			return f.conns[h.Name], nil
+		},
+	}
+	return f
+}
+
+func TestPlanReadsOnlyAndApplyConverges(t *testing.T) {
+	role := `
+task "touch" "one" {
+  path   = "DIR/${host.name}-1"
+  notify = ["h"]
+}
+task "touch" "two" { path = "DIR/${host.name}-2" }
+handler "touch" "h" { path = "DIR/${host.name}-handled" }
+`
+	f := newFixture(t, role, "")
+	t.Chdir(f.dir)
+	if err := os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	p := f.eng.Run(context.Background(), Plan)
+	if p.Summary.Changed != 3 || p.Failed() {
+		t.Fatalf("plan summary = %+v, want 3 changed", p.Summary)
+	}
+	if n := len(p.Hosts[0].Changes); n != 3 { // two tasks and the notified handler
+		t.Fatalf("plan changes on a = %d, want 3: %+v", n, p.Hosts[0].Changes)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(f.dir, "DIR")); len(entries) != 0 {
+		t.Fatalf("plan changed the host: %d files created", len(entries))
+	}
+	// Plan: facts + one batched probe for the tasks + one for the handler.
+	if got := f.conns["a"].runs; got != 3 {
+		t.Errorf("plan made %d round trips on a host, want 3", got)
+	}
+
+	f.eng.RunID = "apply1"
+	p = f.eng.Run(context.Background(), Apply)
+	if p.Summary.Changed != 3 || p.Failed() {
+		t.Fatalf("apply summary = %+v", p.Summary)
+	}
+	for _, n := range []string{"a-1", "a-2", "a-handled", "c-2"} {
+		if _, err := os.Stat(filepath.Join(f.dir, "DIR", n)); err != nil {
+			t.Errorf("apply did not create %s", n)
+		}
+	}
+
+	for _, c := range f.conns {
+		c.runs = 0
+	}
+	p = f.eng.Run(context.Background(), Apply)
+	if p.Summary.Changed != 0 || p.Summary.OK != 3 {
+		t.Fatalf("second apply summary = %+v, want all ok", p.Summary)
+	}
+	// No-op: facts plus one probe round trip per host.
+	if got := f.conns["b"].runs; got != 2 {
+		t.Errorf("no-op apply made %d round trips, want 2", got)
+	}
+}
+
+func TestFailingAndUnreachableHosts(t *testing.T) {
+	role := `
+task "touch" "one" {
+  path = "DIR/${host.name}-1"
+  fail = host.name == "b"
+}
+task "touch" "two" { path = "DIR/${host.name}-2" }
+`
+	f := newFixture(t, role, "c")
+	t.Chdir(f.dir)
+	if err := os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := f.eng.Run(context.Background(), Apply)
+	st := map[string]string{}
+	for _, h := range p.Hosts {
+		st[h.Name] = h.Status
+	}
+	if st["a"] != "changed" || st["b"] != "failed" || st["c"] != "unreachable" {
+		t.Fatalf("statuses = %v", st)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "DIR", "b-2")); err == nil {
+		t.Errorf("b went on after its failing task")
+	}
+	if !strings.Contains(p.Hosts[1].Error, "boom") || !strings.Contains(p.Hosts[1].Error, "touch.one") {
+		t.Errorf("b's error %q does not name the task and cause", p.Hosts[1].Error)
+	}
+	if !p.Failed() {
+		t.Errorf("run with failures must report Failed")
+	}
+}

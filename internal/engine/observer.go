@@ -1,0 +1,22 @@
+package engine
+
+// Observer follows a run as it goes, for progress display. Calls come from
+// many goroutines at once; implementations synchronise themselves.
+type Observer interface {
+	// PlayStarted: play begins on hosts.
+	PlayStarted(play string, hosts []string)
+	// HostTasks: the host has n tasks to check in the current play.
+	HostTasks(host string, n int)
+	// TaskDone: one task finished on host, with status ok|changed|failed|skipped.
+	TaskDone(host, play, task, status, summary string)
+	// HostDone: the host finished the play with status ok|changed|failed|unreachable.
+	HostDone(host, play, status, err string)
+}
+
+// nopObserver ignores everything.
+type nopObserver struct{}
+
+func (nopObserver) PlayStarted(string, []string)                    {}
+func (nopObserver) HostTasks(string, int)                           {}
+func (nopObserver) TaskDone(string, string, string, string, string) {}
+func (nopObserver) HostDone(string, string, string, string)         {}

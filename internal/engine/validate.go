@@ -1,0 +1,52 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"skiff/internal/inventory"
+)
+
+// Validate binds every task and handler of every play for every host it
+// would run on, with facts unknown, and returns the diagnostics (each
+// reported once, however many hosts share it). Nothing is contacted.
+func (e *Engine) Validate() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	seen := map[string]bool{}
+	add := func(ds hcl.Diagnostics) {
+		for _, d := range ds {
+			key := fmt.Sprintf("%s|%s|%v", d.Summary, d.Detail, d.Subject)
+			if !seen[key] {
+				seen[key] = true
+				diags = append(diags, d)
+			}
+		}
+	}
+	limit := e.Hosts
+	if limit == nil {
+		limit = e.Inventory.Hosts
+	}
+	for _, p := range e.Playbook.Plays {
+		selected, err := e.Inventory.Select(p.Hosts)
+		if err != nil {
+			add(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown hosts", Detail: fmt.Sprintf("Play %q: %v.", p.Name, err), Subject: p.HostsRange.Ptr()}})
+			continue
+		}
+		for _, h := range inventory.Intersect(selected, limit) {
+			for _, rn := range p.Roles {
+				role, ok := e.Playbook.Roles[rn]
+				if !ok {
+					continue // reported when loading
+				}
+				ctx := e.Scope.Context(h, role, p, cty.DynamicVal)
+				for _, t := range append(append(role.Tasks[:0:0], role.Tasks...), role.Handlers...) {
+					_, _, d := Bind(e.Registry, t, role, ctx)
+					add(d)
+				}
+			}
+		}
+	}
+	return diags
+}

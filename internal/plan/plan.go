@@ -1,0 +1,91 @@
+// Package plan holds what a run found or did, per host and task: the value
+// `skiff plan` prints and `skiff apply` reports, in text or JSON.
+package plan
+
+// Host statuses, worst last.
+const (
+	StatusOK          = "ok"
+	StatusChanged     = "changed"
+	StatusFailed      = "failed"
+	StatusUnreachable = "unreachable"
+)
+
+// Change is one task's change on one host.
+type Change struct {
+	Play      string `json:"play"`
+	Role      string `json:"role"`
+	Task      string `json:"task"`
+	Action    Action `json:"action"`
+	Summary   string `json:"summary"`
+	Diff      string `json:"diff,omitempty"`
+	Sensitive bool   `json:"sensitive,omitempty"`
+}
+
+// Host is one host's part of a plan or run.
+type Host struct {
+	Name    string   `json:"name"`
+	Address string   `json:"address"`
+	Status  string   `json:"status"`
+	Changes []Change `json:"changes"`
+	// Tasks counts the tasks checked on the host (ok or changed).
+	Tasks int    `json:"tasks"`
+	Error string `json:"error,omitempty"`
+}
+
+// Summary counts hosts by status.
+type Summary struct {
+	OK          int `json:"ok"`
+	Changed     int `json:"changed"`
+	Failed      int `json:"failed"`
+	Unreachable int `json:"unreachable"`
+}
+
+// Plan is the result of `skiff plan` (Mode "plan") or `skiff apply` ("apply").
+type Plan struct {
+	RunID   string  `json:"run_id"`
+	Mode    string  `json:"mode"`
+	Summary Summary `json:"summary"`
+	Hosts   []*Host `json:"hosts"`
+}
+
+// Finish sets each host's status from its changes and error, and the summary.
+func (p *Plan) Finish() {
+	p.Summary = Summary{}
+	for _, h := range p.Hosts {
+		if h.Changes == nil {
+			h.Changes = []Change{}
+		}
+		switch {
+		case h.Status == StatusUnreachable:
+		case h.Status == StatusFailed || h.Error != "":
+			h.Status = StatusFailed
+		case len(h.Changes) > 0:
+			h.Status = StatusChanged
+		default:
+			h.Status = StatusOK
+		}
+		switch h.Status {
+		case StatusOK:
+			p.Summary.OK++
+		case StatusChanged:
+			p.Summary.Changed++
+		case StatusFailed:
+			p.Summary.Failed++
+		case StatusUnreachable:
+			p.Summary.Unreachable++
+		}
+	}
+}
+
+// Failed reports whether any host failed or was unreachable.
+func (p *Plan) Failed() bool { return p.Summary.Failed+p.Summary.Unreachable > 0 }
+
+// HasChanges reports whether any host has a change.
+func (p *Plan) HasChanges() bool {
+	for _, h := range p.Hosts {
+		if len(h.Changes) > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,5 @@
+# The demo: nginx with a page rendered per host, on every host.
+play "demo" {
+  hosts = "all"
+  roles = ["demo"]
+}
