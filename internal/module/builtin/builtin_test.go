@@ -1,0 +1,79 @@
+package builtin
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"skiff/internal/module"
+	"skiff/internal/module/moduletest"
+	"skiff/internal/secret"
+)
+
+// kindArgs lists every argument of every kind (the user-facing contract).
+var kindArgs = map[string][]string{
+	"package":   {"name", "names", "state", "version", "update_cache"},
+	"file":      {"path", "content", "source", "owner", "group", "mode", "validate", "state"},
+	"template":  {"source", "path", "owner", "group", "mode", "validate"},
+	"directory": {"path", "owner", "group", "mode", "state"},
+	"symlink":   {"path", "target", "state"},
+	"service":   {"name", "state", "enabled"},
+	"command":   {"command", "creates", "removes", "unless", "chdir", "env"},
+	"user":      {"name", "uid", "group", "groups", "home", "shell", "system", "create_home", "state"},
+	"group":     {"name", "gid", "system", "state"},
+}
+
+func TestRegistryKinds(t *testing.T) {
+	r := Registry()
+	var got, want []string
+	for k := range r {
+		got = append(got, k)
+	}
+	for k := range kindArgs {
+		want = append(want, k)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("kinds = %v, want %v", got, want)
+	}
+}
+
+// TestUnknownValues: in `skiff validate` any value may be unknown (and
+// marked); no factory may panic or complain, and Probe/Check must not panic.
+func TestUnknownValues(t *testing.T) {
+	for kind, names := range kindArgs {
+		for _, u := range []cty.Value{cty.DynamicVal, cty.UnknownVal(cty.String), secret.Wrap(cty.DynamicVal)} {
+			vals := map[string]cty.Value{}
+			for _, n := range names {
+				vals[n] = u
+			}
+			m, diags := moduletest.Build(Registry()[kind], moduletest.Args(kind, "t", vals))
+			for _, d := range diags {
+				if d.Summary == "Unsupported argument" || strings.Contains(d.Detail, "must be") && !strings.Contains(d.Detail, "secret") {
+					t.Errorf("%s with %#v: %v", kind, u, d)
+				}
+			}
+			_ = m.Probe()
+			_, _ = m.Check(module.Probed{})
+		}
+	}
+}
+
+// TestEveryArgumentIsRead: Finish reports no supported argument as unsupported.
+func TestEveryArgumentIsRead(t *testing.T) {
+	for kind, names := range kindArgs {
+		vals := map[string]cty.Value{}
+		for _, n := range names {
+			vals[n] = cty.NullVal(cty.DynamicPseudoType)
+		}
+		_, diags := moduletest.Build(Registry()[kind], moduletest.Args(kind, "t", vals))
+		for _, d := range diags {
+			if d.Summary == "Unsupported argument" {
+				t.Errorf("%s: %s", kind, d.Detail)
+			}
+		}
+	}
+}

@@ -1,0 +1,169 @@
+// Package command is the "command" task kind: a shell command run as root.
+//
+//	task "command" "init_db" {
+//	  command = "mysql < /root/init.sql"   # run with sh
+//	  creates = "/var/lib/app/.initialised"  # skip when this path exists
+//	  removes = "/tmp/pending"               # skip when this path is missing
+//	  unless  = "mysql -e 'use app'"         # skip when this exits 0
+//	  chdir   = "/srv/app"
+//	  env     = { MYSQL_PWD = secret.mysql_root_password }
+//	}
+//
+// Without creates, removes or unless the command runs on every apply: it is
+// then not idempotent, and every plan lists it. unless runs during the probe,
+// on plans too, so it must only read. Relative creates/removes paths are
+// taken from chdir. env values (secrets included) are exported inside the
+// script, which travels on stdin, never on a command line; the command gets
+// /dev/null as stdin.
+package command
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"skiff/internal/module"
+	"skiff/internal/module/shell"
+	"skiff/internal/plan"
+	"skiff/internal/secret"
+	"skiff/internal/transport"
+)
+
+// Command is one "command" task.
+type Command struct {
+	command, creates, removes, unless, chdir string
+	env                                      map[string]string
+	sensitive                                bool     // some argument derives from a secret
+	secrets                                  []string // their values, scrubbed from errors
+	// opaque: the command text itself holds a secret, whose exact value is
+	// unknown (marks cover the whole string), so its output is withheld.
+	opaque bool
+
+	run bool // set by Check
+}
+
+var _ module.Module = (*Command)(nil)
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+var argNames = []string{"command", "creates", "removes", "unless", "chdir", "env"}
+
+// New is the module.Factory of the "command" kind.
+func New(a *module.Args) module.Module {
+	c := &Command{
+		command: a.String("command", true),
+		creates: a.String("creates", false),
+		removes: a.String("removes", false),
+		unless:  a.String("unless", false),
+		chdir:   a.String("chdir", false),
+		env:     a.StringMap("env"),
+	}
+	if c.command == "" && a.Has("command") && !a.Unknown("command") {
+		a.Errorf("command", "command must not be empty.")
+	}
+	for k := range c.env {
+		if !envName.MatchString(k) {
+			a.Errorf("env", "%q is not a valid environment variable name.", k)
+		}
+	}
+	for _, n := range argNames {
+		if a.Sensitive(n) {
+			c.sensitive = true
+		}
+	}
+	c.secrets = a.SecretStrings(argNames...)
+	c.opaque = a.Sensitive("command")
+	return c
+}
+
+// prelude exports env and enters chdir, running onNoChdir when it cannot.
+func (c *Command) prelude(onNoChdir string) string {
+	var b strings.Builder
+	keys := make([]string, 0, len(c.env))
+	for k := range c.env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s; export %s\n", k, shell.Quote(c.env[k]), k)
+	}
+	if c.chdir != "" {
+		fmt.Fprintf(&b, "cd %s 2>/dev/null || { %s; }\n", shell.Quote(c.chdir), onNoChdir)
+	}
+	return b.String()
+}
+
+// Probe prints "skip=creates", "skip=removes", "skip=unless", "run", or
+// "run=nochdir" when chdir does not exist (yet).
+func (c *Command) Probe() string {
+	if c.creates == "" && c.removes == "" && c.unless == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(c.prelude("echo run=nochdir; exit 0"))
+	if c.creates != "" {
+		fmt.Fprintf(&b, "if [ -e %s ]; then echo skip=creates; exit 0; fi\n", shell.Quote(c.creates))
+	}
+	if c.removes != "" {
+		fmt.Fprintf(&b, "if [ ! -e %s ]; then echo skip=removes; exit 0; fi\n", shell.Quote(c.removes))
+	}
+	if c.unless != "" {
+		// eval in a subshell: a syntax error or an exit fails only unless.
+		fmt.Fprintf(&b, "if ( eval %s ) </dev/null >/dev/null 2>&1; then echo skip=unless; exit 0; fi\n", shell.Quote(c.unless))
+	}
+	b.WriteString("echo run\n")
+	return b.String()
+}
+
+// Check decides whether the command runs.
+func (c *Command) Check(p module.Probed) (*module.Change, error) {
+	c.run = false
+	if c.creates != "" || c.removes != "" || c.unless != "" {
+		first, _, _ := strings.Cut(string(p.Stdout), "\n")
+		switch {
+		case strings.HasPrefix(first, "skip="):
+			return nil, nil
+		case first == "run" || strings.HasPrefix(first, "run="):
+		default:
+			return nil, fmt.Errorf("command probe printed %q (exit %d)", shell.Scrub(strings.TrimSpace(string(p.Stdout)), c.secrets), p.ExitCode)
+		}
+	}
+	c.run = true
+	ch := &module.Change{Action: plan.Run, Summary: c.summary(), Sensitive: c.sensitive}
+	if bytes.HasPrefix(p.Stdout, []byte("run=nochdir")) && !c.sensitive {
+		ch.Summary += " (in " + c.chdir + ", which does not exist yet)"
+	}
+	return ch, nil
+}
+
+func (c *Command) summary() string {
+	if c.sensitive {
+		return secret.Redacted
+	}
+	return c.command
+}
+
+// Apply runs the command; a non-zero exit is an error quoting the end of its
+// output, secrets scrubbed.
+func (c *Command) Apply(ctx context.Context, t transport.Transport) error {
+	if !c.run {
+		return nil
+	}
+	noChdir := fmt.Sprintf("echo %s >&2; exit 125", shell.Quote("skiff: chdir "+c.chdir+" does not exist"))
+	script := c.prelude(noChdir) + fmt.Sprintf("( eval %s ) </dev/null\n", shell.Quote(c.command))
+	res, err := t.Run(ctx, script)
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		e := shell.NewRunError("command "+c.summary(), res, c.secrets)
+		if c.opaque {
+			e.Output = "(output withheld: the command is sensitive)"
+		}
+		return e
+	}
+	return nil
+}

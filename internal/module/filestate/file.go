@@ -1,0 +1,271 @@
+package filestate
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"strings"
+
+	"skiff/internal/module"
+	"skiff/internal/module/shell"
+	"skiff/internal/plan"
+	"skiff/internal/transport"
+)
+
+// Spec is a regular file as the file and template kinds want it.
+type Spec struct {
+	Path string // absolute and clean
+	// Content is the wanted content; Known is false when it could not be
+	// computed yet (validate mode), and then Probe/Check do not compare it.
+	Content []byte
+	Known   bool
+	// Sensitive content is never sent back by the probe nor shown in a diff
+	// or in validate's output.
+	Sensitive bool
+	Meta
+	// Validate is a command with "%s" standing for the temporary file; it
+	// must exit 0 before the file replaces the live one.
+	Validate string
+	Absent   bool // state = "absent": remove the file
+}
+
+// File manages one regular file: it implements module.Module for the file
+// and template kinds.
+type File struct {
+	Spec
+
+	// learned by Check, used by Apply
+	st          Stat
+	writeNeeded bool // content differs: upload, validate, rename
+	metaNeeded  bool // only owner/mode differ
+}
+
+var _ module.Module = (*File)(nil)
+
+// New returns the module for s.
+func New(s Spec) *File { return &File{Spec: s} }
+
+const (
+	contentMarker = "[content]"
+	// exitValidate is what the apply script exits with when validate fails.
+	exitValidate = 97
+	// exitNoParent: the parent directory is missing.
+	exitNoParent = 98
+)
+
+func (f *File) wantSHA() string {
+	sum := sha256.Sum256(f.Content)
+	return hex.EncodeToString(sum[:])
+}
+
+// Probe prints StatScript's lines (not following symlinks) and, for a
+// regular file, "sha256=…"; then, when that differs from the wanted sha256
+// and the file is small and not sensitive, a "[content]" line followed by
+// the file in base64 up to the end of the output.
+func (f *File) Probe() string {
+	if f.Path == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(StatScript(f.Path, false))
+	if f.Absent {
+		return b.String()
+	}
+	b.WriteString("if [ \"$t\" = file ]; then\n")
+	b.WriteString("  s=$(sha256sum <\"$p\" 2>/dev/null) && s=${s%% *} && echo \"sha256=$s\"\n")
+	if f.Known && !f.Sensitive {
+		fmt.Fprintf(&b, "  if [ -n \"$s\" ] && [ \"$s\" != %s ] && [ \"$sz\" -le %d ] 2>/dev/null; then echo %s; base64 <\"$p\"; fi\n",
+			shell.Quote(f.wantSHA()), MaxDiffSize, shell.Quote(contentMarker))
+	}
+	b.WriteString("fi\n")
+	return b.String()
+}
+
+// Check compares the probed file with the spec.
+func (f *File) Check(p module.Probed) (*module.Change, error) {
+	f.writeNeeded, f.metaNeeded = false, false
+	head, content, hasContent := bytes.Cut(p.Stdout, []byte("\n"+contentMarker+"\n"))
+	fields := shell.Fields(head)
+	st, err := ParseStat(fields)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	f.st = st
+
+	if f.Absent {
+		switch st.Type {
+		case Absent:
+			return nil, nil
+		case Regular, Symlink:
+			return &module.Change{Action: plan.Delete, Summary: "remove " + f.Path}, nil
+		default:
+			return nil, fmt.Errorf("%s is %s, not a file: the file kind does not remove it", f.Path, Describe(st.Type))
+		}
+	}
+	if !f.Known {
+		return nil, fmt.Errorf("%s: the wanted content is not known", f.Path)
+	}
+
+	switch st.Type {
+	case Absent:
+		f.writeNeeded = true
+		ch := &module.Change{Action: plan.Create, Summary: "create " + f.Path, Sensitive: f.Sensitive}
+		if !st.ParentExists {
+			ch.Summary += fmt.Sprintf(" (parent directory %s does not exist yet)", path.Dir(f.Path))
+		}
+		switch {
+		case f.Sensitive:
+			ch.Summary += " (content sensitive)"
+		case !IsText(f.Content):
+			ch.Summary += " (binary content)"
+		case len(f.Content) > MaxDiffSize:
+			ch.Summary += " (too large to diff)"
+		default:
+			ch.Diff = UnifiedDiff(f.Path, nil, f.Content)
+		}
+		return ch, nil
+	case Regular:
+	default:
+		return nil, fmt.Errorf("%s is %s, not a regular file: remove it first or choose another path", f.Path, Describe(st.Type))
+	}
+
+	sha, ok := fields["sha256"]
+	if !ok || len(sha) != 64 {
+		return nil, fmt.Errorf("%s: cannot read the file's sha256 (probe printed %q)", f.Path, sha)
+	}
+	var parts []string
+	ch := &module.Change{Action: plan.Update, Sensitive: f.Sensitive}
+	if sha != f.wantSHA() {
+		f.writeNeeded = true
+		switch {
+		case f.Sensitive:
+			parts = append(parts, "content (sensitive)")
+		case !IsText(f.Content):
+			parts = append(parts, "content (binary)")
+		case !hasContent || len(f.Content) > MaxDiffSize:
+			parts = append(parts, "content (too large to diff)")
+		default:
+			old, err := base64.StdEncoding.DecodeString(string(bytes.Join(bytes.Fields(content), nil)))
+			if err != nil {
+				return nil, fmt.Errorf("%s: probe printed bad base64 content: %w", f.Path, err)
+			}
+			if IsText(old) {
+				parts = append(parts, "content")
+				ch.Diff = UnifiedDiff(f.Path, old, f.Content)
+			} else {
+				parts = append(parts, "content (binary on host)")
+			}
+		}
+	}
+	meta := f.Meta.Diff(st)
+	if len(meta) > 0 && !f.writeNeeded {
+		f.metaNeeded = true
+	}
+	parts = append(parts, meta...)
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	ch.Summary = "update " + f.Path + ": " + strings.Join(parts, ", ")
+	return ch, nil
+}
+
+// Apply removes the file, or fixes its owner and mode, or uploads the wanted
+// content to a temporary file beside it, validates that, and renames it
+// over the file. The live file is untouched until the rename.
+func (f *File) Apply(ctx context.Context, t transport.Transport) error {
+	switch {
+	case f.Absent:
+		return f.run(ctx, t, "remove "+f.Path, fmt.Sprintf("rm -f %s\n", shell.Quote(f.Path)))
+	case f.metaNeeded:
+		return f.run(ctx, t, "set owner and mode of "+f.Path,
+			fmt.Sprintf("p=%s\n%s", shell.Quote(f.Path), f.Meta.Script("p", false)))
+	case !f.writeNeeded:
+		return nil
+	}
+	dir := path.Dir(f.Path)
+	if !f.st.ParentExists {
+		// The engine re-probes after earlier changes, but check once more
+		// rather than let the upload fail with a less clear error.
+		res, err := t.Run(ctx, fmt.Sprintf("[ -d %s ] || exit %d\n", shell.Quote(dir), exitNoParent))
+		if err != nil {
+			return err
+		}
+		if res.ExitCode != 0 {
+			return f.noParent(dir)
+		}
+	}
+
+	// The final owner and mode: as wanted, else as the file has them now.
+	m := f.Meta
+	if f.st.Type == Regular {
+		if m.Owner == "" {
+			m.Owner = f.st.UID
+		}
+		if m.Group == "" {
+			m.Group = f.st.GID
+		}
+		if !m.HasMode {
+			m.Mode, m.HasMode = f.st.Mode, true
+		}
+	} else if !m.HasMode {
+		m.Mode, m.HasMode = 0o644, true
+	}
+
+	tmp := TempPath(f.Path)
+	// 0600 until chown and chmod: nobody else reads it in between.
+	if err := t.WriteFile(ctx, tmp, bytes.NewReader(f.Content), 0o600); err != nil {
+		if !f.st.ParentExists {
+			return f.noParent(dir)
+		}
+		return fmt.Errorf("upload %s: %w", tmp, err)
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "t=%s\np=%s\n", shell.Quote(tmp), shell.Quote(f.Path))
+	b.WriteString("trap 'rm -f \"$t\"' EXIT\ntrap 'exit 1' HUP INT TERM\n")
+	b.WriteString(m.Script("t", false))
+	if f.Validate != "" {
+		v := strings.ReplaceAll(f.Validate, "%s", shell.Quote(tmp))
+		// eval: a syntax error in the command fails only the command.
+		fmt.Fprintf(&b, "out=$(eval %s 2>&1 </dev/null) || { printf '%%s\\n' \"$out\"; exit %d; }\n", shell.Quote(v), exitValidate)
+	}
+	b.WriteString("mv -f \"$t\" \"$p\" || exit 1\ntrap - EXIT\n")
+
+	res, err := t.Run(ctx, b.String())
+	if err != nil {
+		return err
+	}
+	switch res.ExitCode {
+	case 0:
+		return nil
+	case exitValidate:
+		out := strings.TrimSpace(string(res.Stdout))
+		if f.Sensitive {
+			out = "(output withheld: the content is sensitive)"
+		} else if len(out) > 2048 {
+			out = "…" + out[len(out)-2048:]
+		}
+		return fmt.Errorf("%s: validate %q rejected the new content, the file is unchanged: %s", f.Path, f.Validate, out)
+	default:
+		return shell.NewRunError("write "+f.Path, res, nil)
+	}
+}
+
+func (f *File) noParent(dir string) error {
+	return fmt.Errorf("%s: parent directory %s does not exist (create it with a directory task first)", f.Path, dir)
+}
+
+func (f *File) run(ctx context.Context, t transport.Transport, what, script string) error {
+	res, err := t.Run(ctx, script)
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return shell.NewRunError(what, res, nil)
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+// Package template is the "template" task kind: a file rendered from an HCL
+// template in the role's templates/ folder, then managed like a file.
+//
+//	task "template" "site" {
+//	  source   = "site.conf.tftpl"      # roles/NAME/templates/
+//	  path     = "/etc/nginx/sites-enabled/foobar.conf"
+//	  owner = "root"  group = "root"  mode = "0644"
+//	  validate = "nginx -t -c %s"
+//	}
+//
+// The template sees the task's evaluation context (variables, host facts,
+// functions). A result that uses a secret is sensitive: no diff is shown.
+package template
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"skiff/internal/module"
+	"skiff/internal/module/filestate"
+	"skiff/internal/secret"
+)
+
+// Template is one "template" task. All the work after rendering is filestate.File's.
+type Template struct {
+	*filestate.File
+}
+
+var _ module.Module = (*Template)(nil)
+
+// New is the module.Factory of the "template" kind.
+func New(a *module.Args) module.Module {
+	s := filestate.Spec{
+		Path:     filestate.PathArg(a, "path"),
+		Meta:     filestate.MetaArgs(a),
+		Validate: filestate.ValidateArg(a),
+	}
+	a.RejectSensitive("source")
+	if src := a.String("source", true); src != "" {
+		s.Content, s.Known, s.Sensitive = render(a, src)
+	}
+	return &Template{File: filestate.New(s)}
+}
+
+// render reads and evaluates the template. Its diagnostics (syntax errors,
+// unknown variables) point into the template file. known is false when the
+// result depends on values not known yet (validate mode) or rendering failed.
+func render(a *module.Args, src string) (content []byte, known, sensitive bool) {
+	p := src
+	if !filepath.IsAbs(src) {
+		p = filepath.Join(a.RoleDir, "templates", src)
+	}
+	text, err := os.ReadFile(p)
+	if err != nil {
+		if os.IsNotExist(err) {
+			a.Errorf("source", "Template %s not found (looked for %s).", src, p)
+		} else {
+			a.Errorf("source", "Cannot read template %s: %s.", p, err)
+		}
+		return nil, false, false
+	}
+	expr, diags := hclsyntax.ParseTemplate(text, p, hcl.InitialPos)
+	if diags.HasErrors() {
+		a.AddDiagnostics(diags)
+		return nil, false, false
+	}
+	ctx := a.Eval
+	if ctx == nil {
+		ctx = &hcl.EvalContext{}
+	}
+	v, diags := expr.Value(ctx)
+	a.AddDiagnostics(diags)
+	if diags.HasErrors() {
+		return nil, false, false
+	}
+	sensitive = secret.Is(v)
+	v, _ = v.UnmarkDeep()
+	if !v.IsWhollyKnown() {
+		return nil, false, sensitive
+	}
+	sv, err := convert.Convert(v, cty.String)
+	if err != nil || sv.IsNull() {
+		a.Errorf("source", "Template %s must render to a string.", p)
+		return nil, false, sensitive
+	}
+	return []byte(sv.AsString()), true, sensitive
+}
