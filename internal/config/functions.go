@@ -4,11 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"skiff/internal/secret"
 )
 
 // Functions returns an evaluation context holding only skiff's functions:
@@ -41,6 +46,15 @@ func functionTable() map[string]function.Function {
 		"toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)), "tomap": stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
 		"base64encode": stringFunc(func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }),
 		"sha256":       stringFunc(func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }),
+		"file":         fileFunc(),
+		"sensitive":    sensitiveFunc(),
+		// abspath resolves a local path against the folder skiff runs in.
+		"abspath": stringFunc(func(s string) string {
+			if a, err := filepath.Abs(s); err == nil {
+				return a
+			}
+			return s
+		}),
 	}
 }
 
@@ -52,6 +66,33 @@ func stringFunc(f func(string) string) function.Function {
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			v, marks := args[0].Unmark()
 			return cty.StringVal(f(v.AsString())).WithMarks(marks), nil
+		},
+	})
+}
+
+// fileFunc reads a local file (relative to the folder skiff runs in).
+func fileFunc() function.Function {
+	return function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "path", Type: cty.String, AllowMarked: true}},
+		Type:   function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, marks := args[0].Unmark()
+			b, err := os.ReadFile(v.AsString())
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("file: %w", err)
+			}
+			return cty.StringVal(string(b)).WithMarks(marks), nil
+		},
+	})
+}
+
+// sensitiveFunc marks its argument secret: it prints as (sensitive).
+func sensitiveFunc() function.Function {
+	return function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowMarked: true, AllowUnknown: true, AllowNull: true}},
+		Type:   func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return secret.Wrap(args[0]), nil
 		},
 	})
 }
