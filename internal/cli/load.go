@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 	"skiff/internal/engine"
 	"skiff/internal/inventory"
 	"skiff/internal/module/builtin"
+	"skiff/internal/pki"
 )
 
 // loaded is everything a command needs before it reaches a host.
@@ -89,7 +91,7 @@ func (g *globals) load(playbook string) (*loaded, error) {
 		Inventory: ld.inv,
 		Playbook:  book,
 		Registry:  reg,
-		Scope:     engine.NewScope(ld.inv, secrets, extra),
+		Scope:     engine.NewScope(ld.inv, secrets, extra, pki.Functions(pki.Lazy(filepath.Join(ld.invCfg.Dir, ".skiff", "pki")))),
 		Hosts:     ld.limit,
 		Forks:     g.forks,
 		RunID:     engine.NewRunID(),

@@ -126,7 +126,7 @@ host "c" { address = "10.0.0.3" }
 	}
 	f.eng = &Engine{
 		Inventory: inv, Playbook: book, Registry: registry(),
-		Scope: NewScope(inv, nil, nil), RunID: "test",
+		Scope: NewScope(inv, nil, nil, nil), RunID: "test",
 		Dial: func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
 			if h.Name == unreachable {
 				return nil, &transport.UnreachableError{Host: h.Name, Err: errors.New("connection refused")}

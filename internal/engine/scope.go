@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 
 	"skiff/internal/config"
 	"skiff/internal/inventory"
@@ -20,12 +21,17 @@ type Scope struct {
 	hosts   cty.Value
 	secrets cty.Value
 	extra   map[string]cty.Value
+	// local are functions with local side effects (the CA issuing
+	// certificates); offline replaces them by unknown results for validate.
+	local   map[string]function.Function
+	offline bool
 }
 
 // NewScope builds the run-wide part of every evaluation context. Secrets
 // carry the secret mark, so anything computed from them is redacted.
-func NewScope(inv *inventory.Inventory, secrets map[string]string, extra map[string]cty.Value) *Scope {
-	s := &Scope{inv: inv, extra: extra}
+// local adds functions with local side effects (tls_cert…).
+func NewScope(inv *inventory.Inventory, secrets map[string]string, extra map[string]cty.Value, local map[string]function.Function) *Scope {
+	s := &Scope{inv: inv, extra: extra, local: local}
 	hostObjs := map[string]cty.Value{}
 	for _, h := range inv.Hosts {
 		hostObjs[h.Name] = hostObject(h, true)
@@ -86,6 +92,12 @@ func (s *Scope) Context(h *inventory.Host, role *config.Role, play *config.Play,
 		vars[k] = v
 	}
 	ctx := config.Functions()
+	for name, f := range s.local {
+		if s.offline {
+			f = unknownResult(f)
+		}
+		ctx.Functions[name] = f
+	}
 	ctx.Variables = map[string]cty.Value{
 		"var":    cty.ObjectVal(vars),
 		"host":   hostObject(h, false),
@@ -152,4 +164,29 @@ func Bind(reg module.Registry, t *config.Task, role *config.Role, ctx *hcl.EvalC
 		return nil, false, diags
 	}
 	return &Bound{Task: t, Role: role, Module: m}, false, diags
+}
+
+// Offline returns a copy of s for `skiff validate`: functions with local
+// side effects return unknown values instead of acting.
+func (s *Scope) Offline() *Scope {
+	c := *s
+	c.offline = true
+	return &c
+}
+
+// unknownResult has f's signature and returns an unknown value of f's type.
+func unknownResult(f function.Function) function.Function {
+	spec := &function.Spec{
+		Params: f.Params(),
+		Type: func(args []cty.Value) (cty.Type, error) {
+			return f.ReturnTypeForValues(args)
+		},
+		Impl: func(_ []cty.Value, ret cty.Type) (cty.Value, error) {
+			return cty.UnknownVal(ret), nil
+		},
+	}
+	if vp := f.VarParam(); vp != nil {
+		spec.VarParam = vp
+	}
+	return function.New(spec)
 }

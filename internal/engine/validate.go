@@ -24,6 +24,7 @@ func (e *Engine) Validate() hcl.Diagnostics {
 			}
 		}
 	}
+	scope := e.Scope.Offline()
 	limit := e.Hosts
 	if limit == nil {
 		limit = e.Inventory.Hosts
@@ -40,7 +41,7 @@ func (e *Engine) Validate() hcl.Diagnostics {
 				if !ok {
 					continue // reported when loading
 				}
-				ctx := e.Scope.Context(h, role, p, cty.DynamicVal)
+				ctx := scope.Context(h, role, p, cty.DynamicVal)
 				for _, t := range append(append(role.Tasks[:0:0], role.Tasks...), role.Handlers...) {
 					_, _, d := Bind(e.Registry, t, role, ctx)
 					add(d)
