@@ -246,3 +246,12 @@ func reapOrphans(ctx context.Context, cl *docker.Client) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Gateway is the machine's own address on the cluster's network: a server
+// the test runs on it (listening on all addresses) is reachable from the hosts.
+func (c *Cluster) Gateway() string {
+	if c.network == nil || len(c.network.IPAM.Config) == 0 {
+		return ""
+	}
+	return c.network.IPAM.Config[0].Gateway
+}

@@ -66,6 +66,9 @@ func New(cfg *config.Inventory) *Inventory {
 		}
 	}
 	for _, g := range cfg.Groups {
+		if g.Name == "all" {
+			continue
+		}
 		addOrder(g.Name)
 		for _, h := range g.Hosts {
 			members[g.Name][h] = true
@@ -88,8 +91,8 @@ func New(cfg *config.Inventory) *Inventory {
 				h.Groups = append(h.Groups, g)
 			}
 		}
-		for _, g := range cfg.Groups { // group blocks, in file order
-			if members[g.Name][ch.Name] {
+		for _, g := range cfg.Groups { // group blocks, in file order; "all" holds every host
+			if members[g.Name][ch.Name] || g.Name == "all" {
 				conn = conn.Over(g.Conn)
 				for k, v := range g.Vars {
 					h.Vars[k] = v

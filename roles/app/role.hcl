@@ -1,0 +1,77 @@
+# The app: bin/foobar-app shipped the Capistrano way. Each release lives in
+# /opt/foobar/releases/<app_version>/; `current` points at the live one; the
+# service restarts only when the release (or its config) changes. The last 5
+# releases are kept, so rolling back needs no upload.
+
+variable "app_version" { default = "dev" }
+variable "app_binary" { default = "bin/foobar-app" }
+variable "app_port" { default = 8080 }
+variable "keep_releases" { default = 5 }
+
+task "group" "foobar" {
+  name   = "foobar"
+  system = true
+}
+
+task "user" "foobar" {
+  name        = "foobar"
+  group       = "foobar"
+  system      = true
+  home        = "/opt/foobar"
+  shell       = "/usr/sbin/nologin"
+  create_home = false
+}
+
+task "directory" "release" {
+  path = "/opt/foobar/releases/${var.app_version}"
+  mode = "0755"
+}
+
+task "file" "binary" {
+  path   = "/opt/foobar/releases/${var.app_version}/foobar-app"
+  source = abspath(var.app_binary)
+  mode   = "0755"
+}
+
+task "directory" "config" {
+  path = "/etc/foobar"
+  mode = "0755"
+}
+
+task "template" "env" {
+  source = "foobar.env.tftpl"
+  path   = "/etc/foobar/foobar.env"
+  owner  = "root"
+  mode   = "0600" # systemd reads it as root, before dropping to foobar
+  notify = ["restart_app"]
+}
+
+task "template" "unit" {
+  source = "foobar-app.service.tftpl"
+  path   = "/etc/systemd/system/foobar-app.service"
+  mode   = "0644"
+  notify = ["restart_app"]
+}
+
+task "symlink" "current" {
+  path   = "/opt/foobar/current"
+  target = "/opt/foobar/releases/${var.app_version}"
+  notify = ["restart_app"]
+}
+
+task "service" "app" {
+  name    = "foobar-app"
+  state   = "started"
+  enabled = true
+}
+
+# Keep the newest releases and the live one; idempotent through unless.
+task "command" "prune_releases" {
+  command = "cd /opt/foobar/releases && ls -1t | grep -vx '${var.app_version}' | tail -n +${var.keep_releases} | xargs -r rm -rf --"
+  unless  = "[ $(ls -1 /opt/foobar/releases | wc -l) -le ${var.keep_releases} ]"
+}
+
+handler "service" "restart_app" {
+  name  = "foobar-app"
+  state = "restarted"
+}
