@@ -8,9 +8,11 @@ import (
 	"skiff/internal/module/directory"
 	"skiff/internal/module/file"
 	"skiff/internal/module/group"
+	"skiff/internal/module/mysql"
 	"skiff/internal/module/service"
 	"skiff/internal/module/symlink"
 	"skiff/internal/module/template"
+	"skiff/internal/module/ufw"
 	"skiff/internal/module/user"
 )
 
@@ -27,5 +29,10 @@ func Registry() module.Registry {
 		"command":   command.New,
 		"user":      user.New,
 		"group":     group.New,
+		"ufw":       ufw.New,
+
+		"mysql_database":    mysql.NewDatabase,
+		"mysql_user":        mysql.NewUser,
+		"mysql_replication": mysql.NewReplication,
 	}
 }

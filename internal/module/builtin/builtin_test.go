@@ -23,6 +23,11 @@ var kindArgs = map[string][]string{
 	"command":   {"command", "creates", "removes", "unless", "chdir", "env"},
 	"user":      {"name", "uid", "group", "groups", "home", "shell", "system", "create_home", "state"},
 	"group":     {"name", "gid", "system", "state"},
+	"ufw":       {"default_incoming", "default_outgoing", "enabled", "purge", "rules"},
+
+	"mysql_database":    {"name", "charset", "state"},
+	"mysql_user":        {"name", "host", "hosts", "password", "privileges", "state", "binlog"},
+	"mysql_replication": {"primary_host", "primary_port", "user", "password", "seed", "read_only"},
 }
 
 func TestRegistryKinds(t *testing.T) {

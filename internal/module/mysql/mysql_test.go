@@ -1,0 +1,214 @@
+package mysql
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"skiff/internal/module"
+	"skiff/internal/transport"
+)
+
+const mariaVersion = "10.11.19-MariaDB-0+deb12u1"
+
+// recorder is a fake transport: it records the scripts it is given and
+// answers each with the next canned result (exit 0 when none is left). It
+// runs nothing.
+type recorder struct {
+	scripts []string
+	results []transport.Result
+}
+
+var _ transport.Transport = (*recorder)(nil)
+
+func (r *recorder) Run(_ context.Context, script string) (transport.Result, error) {
+	r.scripts = append(r.scripts, script)
+	if len(r.results) == 0 {
+		return transport.Result{}, nil
+	}
+	res := r.results[0]
+	r.results = r.results[1:]
+	return res, nil
+}
+
+func (r *recorder) WriteFile(context.Context, string, io.Reader, os.FileMode) error { return nil }
+func (r *recorder) Stat(context.Context, string) (transport.FileInfo, error) {
+	return transport.FileInfo{}, os.ErrNotExist
+}
+func (r *recorder) Close() error { return nil }
+
+// probed builds probe output: the prelude's lines for a running server of
+// version, then body.
+func probed(version, body string) module.Probed {
+	return module.Probed{Stdout: []byte("server=up\nversion=" + version + "\n" + body)}
+}
+
+var (
+	downProbe    = module.Probed{Stdout: []byte("server=down\nerror=ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)\n")}
+	missingProbe = module.Probed{Stdout: []byte("server=missing\n")}
+	deniedProbe  = module.Probed{Stdout: []byte("server=down\nerror=ERROR 1698 (28000): Access denied for user 'root'@'localhost'\n")}
+)
+
+var heredocOp = regexp.MustCompile(`<<-?\s*'?([A-Za-z_][A-Za-z0-9_]*)'?`)
+
+// splitScript separates a script's command lines from its heredoc bodies.
+func splitScript(t *testing.T, script string) (commands, bodies []string) {
+	t.Helper()
+	eof := ""
+	for _, line := range strings.Split(script, "\n") {
+		if eof != "" {
+			if line == eof {
+				eof = ""
+			} else {
+				bodies = append(bodies, line)
+			}
+			continue
+		}
+		commands = append(commands, line)
+		if m := heredocOp.FindStringSubmatch(line); m != nil {
+			eof = m[1]
+		}
+	}
+	if eof != "" {
+		t.Fatalf("heredoc %s not closed in:\n%s", eof, script)
+	}
+	return commands, bodies
+}
+
+var passwordFlag = regexp.MustCompile(`(^|\s)(-p\S|--password)`)
+
+// assertSecretOnlyInHeredocs fails unless every occurrence of each secret
+// in the scripts is inside a heredoc body (SQL on the client's stdin, or
+// the option file), no command line passes a password flag, and the
+// secrets do appear (the test is not vacuous).
+func assertSecretOnlyInHeredocs(t *testing.T, scripts []string, secrets ...string) {
+	t.Helper()
+	found := false
+	for _, s := range scripts {
+		commands, bodies := splitScript(t, s)
+		for _, c := range commands {
+			for _, sec := range secrets {
+				if strings.Contains(c, sec) {
+					t.Errorf("secret on a command line: %s", c)
+				}
+			}
+			if passwordFlag.MatchString(c) {
+				t.Errorf("password flag on a command line: %s", c)
+			}
+		}
+		for _, b := range bodies {
+			for _, sec := range secrets {
+				found = found || strings.Contains(b, sec)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the secret is in no script: the test checks nothing")
+	}
+}
+
+func TestNativePasswordHash(t *testing.T) {
+	// From the definition: "*" + upper hex of SHA1(SHA1(password)).
+	def := func(pw string) string {
+		a := sha1.Sum([]byte(pw))
+		b := sha1.Sum(a[:])
+		return "*" + strings.ToUpper(hex.EncodeToString(b[:]))
+	}
+	for _, pw := range []string{"", "secret", "pa'ss\\word", "ünïcode pässwörd"} {
+		if got := NativePasswordHash(pw); got != def(pw) {
+			t.Errorf("hash(%q) = %s, want %s", pw, got, def(pw))
+		}
+	}
+	// Values MariaDB 10.11's PASSWORD() returned.
+	for pw, want := range map[string]string{
+		"replpw":       "*3FEBEA1F0E8D83C7578AACB7997039DA49CD121E",
+		`pa'ss\word`:   "*E75BBD0E499D3DF4AB7980E22FAE8966033A2838",
+		`r"e#p'l \ pw`: "*D42739481192BADC540FB13765526904D24C02B3",
+	} {
+		if got := NativePasswordHash(pw); got != want {
+			t.Errorf("hash(%q) = %s, want %s", pw, got, want)
+		}
+	}
+	if !hashMatches(" *3febea1f0e8d83c7578aacb7997039da49cd121e\n", "replpw") || hashMatches("*3FEBEA1F0E8D83C7578AACB7997039DA49CD121E", "other") || hashMatches("", "") {
+		t.Errorf("hashMatches")
+	}
+}
+
+func TestQuoting(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":       "'plain'",
+		"it's":        `'it\'s'`,
+		`back\slash`:  `'back\\slash'`,
+		"two\nlines":  `'two\nlines'`,
+		"nul\x00\x1a": `'nul\0\Z'`,
+	} {
+		if got := sqlString(in); got != want {
+			t.Errorf("sqlString(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if got := ident("we`ird"); got != "`we``ird`" {
+		t.Errorf("ident = %s", got)
+	}
+	if got := cnfEscaper.Replace("a\"b\\c\nd"); got != `a\"b\\c\nd` {
+		t.Errorf("cnf = %s", got)
+	}
+	// A value holding the heredoc delimiter on a line of its own stays on one line.
+	s := runSQL("SELECT "+sqlString("x\n"+sqlEOF+"\ny")+";", "")
+	if strings.Count(s, "\n"+sqlEOF+"\n") != 1 {
+		t.Errorf("delimiter inside the body:\n%s", s)
+	}
+}
+
+// shParses fails the test unless script parses with sh -n.
+func shParses(t *testing.T, script string) {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-n")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("sh -n: %v: %s\n%s", err, out, script)
+	}
+}
+
+func TestServerState(t *testing.T) {
+	s, _, err := parseServer(downProbe.Stdout, 0)
+	if err != nil || !s.notRunning() || s.why() != "server not running yet" {
+		t.Errorf("down: %+v %v", s, err)
+	}
+	s, _, _ = parseServer(missingProbe.Stdout, 0)
+	if !s.notRunning() || !strings.Contains(s.why(), "not installed") {
+		t.Errorf("missing: %+v", s)
+	}
+	s, _, _ = parseServer(deniedProbe.Stdout, 0)
+	if s.notRunning() || !strings.Contains(s.unreachable().Error(), "ERROR 1698") {
+		t.Errorf("denied: %+v", s)
+	}
+	if _, _, err := parseServer([]byte("garbage"), 2); err == nil {
+		t.Errorf("garbage accepted")
+	}
+	s, _, _ = parseServer(probed(mariaVersion, "").Stdout, 0)
+	if !s.mariadb() || !s.atLeast(10, 5) || s.atLeast(10, 12) || !s.atLeast(9, 0) {
+		t.Errorf("version: %+v", s)
+	}
+	my := server{state: "up", version: "8.0.36-0ubuntu0.22.04.1"}
+	if my.mariadb() || !my.atLeast(8, 0) {
+		t.Errorf("mysql: %+v", my)
+	}
+}
+
+// TestProbePreludeRuns runs the prelude with sh where no mysql client is on
+// PATH: it must say so and stop.
+func TestProbePreludeRuns(t *testing.T) {
+	cmd := exec.Command("/bin/sh")
+	cmd.Env = []string{"PATH=/nonexistent"}
+	cmd.Stdin = strings.NewReader("(\n" + probePrelude + "echo after\n)\n")
+	out, err := cmd.Output()
+	if err != nil || string(out) != "server=missing\n" {
+		t.Errorf("prelude without a client: %q %v", out, err)
+	}
+}

@@ -1,0 +1,420 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"skiff/internal/module"
+	"skiff/internal/module/shell"
+	"skiff/internal/plan"
+	"skiff/internal/transport"
+)
+
+// Replication is the "mysql_replication" task kind, on a replica: it
+// replicates from the primary by GTID, seeded from a consistent dump.
+//
+//	task "mysql_replication" "from_primary" {
+//	  primary_host = groups.db_primary[0].address
+//	  primary_port = 3306                        # the default
+//	  user         = "repl"
+//	  password     = secret.mysql_replication_password
+//	  seed         = true                        # the default
+//	  read_only    = true                        # the default
+//	}
+//
+// Nothing is done when the replica already replicates from primary_host
+// (and port) as user, by GTID, with both threads running, and read_only is
+// as wanted. A replica never configured (no SHOW SLAVE STATUS row, empty
+// GTID position) is seeded when seed is set: the replica's mysqldump reads
+// every non-system database of the primary over the network in one
+// consistent snapshot, and its output is loaded into the local server
+// (without binary logging), which also sets the GTID position to start
+// from. Then CHANGE MASTER (MySQL: CHANGE REPLICATION SOURCE) points the
+// replica at the primary, replication starts, read_only is set, and Apply
+// waits up to 30 s for both threads to run. A replica that replicates from
+// elsewhere, as another user, or whose threads stopped, is re-pointed and
+// restarted without reseeding (its GTID position is kept).
+//
+// The replication user (a mysql_user task on the primary) needs
+// REPLICATION SLAVE to replicate, and for the seed, the dump needs SELECT
+// (tables, and routines through mysql.proc), SHOW VIEW (views), EVENT
+// (--events) and TRIGGER (--triggers: without it mysqldump silently leaves
+// the triggers out). MariaDB takes the consistent snapshot and its binlog
+// position without a global lock (binlog_snapshot_* with
+// --single-transaction); MySQL, and older servers, run FLUSH TABLES WITH
+// READ LOCK and SHOW MASTER STATUS for --master-data/--source-data, which
+// need RELOAD and REPLICATION CLIENT (MariaDB ≥ 10.5 calls it BINLOG
+// MONITOR). LOCK TABLES is needed only without --single-transaction. The
+// safe list:
+//
+//	privileges = ["*.*:REPLICATION SLAVE,REPLICATION CLIENT,SELECT,RELOAD,LOCK TABLES,SHOW VIEW,EVENT,TRIGGER"]
+//
+// The database list the seed dumps is filtered by the user's privileges,
+// so the seed refuses to start without a global SELECT. When the dump
+// fails, Apply's error names the privilege that mysqldump's message shows
+// missing.
+//
+// The password reaches mysqldump and mysql through a --defaults-extra-file
+// created with umask 077 in a private temporary directory, removed on exit,
+// and the server through CHANGE MASTER on the client's stdin: never argv.
+// A changed password is not detected while the threads run (the server does
+// not show it); it is applied when the IO thread fails to reconnect.
+//
+// read_only is set with SET GLOBAL on MariaDB (configure it in the server's
+// config file too, to keep it after a restart) and SET PERSIST on MySQL.
+type Replication struct {
+	host           string
+	port           int
+	user, password string
+	seed, readOnly bool
+	secrets        []string
+
+	// set by Check
+	srv     server
+	connect bool // STOP, CHANGE MASTER, START, wait
+	doSeed  bool
+	setRO   bool // set read_only to readOnly
+	pending bool // the server was not running
+	summary string
+}
+
+var _ module.Module = (*Replication)(nil)
+
+var hostRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+
+// NewReplication is the module.Factory of the "mysql_replication" kind.
+func NewReplication(a *module.Args) module.Module {
+	r := &Replication{
+		host:     a.String("primary_host", true),
+		port:     a.Int("primary_port", 3306),
+		user:     a.String("user", true),
+		password: a.String("password", true),
+		seed:     a.Bool("seed", true),
+		readOnly: a.Bool("read_only", true),
+	}
+	a.RejectSensitive("primary_host", "primary_port", "user")
+	if r.host != "" && (!hostRE.MatchString(r.host) || strings.HasPrefix(r.host, "-")) {
+		a.Errorf("primary_host", "%q is not a host name or IP address.", r.host)
+		r.host = ""
+	}
+	if r.port < 1 || r.port > 65535 {
+		a.Errorf("primary_port", "primary_port must be a port number (1-65535).")
+	}
+	if r.user != "" {
+		if err := checkName(r.user, 80); err != nil || strings.HasPrefix(r.user, "-") {
+			a.Errorf("user", "%q is not a usable user name.", r.user)
+			r.user = ""
+		}
+	}
+	if a.Has("password") && !a.Unknown("password") && r.password == "" {
+		a.Errorf("password", "password must not be empty.")
+	}
+	r.secrets = a.SecretStrings("password")
+	if r.password != "" {
+		r.secrets = append(r.secrets, r.password, sqlEscaper.Replace(r.password), cnfEscaper.Replace(r.password))
+	}
+	return r
+}
+
+// systemDBs are left out of the seed and of "the replica holds data".
+const systemDBs = "('mysql', 'information_schema', 'performance_schema', 'sys')"
+
+// Probe prints the server state, then SHOW SLAVE STATUS\G (MySQL: SHOW
+// REPLICA STATUS\G) under [status], and read_only=, gtid_pos= and one
+// database= line per non-system database under [vars].
+func (r *Replication) Probe() string {
+	if r.host == "" || r.user == "" {
+		return ""
+	}
+	vars := "SELECT CONCAT('read_only=', @@global.read_only);\n" +
+		"SELECT CONCAT('database=', SCHEMA_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN " + systemDBs + " ORDER BY 1;\n"
+	return probePrelude + "echo '[status]'\n" +
+		"if [ \"$flavor\" = mariadb ]; then\n" +
+		runSQLFlags(" --column-names", `SHOW SLAVE STATUS\G`, " 2>&1") +
+		"echo '[vars]'\n" +
+		runSQL(vars+"SELECT CONCAT('gtid_pos=', @@global.gtid_slave_pos);\nSELECT '[end]';", " 2>&1") +
+		"else\n" +
+		runSQLFlags(" --column-names", `SHOW REPLICA STATUS\G`, " 2>&1") +
+		"echo '[vars]'\n" +
+		runSQL(vars+"SELECT CONCAT('gtid_pos=', REPLACE(@@global.gtid_executed, '\\n', ''));\nSELECT '[end]';", " 2>&1") +
+		"fi\n"
+}
+
+// Check decides what Apply does.
+func (r *Replication) Check(p module.Probed) (*module.Change, error) {
+	r.connect, r.doSeed, r.setRO, r.pending, r.summary = false, false, false, false, ""
+	srv, _, err := parseServer(p.Stdout, p.ExitCode)
+	if err != nil {
+		return nil, err
+	}
+	r.srv = srv
+	from := fmt.Sprintf("%s:%d", r.host, r.port)
+	switch {
+	case srv.notRunning():
+		r.pending = true
+		r.summary = fmt.Sprintf("configure replication from %s (%s)", from, srv.why())
+		return &module.Change{Action: plan.Create, Summary: r.summary}, nil
+	case srv.state == "down":
+		return nil, srv.unreachable()
+	}
+	sec := shell.Sections(p.Stdout)
+	if _, ok := sec["end"]; !ok {
+		return nil, fmt.Errorf("reading the replication state failed: %s", shell.Scrub(orUnknown(sqlErrors(sec["status"]+sec["vars"])), r.secrets))
+	}
+	if e := sqlErrors(sec["status"]); e != "" {
+		return nil, fmt.Errorf("SHOW SLAVE STATUS failed: %s", shell.Scrub(e, r.secrets))
+	}
+	st := parseReplicaStatus(sec["status"])
+	vars := shell.Fields([]byte(sec["vars"]))
+	var dbs []string
+	for line := range strings.SplitSeq(sec["vars"], "\n") {
+		if db, ok := strings.CutPrefix(line, "database="); ok {
+			dbs = append(dbs, db)
+		}
+	}
+
+	var parts []string
+	action := plan.Update
+	switch {
+	case !st.configured():
+		r.connect = true
+		action = plan.Create
+		r.doSeed = r.seed && strings.TrimSpace(vars["gtid_pos"]) == ""
+		msg := "configure replication from " + from + " as " + r.user
+		switch {
+		case r.doSeed && len(dbs) > 0:
+			msg += " (seeding from a consistent dump of the primary, which replaces the replica's copies of its databases; the replica holds " + strings.Join(dbs, ", ") + ")"
+		case r.doSeed:
+			msg += " (seeding from a consistent dump of the primary)"
+		case r.seed:
+			msg += " (no seeding: the replica has a GTID position, " + vars["gtid_pos"] + ")"
+		}
+		parts = append(parts, msg)
+	case st["Master_Host"] != r.host || st["Master_Port"] != strconv.Itoa(r.port) || st["Master_User"] != r.user:
+		r.connect = true
+		parts = append(parts, fmt.Sprintf("re-point replication from %s:%s as %s to %s as %s (no reseed)", st["Master_Host"], st["Master_Port"], st["Master_User"], from, r.user))
+	case !st.gtid():
+		r.connect = true
+		parts = append(parts, "switch replication from "+from+" to GTID positioning")
+	case !st.running():
+		r.connect = true
+		parts = append(parts, "restart replication from "+from+" ("+shell.Scrub(st.threads(), r.secrets)+")")
+	}
+	// MySQL says 0/1; MariaDB ≥ 10.11 has an enum: OFF, ON, NO_LOCK…
+	ro := vars["read_only"] != "0" && !strings.EqualFold(vars["read_only"], "OFF")
+	if ro != r.readOnly {
+		r.setRO = true
+		parts = append(parts, fmt.Sprintf("read_only %s -> %s", onOff(ro), onOff(r.readOnly)))
+	} else if r.connect {
+		r.setRO = true // cheap, and keeps the statement list simple
+	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	r.summary = strings.Join(parts, "; ")
+	return &module.Change{Action: action, Summary: r.summary}, nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "ON"
+	}
+	return "OFF"
+}
+
+// cnfEscaper escapes a value written in double quotes in a MySQL option
+// file (mysys's my_default parser: \\ \" \n \r \t).
+var cnfEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
+
+// Exit codes of the apply script.
+const (
+	exitPrimary = 20 // cannot list the primary's databases
+	exitDump    = 21 // mysqldump failed
+	exitLoad    = 22 // loading the dump failed
+	exitGTID    = 23 // reading the primary's GTID position failed
+	exitChange  = 24 // CHANGE MASTER / START SLAVE failed
+	exitThreads = 25 // threads not running after the wait
+)
+
+// waitSeconds is how long Apply waits for both threads to run.
+const waitSeconds = 30
+
+// primaryClient is the client command line for the primary; $d/primary.cnf
+// holds the password (--defaults-extra-file must come first).
+func (r *Replication) primaryClient(prog string) string {
+	return fmt.Sprintf(`%s --defaults-extra-file="$d/primary.cnf" --protocol=tcp -h %s -P %d -u %s`, prog, shell.Quote(r.host), r.port, shell.Quote(r.user))
+}
+
+// script is what Apply runs.
+func (r *Replication) script() string {
+	var b strings.Builder
+	mariadb := r.srv.mariadb()
+	if r.connect {
+		b.WriteString(`umask 077
+d=$(mktemp -d) || exit 1
+trap 'rm -rf "$d"' EXIT
+trap 'exit 1' HUP INT TERM
+cat > "$d/primary.cnf" <<'SKIFF_CNF_EOF'
+[client]
+password="` + cnfEscaper.Replace(r.password) + `"
+SKIFF_CNF_EOF
+`)
+	}
+	if r.doSeed {
+		dumpFlags := "--single-transaction --gtid --master-data=1"
+		if !mariadb {
+			dumpFlags = "--single-transaction --set-gtid-purged=ON"
+		}
+		// The database list is filtered by the user's privileges: without a
+		// global SELECT it would silently leave databases out of the seed.
+		fmt.Fprintf(&b, `out=$(%s -N -B -r 2>"$d/err" <<'%s'
+SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SELECT';
+SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN %s ORDER BY 1;
+%s
+) || { cat "$d/err" >&2; exit %d; }
+if [ "$(printf '%%s\n' "$out" | head -n 1)" = 0 ]; then
+  echo 'skiff: the replication user cannot see every database of the primary: you need (at least one of) the SELECT privilege(s) on *.*' >&2
+  exit %d
+fi
+dbs=$(printf '%%s\n' "$out" | sed 1d)
+if [ -n "$dbs" ]; then
+  set -f
+  IFS='
+'
+  { echo 'SET SESSION sql_log_bin = 0;'; %s %s --routines --triggers --events --databases $dbs 2>"$d/dump.err"; echo $? >"$d/dump.rc"; } | %s >"$d/load.out" 2>&1
+  load=$?
+  unset IFS
+  set +f
+  # A failed load makes mysqldump fail too, on a closed pipe (errno 32).
+  if [ "$(cat "$d/dump.rc")" != 0 ] && ! grep -q 'errno 32' "$d/dump.err"; then cat "$d/dump.err" >&2; exit %d; fi
+  if [ "$load" != 0 ]; then cat "$d/load.out" >&2; exit %d; fi
+  if [ "$(cat "$d/dump.rc")" != 0 ]; then cat "$d/dump.err" >&2; exit %d; fi
+`, r.primaryClient("mysql"), sqlEOF, systemDBs, sqlEOF, exitPrimary, exitDump,
+			r.primaryClient("mysqldump"), dumpFlags, client, exitDump, exitLoad, exitDump)
+		if mariadb {
+			// Nothing to dump: start from the primary's current position.
+			fmt.Fprintf(&b, `else
+  pos=$(%s -N -B -r 2>"$d/err" <<'%s'
+SELECT @@global.gtid_binlog_pos;
+%s
+) || { cat "$d/err" >&2; exit %d; }
+  case $pos in *[!0-9,-]*) echo "skiff: unexpected GTID position from the primary: $pos" >&2; exit %d ;; esac
+  %s <<SKIFF_SQL_EOF || exit %d
+SET GLOBAL gtid_slave_pos = '$pos';
+SKIFF_SQL_EOF
+`, r.primaryClient("mysql"), sqlEOF, sqlEOF, exitGTID, exitGTID, client, exitGTID)
+		}
+		b.WriteString("fi\n")
+	}
+
+	var sql strings.Builder
+	if r.connect {
+		if mariadb {
+			fmt.Fprintf(&sql, "STOP SLAVE;\nCHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %d, MASTER_USER = %s, MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos;\nSTART SLAVE;\n",
+				sqlString(r.host), r.port, sqlString(r.user), sqlString(r.password))
+		} else {
+			fmt.Fprintf(&sql, "STOP REPLICA;\nCHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %d, SOURCE_USER = %s, SOURCE_PASSWORD = %s, SOURCE_AUTO_POSITION = 1;\nSTART REPLICA;\n",
+				sqlString(r.host), r.port, sqlString(r.user), sqlString(r.password))
+		}
+	}
+	if r.setRO {
+		scope := "GLOBAL"
+		if !mariadb {
+			scope = "PERSIST"
+		}
+		fmt.Fprintf(&sql, "SET %s read_only = %s;\n", scope, onOff(r.readOnly))
+	}
+	b.WriteString(runSQL(sql.String(), fmt.Sprintf(" || exit %d", exitChange)))
+	if r.connect {
+		status := "SHOW SLAVE STATUS\\G"
+		if !mariadb {
+			status = "SHOW REPLICA STATUS\\G"
+		}
+		fmt.Fprintf(&b, `i=0
+while :; do
+  st=$(%s)
+  if printf '%%s\n' "$st" | grep -Eq '^ *(Slave|Replica)_IO_Running: Yes$' &&
+     printf '%%s\n' "$st" | grep -Eq '^ *(Slave|Replica)_SQL_Running: Yes$'; then
+    exit 0
+  fi
+  i=$((i + 1))
+  [ "$i" -ge %d ] && break
+  sleep 1
+done
+printf '%%s\n' "$st"
+exit %d
+`, runSQLFlags(" --column-names", status, " 2>&1"), waitSeconds, exitThreads)
+	}
+	return b.String()
+}
+
+// Apply seeds (if Check said so), points the replica at the primary, sets
+// read_only and waits for the threads.
+func (r *Replication) Apply(ctx context.Context, t transport.Transport) error {
+	if r.pending {
+		return fmt.Errorf("the MySQL/MariaDB server is still not running on the host: cannot configure replication")
+	}
+	if !r.connect && !r.setRO {
+		return nil
+	}
+	res, err := t.Run(ctx, r.script())
+	if err != nil {
+		return err
+	}
+	from := fmt.Sprintf("%s:%d", r.host, r.port)
+	tail := shell.Tail(res, r.secrets)
+	switch res.ExitCode {
+	case 0:
+		return nil
+	case exitPrimary:
+		return fmt.Errorf("seeding the replica: cannot read the primary %s as %s: %s", from, r.user, tail)
+	case exitDump:
+		return fmt.Errorf("seeding the replica: the dump from %s failed%s: %s", from, missingPrivilege(string(res.Stderr)), tail)
+	case exitLoad:
+		return fmt.Errorf("seeding the replica: loading the dump of %s failed: %s", from, tail)
+	case exitGTID:
+		return fmt.Errorf("seeding the replica: reading or setting the GTID position of %s failed: %s", from, tail)
+	case exitChange:
+		return fmt.Errorf("configuring replication from %s failed: %s", from, tail)
+	case exitThreads:
+		st := parseReplicaStatus(string(res.Stdout))
+		return fmt.Errorf("replication from %s is not running after %d s: %s", from, waitSeconds, shell.Scrub(st.threads(), r.secrets))
+	}
+	return shell.NewRunError("configuring replication from "+from, res, r.secrets)
+}
+
+// dumpPrivileges maps mysqldump's complaints to the privilege that the
+// replication user lacks.
+var dumpPrivileges = []struct {
+	re   *regexp.Regexp
+	priv string
+}{
+	{regexp.MustCompile(`you need \(at least one of\) the ([A-Z ,]+?) privilege`), ""},
+	{regexp.MustCompile(`(?i)FLUSH TABLES WITH READ LOCK.*denied`), "RELOAD"},
+	{regexp.MustCompile(`(?i)SHOW (MASTER|BINLOG) STATUS.*denied`), "REPLICATION CLIENT (BINLOG MONITOR)"},
+	{regexp.MustCompile(`(?i)SHOW VIEW command denied|SHOW CREATE VIEW.*denied`), "SHOW VIEW"},
+	{regexp.MustCompile(`(?i)TRIGGER command denied|SHOW TRIGGERS.*denied`), "TRIGGER"},
+	{regexp.MustCompile(`(?i)(SHOW EVENTS|EVENT command).*denied|Access denied for user .* to database 'mysql'.*event`), "EVENT"},
+	{regexp.MustCompile(`(?i)when using LOCK TABLES|LOCK TABLES.*denied`), "LOCK TABLES"},
+	{regexp.MustCompile(`(?i)SELECT command denied|Access denied for user .* to database`), "SELECT"},
+}
+
+// missingPrivilege names the privilege a failed dump lacked, as
+// " (the replication user lacks the RELOAD privilege)", or "".
+func missingPrivilege(stderr string) string {
+	for _, d := range dumpPrivileges {
+		m := d.re.FindStringSubmatch(stderr)
+		if m == nil {
+			continue
+		}
+		priv := d.priv
+		if priv == "" {
+			priv = m[1]
+		}
+		return " (the replication user lacks the " + priv + " privilege on the primary)"
+	}
+	return ""
+}
