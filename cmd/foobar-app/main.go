@@ -9,10 +9,14 @@
 //	FOOBAR_VERSION      release label printed by /version (default "dev")
 //	FOOBAR_DB_PRIMARY   DSN of the primary, user:pass@tcp(host:3306)/foobar
 //	FOOBAR_DB_REPLICA   DSN of the replica (default: the primary)
+//	FOOBAR_DB_CA        CA certificate (PEM) that signed the database servers'
+//	                    certificates: when set, connections use verified TLS
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"flag"
@@ -55,12 +59,12 @@ func main() {
 	a.hostname, _ = os.Hostname()
 	var err error
 	if dsn := os.Getenv("FOOBAR_DB_PRIMARY"); dsn != "" {
-		if a.primary, err = openDB(dsn); err != nil {
+		if a.primary, err = openDB("primary", dsn); err != nil {
 			log.Fatalf("foobar-app: primary: %v", err)
 		}
 		a.replica = a.primary
 		if r := os.Getenv("FOOBAR_DB_REPLICA"); r != "" {
-			if a.replica, err = openDB(r); err != nil {
+			if a.replica, err = openDB("replica", r); err != nil {
 				log.Fatalf("foobar-app: replica: %v", err)
 			}
 		}
@@ -96,10 +100,30 @@ func envOr(k, def string) string {
 	return def
 }
 
-func openDB(dsn string) (*sql.DB, error) {
+// openDB opens a pool to one server; with FOOBAR_DB_CA the connection is
+// TLS, verified against that CA for the server's address.
+func openDB(name, dsn string) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("bad DSN: %w", err)
+	}
+	if caFile := os.Getenv("FOOBAR_DB_CA"); caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no certificate in it", caFile)
+		}
+		host, _, err := net.SplitHostPort(cfg.Addr)
+		if err != nil {
+			host = cfg.Addr
+		}
+		if err := mysql.RegisterTLSConfig(name, &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
+			return nil, err
+		}
+		cfg.TLSConfig = name
 	}
 	cfg.ParseTime = true
 	cfg.Timeout = 5 * time.Second

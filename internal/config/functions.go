@@ -35,7 +35,7 @@ func functionTable() map[string]function.Function {
 		"trimsuffix": stdlib.TrimSuffixFunc, "trimspace": stdlib.TrimSpaceFunc,
 		"coalesce": stdlib.CoalesceFunc, "compact": stdlib.CompactFunc, "concat": stdlib.ConcatFunc,
 		"contains": stdlib.ContainsFunc, "distinct": stdlib.DistinctFunc, "element": stdlib.ElementFunc,
-		"flatten": stdlib.FlattenFunc, "index": stdlib.IndexFunc, "keys": stdlib.KeysFunc,
+		"flatten": stdlib.FlattenFunc, "index": indexFunc(), "keys": stdlib.KeysFunc,
 		"length": stdlib.LengthFunc, "lookup": stdlib.LookupFunc, "merge": stdlib.MergeFunc,
 		"range": stdlib.RangeFunc, "reverse": stdlib.ReverseListFunc, "slice": stdlib.SliceFunc,
 		"sort": stdlib.SortFunc, "values": stdlib.ValuesFunc, "zipmap": stdlib.ZipmapFunc,
@@ -93,6 +93,32 @@ func sensitiveFunc() function.Function {
 		Type:   func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			return secret.Wrap(args[0]), nil
+		},
+	})
+}
+
+// indexFunc is index(list, value): the position of value in list, as in
+// Terraform (cty's own index is element access, which [] already does).
+func indexFunc() function.Function {
+	return function.New(&function.Spec{
+		Params: []function.Parameter{
+			{Name: "list", Type: cty.DynamicPseudoType},
+			{Name: "value", Type: cty.DynamicPseudoType},
+		},
+		Type: function.StaticReturnType(cty.Number),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			list, value := args[0], args[1]
+			if !list.Type().IsListType() && !list.Type().IsTupleType() {
+				return cty.NilVal, fmt.Errorf("index: the first argument must be a list")
+			}
+			i := 0
+			for it := list.ElementIterator(); it.Next(); i++ {
+				_, e := it.Element()
+				if eq := e.Equals(value); eq.IsKnown() && eq.True() {
+					return cty.NumberIntVal(int64(i)), nil
+				}
+			}
+			return cty.NilVal, fmt.Errorf("index: %s is not in the list", value.GoString())
 		},
 	})
 }

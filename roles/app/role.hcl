@@ -38,12 +38,27 @@ task "directory" "config" {
   mode = "0755"
 }
 
+# The CA that signed the database servers' certificates: the app talks to
+# MySQL over verified TLS.
+task "file" "db_ca" {
+  path    = "/etc/foobar/db-ca.crt"
+  content = tls_ca_cert()
+  mode    = "0644"
+  notify  = ["restart_app"]
+}
+
 task "template" "env" {
   source = "foobar.env.tftpl"
   path   = "/etc/foobar/foobar.env"
   owner  = "root"
   mode   = "0600" # systemd reads it as root, before dropping to foobar
   notify = ["restart_app"]
+}
+
+task "directory" "logs" {
+  path  = "/var/log/foobar"
+  owner = "foobar"
+  mode  = "0755"
 }
 
 task "template" "unit" {

@@ -1,8 +1,10 @@
 // Command testhosts runs the demo site's test hosts (web1 web2 db1 db2) as
 // local containers, for `make demo` and `make demo-down`.
 //
-//	testhosts up     start fresh hosts, write .skiff-demo/ (inventory, key, known_hosts)
-//	testhosts demo   up, then deploy to them with bin/skiff and show the result
+//	testhosts up     start fresh hosts, write .skiff-demo/ (inventory, key,
+//	                 known_hosts, secrets, the collector stand-in .deb)
+//	testhosts demo   up, then deploy the whole foobar.com site to them with
+//	                 bin/skiff and fetch https://www.foobar.com/ through HAProxy
 //	testhosts down   remove the hosts and .skiff-demo/
 //
 // Run it from the repository (it finds the root by go.mod); it needs root
@@ -11,9 +13,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,13 +30,14 @@ import (
 	"syscall"
 	"time"
 
+	"skiff/integration/sumostandin/debbuild"
 	"skiff/integration/testhosts"
 )
 
 const (
 	prefix   = "skiff-demo"
 	stateDir = ".skiff-demo"
-	playbook = "playbooks/demo.hcl"
+	playbook = "playbooks/site.hcl"
 )
 
 // demoHosts are the demo site's hosts and their inventory groups.
@@ -106,8 +114,13 @@ func up(ctx context.Context, root string) (*testhosts.Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	extra, err := siteSettings(ctx, c, root, dir)
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
 	inventory := filepath.Join(dir, "inventory.hcl")
-	if err := c.WriteInventory(inventory, groups, ""); err != nil {
+	if err := c.WriteInventory(inventory, groups, extra); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -150,7 +163,93 @@ func demo(ctx context.Context, root string) error {
 	if err != nil {
 		return err
 	}
-	return showWeb(ctx, "http://"+web1.Address+"/")
+	return showSite(ctx, root, filepath.Join(root, stateDir, ".skiff", "pki", "ca.crt"), web1.Address)
+}
+
+// siteSettings writes the demo's secrets (random, 0600 files) and the
+// collector stand-in, and returns the inventory's site variables and secret
+// blocks. The stand-in ships to an endpoint nobody runs in the demo.
+func siteSettings(ctx context.Context, c *testhosts.Cluster, root, dir string) (string, error) {
+	deb, err := debbuild.Build(ctx, dir)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	gw := c.Gateway()
+	fmt.Fprintf(&b, `group "all" {
+  vars = {
+    domain       = "www.foobar.com"
+    admin_cidrs  = ["%s/32"]
+    app_version  = "1.0.0"
+    app_binary   = %q
+    sumo_package = %q
+    sumo_url     = "http://%s:9"
+  }
+}
+`, gw, filepath.Join(root, "bin", "foobar-app"), deb, gw)
+	for _, name := range []string{"mysql_root_password", "mysql_replication_password", "app_db_password", "sumo_access_id", "sumo_access_key"} {
+		p := filepath.Join(dir, "secrets", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return "", err
+		}
+		buf := make([]byte, 12)
+		if _, err := rand.Read(buf); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(p, []byte(hex.EncodeToString(buf)+"\n"), 0o600); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "secret %q { file = %q }\n", name, p)
+	}
+	return b.String(), nil
+}
+
+// showSite fetches https://www.foobar.com/ through HAProxy on lb, trusting
+// only skiff's CA, retrying while health checks bring the servers up.
+func showSite(ctx context.Context, root, caFile, lb string) error {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, net.JoinHostPort(lb, "443"))
+		},
+	}}
+	const url = "https://www.foobar.com/"
+	var last error
+	for attempt := 0; attempt < 30; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			last = err
+			continue
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			last = fmt.Errorf("HTTP %d", resp.StatusCode)
+			continue
+		}
+		fmt.Printf("\n%s through HAProxy on %s (HTTP %d):\n%s\n", url, lb, resp.StatusCode, firstLines(string(body), 15))
+		fmt.Printf("\nThe site answers over HTTPS. Try:\n  curl --cacert %s --resolve www.foobar.com:443:%s %s\n", rel(root, caFile), lb, url)
+		return nil
+	}
+	return errors.Join(fmt.Errorf("GET %s through %s failed", url, lb), last)
 }
 
 // deployDemo is the demo's deploy step: skiff applies the demo playbook to
@@ -169,41 +268,6 @@ func deployDemo(ctx context.Context, root, inventory string) error {
 		return fmt.Errorf("bin/skiff apply: %w", err)
 	}
 	return nil
-}
-
-// showWeb fetches url (retrying briefly while the server settles), prints
-// the start of the page and how to reach it.
-func showWeb(ctx context.Context, url string) error {
-	client := &http.Client{Timeout: 5 * time.Second}
-	var last error
-	for attempt := 0; attempt < 10; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Second):
-			}
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			last = err
-			continue
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 2048))
-		_ = resp.Body.Close()
-		if err != nil {
-			last = err
-			continue
-		}
-		fmt.Printf("\n$ curl %s   (HTTP %d)\n%s\n", url, resp.StatusCode, firstLines(string(body), 15))
-		fmt.Printf("\nThe demo site answers at %s (try: curl %s)\n", url, url)
-		return nil
-	}
-	return errors.Join(fmt.Errorf("GET %s failed", url), last)
 }
 
 func firstLines(s string, n int) string {

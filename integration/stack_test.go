@@ -1,0 +1,339 @@
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"skiff/integration/sumostandin/debbuild"
+	"skiff/integration/testhosts"
+)
+
+// sumoReceiver stands for Sumo Logic's collection endpoint: it records
+// the lines the stand-in collector POSTs, by source name.
+type sumoReceiver struct {
+	mu    sync.Mutex
+	lines map[string][]string
+	auth  []string
+}
+
+func (s *sumoReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	user, _, _ := r.BasicAuth()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := r.Header.Get("X-Sumo-Name")
+	s.lines[name] = append(s.lines[name], strings.Split(strings.TrimSpace(string(body)), "\n")...)
+	s.auth = append(s.auth, user)
+}
+
+func (s *sumoReceiver) has(source, substr string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.lines[source] {
+		if strings.Contains(l, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func randomSecret() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "S3c-" + hex.EncodeToString(b)
+}
+
+// stackSite is a deployed-able foobar.com on test hosts.
+type stackSite struct {
+	c       *testhosts.Cluster
+	inv     string
+	ca      string
+	secrets map[string]string
+	addr    map[string]string
+	sumo    *sumoReceiver
+}
+
+// newStackSite starts web1, web2 (lb, web), db1 (db_primary), db2
+// (db_replica) and an outside client, and writes the site's inventory.
+func newStackSite(t *testing.T) *stackSite {
+	t.Helper()
+	c := startCluster(t, []string{"web1", "web2", "db1", "db2"}, []string{"outside"})
+	root, _ := testhosts.RepoRoot()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	deb, err := debbuild.Build(ctx, filepath.Join(dir, "deb"))
+	if err != nil {
+		t.Fatalf("building the collector stand-in: %v", err)
+	}
+	s := &stackSite{c: c, sumo: &sumoReceiver{lines: map[string][]string{}}, secrets: map[string]string{}, addr: map[string]string{}}
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: s.sumo}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	gw := c.Gateway()
+	sumoURL := fmt.Sprintf("http://%s:%d", gw, ln.Addr().(*net.TCPAddr).Port)
+
+	var secretBlocks strings.Builder
+	for _, name := range []string{"mysql_root_password", "mysql_replication_password", "app_db_password", "sumo_access_id", "sumo_access_key"} {
+		s.secrets[name] = randomSecret()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s.secrets[name]+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&secretBlocks, "secret %q { file = %q }\n", name, p)
+	}
+	extra := fmt.Sprintf(`group "all" {
+  vars = {
+    domain       = "www.foobar.com"
+    admin_cidrs  = ["%s/32"]
+    app_version  = "1.0.0"
+    app_binary   = %q
+    sumo_package = %q
+    sumo_url     = %q
+  }
+}
+%s`, gw, filepath.Join(root, "bin", "foobar-app"), deb, sumoURL, secretBlocks.String())
+	s.inv = filepath.Join(dir, "inventory.hcl")
+	groups := map[string][]string{"web1": {"lb", "web"}, "web2": {"lb", "web"}, "db1": {"db_primary"}, "db2": {"db_replica"}}
+	if err := c.WriteInventory(s.inv, groups, extra); err != nil {
+		t.Fatal(err)
+	}
+	s.ca = filepath.Join(dir, ".skiff", "pki", "ca.crt")
+	for _, h := range append(append([]testhosts.Host{}, c.Hosts...), c.Clients...) {
+		s.addr[h.Name] = h.Address
+	}
+	return s
+}
+
+// noSecrets fails when any secret value shows in a run's output.
+func (s *stackSite) noSecrets(t *testing.T, r run) {
+	t.Helper()
+	for name, v := range s.secrets {
+		if strings.Contains(r.stdout, v) || strings.Contains(r.stderr, v) {
+			t.Errorf("secret %s appears in skiff's output", name)
+		}
+	}
+}
+
+// sql runs a query on a db host as root through the unix socket.
+func (s *stackSite) sql(t *testing.T, host, query string) string {
+	t.Helper()
+	out, code := hostExec(t, s.c, host, "mysql -N -B -e "+shellQuote(query))
+	if code != 0 {
+		t.Fatalf("%s: mysql %q: exit %d: %s", host, query, code, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+// replicaStatus is SHOW SLAVE STATUS on db2, with field names.
+func (s *stackSite) replicaStatus(t *testing.T) string {
+	t.Helper()
+	out, code := hostExec(t, s.c, "db2", `mysql -e 'SHOW SLAVE STATUS\G'`)
+	if code != 0 {
+		t.Fatalf("db2: SHOW SLAVE STATUS: exit %d: %s", code, out)
+	}
+	return out
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// curlSite fetches https://www.foobar.com/ through one lb host, trusting
+// only skiff's CA, as a user would check it.
+func (s *stackSite) curlSite(lb string) (string, error) {
+	out, err := exec.Command("curl", "-sS", "--fail", "--max-time", "10", "--cacert", s.ca,
+		"--resolve", "www.foobar.com:443:"+s.addr[lb], "https://www.foobar.com/").CombinedOutput()
+	return string(out), err
+}
+
+func eventually(t *testing.T, d time.Duration, what string, f func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ok, last := f()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s; last: %s", what, d, last)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+var visitNumber = regexp.MustCompile(`Visit number (\d+)`)
+
+// TestStackOnRealHosts deploys the whole foobar.com site: the primary first
+// (with data written through the app), then the replica, which must be
+// seeded so that nothing is lost; then the site answers over HTTPS through
+// both load balancers, replication runs, the firewall allows only what the
+// design needs, logs reach the collector endpoint, and a rerun changes nothing.
+func TestStackOnRealHosts(t *testing.T) {
+	s := newStackSite(t)
+	c := s.c
+
+	// 1. Everything but the replica.
+	r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--output", "json", "--limit", "!db2")
+	s.noSecrets(t, r)
+	if r.code != 0 || r.json.Summary.Failed+r.json.Summary.Unreachable != 0 {
+		t.Fatalf("first apply: exit %d, summary %+v\n%s", r.code, r.json.Summary, r.stderr)
+	}
+	// Data written through the app on web1 (straight to nginx, on the host).
+	for i := 0; i < 3; i++ {
+		out, code := hostExec(t, c, "web1", "curl -sS --fail --cacert /etc/foobar/db-ca.crt --resolve www.foobar.com:8443:127.0.0.1 https://www.foobar.com:8443/")
+		if code != 0 || !strings.Contains(out, "Visit number") {
+			t.Fatalf("the app on web1 does not answer (exit %d): %s", code, out)
+		}
+	}
+	before := s.sql(t, "db1", "SELECT COUNT(*) FROM foobar.visits")
+	if n, _ := strconv.Atoi(before); n < 3 {
+		t.Fatalf("primary holds %s visits, want at least 3", before)
+	}
+
+	// 2. The whole site: the replica is seeded from the primary, then replicates.
+	r = skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--output", "json")
+	s.noSecrets(t, r)
+	if r.code != 0 || r.json.Summary.Failed+r.json.Summary.Unreachable != 0 {
+		t.Fatalf("second apply: exit %d, summary %+v\n%s", r.code, r.json.Summary, r.stderr)
+	}
+	if got := s.sql(t, "db2", "SELECT COUNT(*) FROM foobar.visits"); got != before {
+		t.Errorf("replica holds %s visits after seeding, primary had %s", got, before)
+	}
+	status := s.replicaStatus(t)
+	for _, want := range []string{"Slave_IO_Running: Yes", "Slave_SQL_Running: Yes", "Master_Host: " + s.addr["db1"]} {
+		if !strings.Contains(status, want) {
+			t.Errorf("replica status lacks %q:\n%s", want, status)
+		}
+	}
+
+	t.Run("https through both load balancers", func(t *testing.T) {
+		for _, lb := range []string{"web1", "web2"} {
+			var page string
+			eventually(t, 60*time.Second, "https via "+lb, func() (bool, string) {
+				out, err := s.curlSite(lb)
+				page = out
+				return err == nil && strings.Contains(out, "Visit number"), out
+			})
+			if !strings.Contains(page, "Recent visits") {
+				t.Errorf("page via %s lacks data read from the replica:\n%s", lb, page)
+			}
+		}
+		out, err := exec.Command("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--max-time", "10", "http://"+s.addr["web1"]+"/").CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "301 https://") {
+			t.Errorf("http does not redirect to https: %s %v", out, err)
+		}
+		// TLS 1.1 is refused end to end (nginx speaks 1.2 and up).
+		if out, err := exec.Command("curl", "-sS", "--max-time", "10", "--cacert", s.ca, "--tls-max", "1.1", "--tlsv1.1",
+			"--resolve", "www.foobar.com:443:"+s.addr["web1"], "https://www.foobar.com/").CombinedOutput(); err == nil {
+			t.Errorf("TLS 1.1 accepted: %s", out)
+		}
+	})
+
+	t.Run("a row written through the app reaches the replica", func(t *testing.T) {
+		page, err := s.curlSite("web2")
+		m := visitNumber.FindStringSubmatch(page)
+		if err != nil || m == nil {
+			t.Fatalf("no visit number: %v %s", err, page)
+		}
+		eventually(t, 30*time.Second, "visit "+m[1]+" on the replica", func() (bool, string) {
+			got := s.sql(t, "db2", "SELECT COUNT(*) FROM foobar.visits WHERE id = "+m[1])
+			return got == "1", got
+		})
+	})
+
+	t.Run("the firewall allows only what the design needs", func(t *testing.T) {
+		probe := func(from, to string, port int) bool {
+			_, code := hostExec(t, c, from, fmt.Sprintf("nc -z -w 3 %s %d", s.addr[to], port))
+			return code == 0
+		}
+		checks := []struct {
+			from, to string
+			port     int
+			open     bool
+		}{
+			{"outside", "web1", 443, true},
+			{"outside", "web2", 443, true},
+			{"outside", "web1", 80, true},
+			{"outside", "web1", 8443, false},
+			{"outside", "web2", 8443, false},
+			{"outside", "db1", 3306, false},
+			{"outside", "db2", 3306, false},
+			{"outside", "web1", 22, false}, // ssh only from admin_cidrs
+			{"outside", "db1", 22, false},
+			{"web2", "web1", 8443, true}, // lb to nginx
+			{"web1", "db1", 3306, true},  // app to primary
+			{"web2", "db2", 3306, true},  // app to replica
+			{"db2", "db1", 3306, true},   // replication
+		}
+		for _, ch := range checks {
+			if got := probe(ch.from, ch.to, ch.port); got != ch.open {
+				t.Errorf("%s → %s:%d open=%v, want %v", ch.from, ch.to, ch.port, got, ch.open)
+			}
+		}
+		for _, h := range []string{"web1", "web2", "db1", "db2"} {
+			if out, _ := hostExec(t, c, h, "ufw status"); !strings.Contains(out, "Status: active") {
+				t.Errorf("ufw on %s: %s", h, out)
+			}
+		}
+	})
+
+	t.Run("nginx access-log lines reach the collector endpoint", func(t *testing.T) {
+		eventually(t, 60*time.Second, "nginx access lines at the endpoint", func() (bool, string) {
+			_, _ = s.curlSite("web1")
+			_, _ = s.curlSite("web2")
+			return s.sumo.has("nginx-access", "GET / HTTP"), fmt.Sprint(len(s.sumo.lines["nginx-access"]), " lines")
+		})
+		s.sumo.mu.Lock()
+		for _, u := range s.sumo.auth {
+			if u != s.secrets["sumo_access_id"] {
+				t.Errorf("collector authenticated as %q", u)
+				break
+			}
+		}
+		s.sumo.mu.Unlock()
+		for _, h := range []string{"web1", "db1"} {
+			out, _ := hostExec(t, c, h, "stat -c '%a %U' /opt/SumoCollector/config/user.properties")
+			if strings.TrimSpace(out) != "600 root" {
+				t.Errorf("%s: user.properties is %s, want 600 root", h, out)
+			}
+		}
+	})
+
+	t.Run("a rerun changes nothing", func(t *testing.T) {
+		r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--output", "json")
+		s.noSecrets(t, r)
+		if r.code != 0 || r.json.Summary.Changed != 0 {
+			for _, h := range r.json.Hosts {
+				for _, ch := range h.Changes {
+					t.Logf("%s changed %s/%s %s: %s", h.Name, ch.Play, ch.Role, ch.Task, ch.Summary)
+				}
+			}
+			t.Fatalf("rerun: exit %d, summary %+v", r.code, r.json.Summary)
+		}
+		r = skiff(t, "plan", "-i", s.inv, "playbooks/site.hcl", "--detailed-exitcode")
+		if r.code != 0 {
+			t.Errorf("plan after rerun: exit %d\n%s", r.code, r.stdout)
+		}
+		status := s.replicaStatus(t)
+		if !strings.Contains(status, "Slave_IO_Running: Yes") || !strings.Contains(status, "Slave_SQL_Running: Yes") {
+			t.Errorf("replication stopped after the rerun:\n%s", status)
+		}
+	})
+}

@@ -1,0 +1,63 @@
+# MariaDB (Debian's MySQL-compatible server) on the db hosts: binary log in
+# ROW format with GTIDs, a server id per host, TLS with a certificate from
+# skiff's local CA, read_only on replicas. Accounts and replication are the
+# mysql_primary and mysql_replica roles' (they run after this play's
+# restart handler).
+
+task "package" "mariadb" { names = ["mariadb-server", "mariadb-client"] }
+
+# Binary logs and the error log (which the collector ships) live here;
+# Debian's package logs to the journal and does not create it.
+task "directory" "logs" {
+  path  = "/var/log/mysql"
+  owner = "mysql"
+  group = "adm"
+  mode  = "2750"
+}
+
+task "directory" "tls" {
+  path  = "/etc/mysql/tls"
+  owner = "root"
+  group = "mysql"
+  mode  = "0750"
+}
+
+task "file" "ca" {
+  path    = "/etc/mysql/tls/ca.crt"
+  content = tls_ca_cert()
+  mode    = "0644"
+  notify  = ["restart_mariadb"]
+}
+
+task "file" "cert" {
+  path    = "/etc/mysql/tls/server.crt"
+  content = tls_cert("mysql-${host.name}", [host.name], [host.address]).cert
+  mode    = "0644"
+  notify  = ["restart_mariadb"]
+}
+
+task "file" "key" {
+  path    = "/etc/mysql/tls/server.key"
+  content = tls_cert("mysql-${host.name}", [host.name], [host.address]).key
+  owner   = "mysql"
+  mode    = "0600"
+  notify  = ["restart_mariadb"]
+}
+
+task "template" "cnf" {
+  source = "60-skiff.cnf.tftpl"
+  path   = "/etc/mysql/mariadb.conf.d/60-skiff.cnf"
+  mode   = "0644"
+  notify = ["restart_mariadb"]
+}
+
+task "service" "mariadb" {
+  name    = "mariadb"
+  state   = "started"
+  enabled = true
+}
+
+handler "service" "restart_mariadb" {
+  name  = "mariadb"
+  state = "restarted"
+}
