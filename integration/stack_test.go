@@ -2,10 +2,16 @@ package integration
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -195,6 +201,10 @@ func TestStackOnRealHosts(t *testing.T) {
 	if r.code != 0 || r.json.Summary.Failed+r.json.Summary.Unreachable != 0 {
 		t.Fatalf("first apply: exit %d, summary %+v\n%s", r.code, r.json.Summary, r.stderr)
 	}
+	// ufw is on, and new SSH connections from the admin network still work.
+	if r := skiff(t, "exec", "-i", s.inv, "--limit", "!db2", "--", "ufw status | head -1"); r.code != 0 || strings.Count(r.stdout, "Status: active") != 3 {
+		t.Fatalf("after the firewall, exec: exit %d\n%s", r.code, r.stdout)
+	}
 	// Data written through the app on web1 (straight to nginx, on the host).
 	for i := 0; i < 3; i++ {
 		out, code := hostExec(t, c, "web1", "curl -sS --fail --cacert /etc/foobar/db-ca.crt --resolve www.foobar.com:8443:127.0.0.1 https://www.foobar.com:8443/")
@@ -316,6 +326,126 @@ func TestStackOnRealHosts(t *testing.T) {
 		}
 	})
 
+	t.Run("haproxy runtime API; reloads drop no request", func(t *testing.T) {
+		eventually(t, 30*time.Second, "both servers UP in haproxy", func() (bool, string) {
+			out, _ := hostExec(t, c, "web1", "printf 'show stat\\n' | nc -U -q 1 /run/haproxy/admin.sock | cut -d, -f1,2,18")
+			return strings.Contains(out, "web_tls,web1,UP") && strings.Contains(out, "web_tls,web2,UP"), out
+		})
+		var sent, failed int
+		var mu sync.Mutex
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					out, err := s.curlSite("web1") // a new connection each time
+					mu.Lock()
+					sent++
+					if err != nil || !strings.Contains(out, "Visit number") {
+						failed++
+						t.Logf("request failed: %v %s", err, out)
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		for i := 0; i < 3; i++ {
+			time.Sleep(1500 * time.Millisecond)
+			if out, code := hostExec(t, c, "web1", "systemctl reload haproxy"); code != 0 {
+				t.Errorf("reload: %s", out)
+			}
+		}
+		time.Sleep(1500 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		t.Logf("%d requests during 3 haproxy reloads, %d failed", sent, failed)
+		if failed != 0 || sent < 20 {
+			t.Errorf("%d of %d requests failed during reloads", failed, sent)
+		}
+	})
+
+	t.Run("keys and credentials are 0600 root; /version", func(t *testing.T) {
+		for _, f := range []string{"/etc/nginx/tls/site.key", "/etc/foobar/foobar.env"} {
+			out, _ := hostExec(t, c, "web2", "stat -c '%a %U' "+f)
+			if strings.TrimSpace(out) != "600 root" {
+				t.Errorf("%s is %s, want 600 root", f, out)
+			}
+		}
+		out, err := exec.Command("curl", "-sS", "--fail", "--max-time", "10", "--cacert", s.ca,
+			"--resolve", "www.foobar.com:443:"+s.addr["web2"], "https://www.foobar.com/version").CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "1.0.0" {
+			t.Errorf("/version = %q (%v), want 1.0.0", out, err)
+		}
+	})
+
+	t.Run("app releases: restart only on change, keep the last 5", func(t *testing.T) {
+		pid := func() string {
+			out, _ := hostExec(t, c, "web1", "systemctl show -p MainPID --value foobar-app")
+			return strings.TrimSpace(out)
+		}
+		first := pid()
+		if r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--limit", "web1", "--output", "json"); r.code != 0 || r.json.Summary.Changed != 0 {
+			t.Fatalf("no-op apply: exit %d, %+v", r.code, r.json.Summary)
+		}
+		if pid() != first {
+			t.Errorf("the app restarted on a run that changed nothing")
+		}
+		for _, v := range []string{"1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5", "1.0.6"} {
+			if r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--limit", "web1", "-e", "app_version="+v); r.code != 0 {
+				t.Fatalf("deploying %s: exit %d\n%s", v, r.code, r.stdout)
+			}
+		}
+		if pid() == first {
+			t.Errorf("the app did not restart for a new release")
+		}
+		out, _ := hostExec(t, c, "web1", "readlink /opt/foobar/current; ls -1 /opt/foobar/releases | sort | tr '\\n' ' '; curl -s 127.0.0.1:8080/version")
+		want := "/opt/foobar/releases/1.0.6\n1.0.2 1.0.3 1.0.4 1.0.5 1.0.6 1.0.6\n"
+		if out != want {
+			t.Errorf("after 6 releases: %q, want %q", out, want)
+		}
+		// Back to the site's version for what follows.
+		if r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--limit", "web1"); r.code != 0 {
+			t.Fatalf("back to 1.0.0: exit %d", r.code)
+		}
+	})
+
+	t.Run("given certificates replace the local CA's", func(t *testing.T) {
+		dir := t.TempDir()
+		caFile, certFile, keyFile := writeTestPKI(t, dir, "www.foobar.com")
+		r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--output", "json",
+			"-e", "tls_cert_file="+certFile, "-e", "tls_key_file="+keyFile, "-e", "tls_ca_file="+caFile)
+		if r.code != 0 {
+			t.Fatalf("apply with given certificates: exit %d\n%s", r.code, r.stderr)
+		}
+		for _, h := range r.json.Hosts {
+			for _, ch := range h.Changes {
+				if ch.Task == "file.key" && strings.Contains(ch.Diff, "PRIVATE KEY") {
+					t.Errorf("a key's diff is shown")
+				}
+			}
+		}
+		eventually(t, 60*time.Second, "https with the given certificate", func() (bool, string) {
+			out, err := exec.Command("curl", "-sS", "--fail", "--max-time", "10", "--cacert", caFile,
+				"--resolve", "www.foobar.com:443:"+s.addr["web1"], "https://www.foobar.com/").CombinedOutput()
+			return err == nil && strings.Contains(string(out), "Visit number"), string(out)
+		})
+		// And back to skiff's CA.
+		if r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes"); r.code != 0 {
+			t.Fatalf("back to the local CA: exit %d", r.code)
+		}
+		eventually(t, 60*time.Second, "https with skiff's CA again", func() (bool, string) {
+			out, err := s.curlSite("web2")
+			return err == nil && strings.Contains(out, "Visit number"), out
+		})
+	})
+
 	t.Run("a rerun changes nothing", func(t *testing.T) {
 		r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--output", "json")
 		s.noSecrets(t, r)
@@ -336,4 +466,41 @@ func TestStackOnRealHosts(t *testing.T) {
 			t.Errorf("replication stopped after the rerun:\n%s", status)
 		}
 	})
+}
+
+// writeTestPKI writes a CA and a server certificate for name signed by it,
+// as an operator's own certificates would be.
+func writeTestPKI(t *testing.T, dir, name string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "operator test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	caFile, certFile, keyFile = filepath.Join(dir, "ca.crt"), filepath.Join(dir, "site.crt"), filepath.Join(dir, "site.key")
+	for p, block := range map[string]*pem.Block{
+		caFile: {Type: "CERTIFICATE", Bytes: caDER}, certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(p, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return caFile, certFile, keyFile
 }
