@@ -446,6 +446,32 @@ func TestStackOnRealHosts(t *testing.T) {
 		})
 	})
 
+	t.Run("a broken nginx config never goes live", func(t *testing.T) {
+		work := t.TempDir()
+		root, _ := testhosts.RepoRoot()
+		if out, err := exec.Command("cp", "-r", filepath.Join(root, "roles"), filepath.Join(root, "playbooks"), work).CombinedOutput(); err != nil {
+			t.Fatalf("copying roles: %v %s", err, out)
+		}
+		tmpl := filepath.Join(work, "roles", "nginx", "templates", "nginx.conf.tftpl")
+		src, _ := os.ReadFile(tmpl)
+		broken := strings.Replace(string(src), "http {\n", "http {\n    this_is_not_a_directive on;\n", 1)
+		if err := os.WriteFile(tmpl, []byte(broken), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := hostExec(t, c, "web1", "sha256sum /etc/nginx/nginx.conf")
+		r := skiff(t, "apply", "-i", s.inv, filepath.Join(work, "playbooks", "site.hcl"), "--yes", "--limit", "web1", "--output", "json")
+		st, _, msg := r.json.host("web1")
+		if r.code != 1 || st != "failed" || !strings.Contains(msg, "this_is_not_a_directive") {
+			t.Fatalf("exit %d, web1 %s: %s", r.code, st, msg)
+		}
+		if after, _ := hostExec(t, c, "web1", "sha256sum /etc/nginx/nginx.conf"); after != before {
+			t.Errorf("the live nginx.conf changed")
+		}
+		if out, err := s.curlSite("web1"); err != nil || !strings.Contains(out, "Visit number") {
+			t.Errorf("HTTPS does not answer after the failed apply: %v %s", err, out)
+		}
+	})
+
 	t.Run("a rerun changes nothing", func(t *testing.T) {
 		r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--output", "json")
 		s.noSecrets(t, r)

@@ -98,6 +98,7 @@ func newInventoryCmd(g *globals) *cobra.Command {
 
 func newPlanCmd(g *globals) *cobra.Command {
 	var detailed bool
+	var out string
 	cmd := &cobra.Command{
 		Use:   "plan -i INVENTORY PLAYBOOK",
 		Short: "Show what apply would change, with diffs; changes nothing",
@@ -106,6 +107,9 @@ play, and prints per host and task what apply would do:
   + create   ~ update   - delete   ! run (commands, service operations)
 with unified diffs for files and templates. Secrets show as (sensitive).
 plan only reads: it never changes a host.
+
+With --out FILE the plan is saved; skiff apply FILE applies exactly it, and
+refuses hosts whose state changed since. Secrets are not written into it.
 
 With --detailed-exitcode: exit 0 when nothing would change, 2 when something
 would, 1 on any error.`,
@@ -117,6 +121,16 @@ would, 1 on any error.`,
 			}
 			p := g.run(cmd.Context(), ld, engine.Plan)
 			g.report(p)
+			if out != "" {
+				if p.Failed() {
+					fmt.Fprintf(g.stderr, "skiff: plan not saved: %d host(s) failed or were unreachable\n", p.Summary.Failed+p.Summary.Unreachable)
+					return exitError{1}
+				}
+				if err := g.savePlan(out, args[0], ld, p); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stderr, "Plan saved to %s: apply exactly it with skiff apply %s\n", out, out)
+			}
 			switch {
 			case p.Failed():
 				return exitError{1}
@@ -128,18 +142,33 @@ would, 1 on any error.`,
 	}
 	addCommon(cmd, g, true)
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
+	cmd.Flags().StringVar(&out, "out", "", "save the plan to FILE, for skiff apply FILE")
 	return cmd
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
-	var yes bool
+	var yes, noRollback bool
 	cmd := &cobra.Command{
-		Use:   "apply -i INVENTORY PLAYBOOK [--yes]",
-		Short: "Converge hosts to the playbook",
+		Use:   "apply -i INVENTORY PLAYBOOK [--yes] | apply PLANFILE [--yes]",
+		Short: "Converge hosts to the playbook, or apply a saved plan",
 		Long: `apply checks every task (as plan does) and makes the changes, in order,
 host by host in parallel. Handlers run once at the end of a play on hosts
-where a task notified them. A failing host stops; the others go on; the
-recap and the exit code (1) say so.
+where a task notified them.
+
+Safety:
+  - every host the run touches is locked first (a second apply or rollback
+    is refused, naming the holder; see skiff lock);
+  - every change is journalled in .skiff/runs/ beside the inventory, with
+    what undoing it needs (backups stay on the host, root-only);
+  - when a task fails on a host, that host's changes in the failing play are
+    undone in reverse order and its services reloaded on the restored
+    config ("rolled back"); --no-rollback leaves them, for debugging;
+  - Ctrl-C lets the task under way finish, rolls back the play on each host
+    it interrupted, and releases the locks.
+A failing host stops; the others go on; the recap and the exit code say so.
+
+apply PLANFILE applies a plan saved by skiff plan --out, exactly: a host
+whose state no longer matches what the plan saw is refused, naming the task.
 
 On a terminal, apply first shows the plan and asks. Without a terminal it
 needs --yes.`,
@@ -148,44 +177,92 @@ needs --yes.`,
 			if !yes && !g.stdinTTY {
 				return fmt.Errorf("apply changes hosts and there is no terminal to ask on: pass --yes")
 			}
+			saved, isPlan, err := plan.ReadSaved(args[0])
+			if err != nil {
+				return err
+			}
+			if isPlan {
+				return g.applySaved(cmd.Context(), saved, yes, !noRollback)
+			}
 			ld, err := g.load(args[0])
 			if err != nil {
 				return err
 			}
 			if !yes {
 				p := g.run(cmd.Context(), ld, engine.Plan)
-				plan.WriteText(g.stderr, p)
-				if p.Failed() {
-					plan.WriteRecap(g.stderr, p)
-					return exitError{1}
-				}
-				if !p.HasChanges() {
-					fmt.Fprintln(g.stderr, "No changes: the hosts match the playbook.")
-					if g.output == "json" {
-						p.Mode = string(engine.Apply)
-						return plan.WriteJSON(g.stdout, p)
-					}
-					return nil
-				}
-				fmt.Fprint(g.stderr, "\nApply these changes? Only 'yes' is accepted: ")
-				answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
-				if strings.TrimSpace(answer) != "yes" {
-					fmt.Fprintln(g.stderr, "Apply cancelled.")
-					return exitError{1}
+				if proceed, err := g.confirm(p); !proceed {
+					return err
 				}
 				ld.engine.RunID = engine.NewRunID()
 			}
-			p := g.run(cmd.Context(), ld, engine.Apply)
-			g.report(p)
-			if p.Failed() {
-				return exitError{1}
-			}
-			return nil
+			return g.applyLoaded(cmd.Context(), ld, args[0], !noRollback)
 		},
 	}
 	addCommon(cmd, g, true)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
+	cmd.Flags().BoolVar(&noRollback, "no-rollback", false, "leave a failed host as the failure left it (debugging)")
 	return cmd
+}
+
+// confirm shows a plan and asks to go on; false with the error to return
+// when there is nothing to do, a failure, or no "yes".
+func (g *globals) confirm(p *plan.Plan) (bool, error) {
+	plan.WriteText(g.stderr, p)
+	if p.Failed() {
+		plan.WriteRecap(g.stderr, p)
+		return false, exitError{1}
+	}
+	if !p.HasChanges() {
+		fmt.Fprintln(g.stderr, "No changes: the hosts match the playbook.")
+		if g.output == "json" {
+			p.Mode = string(engine.Apply)
+			return false, plan.WriteJSON(g.stdout, p)
+		}
+		return false, nil
+	}
+	fmt.Fprint(g.stderr, "\nApply these changes? Only 'yes' is accepted: ")
+	answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
+	if strings.TrimSpace(answer) != "yes" {
+		fmt.Fprintln(g.stderr, "Apply cancelled.")
+		return false, exitError{1}
+	}
+	return true, nil
+}
+
+// applyLoaded converges with locks held and changes journalled.
+func (g *globals) applyLoaded(ctx context.Context, ld *loaded, playbook string, rollback bool) error {
+	p, err := g.applyEngine(ctx, ld, playbook, rollback)
+	if err != nil {
+		return err
+	}
+	g.report(p)
+	if p.Failed() {
+		return exitError{1}
+	}
+	return nil
+}
+
+func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, rollback bool) (*plan.Plan, error) {
+	w, err := g.startJournal(ld, "apply", playbook, "")
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	lk := newLocker(ld.engine.RunID, "apply", g.warnf)
+	ld.engine.Journal = w
+	ld.engine.Rollback = rollback
+	ld.engine.Prepare = lk.acquire
+	ld.engine.Finish = lk.release
+	p := g.run(ctx, ld, engine.Apply)
+	lk.release()
+	if ctx.Err() != nil {
+		fmt.Fprintln(g.stderr, "skiff: interrupted: the tasks under way finished, interrupted plays were rolled back, the locks released")
+	}
+	return p, nil
+}
+
+func (g *globals) warnf(format string, args ...any) {
+	fmt.Fprintf(g.stderr, "skiff: "+format+"\n", args...)
 }
 
 // run executes the engine with progress on stderr.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -85,6 +86,8 @@ Nothing reaches a host without -i: there is no default inventory.`,
 		newPlanCmd(g),
 		newApplyCmd(g),
 		newExecCmd(g),
+		newRollbackCmd(g),
+		newLockCmd(g),
 	)
 	return root
 }
@@ -103,7 +106,6 @@ func addCommon(cmd *cobra.Command, g *globals, withPlaybook bool) {
 		f.StringArrayVarP(&g.extra, "extra-var", "e", nil, "key=value variable, highest precedence (repeatable)")
 		f.StringArrayVar(&g.rolesPath, "roles-path", nil, "further folder to look for roles in (repeatable)")
 	}
-	_ = cmd.MarkFlagRequired("inventory")
 }
 
 func (g *globals) checkOutput() error {
@@ -120,4 +122,26 @@ func isTerminal(x any) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// readLine reads one answer from r, trimmed.
+func readLine(r io.Reader) (string, error) {
+	var b []byte
+	one := make([]byte, 1)
+	for {
+		n, err := r.Read(one)
+		if n == 1 {
+			if one[0] == '\n' {
+				break
+			}
+			b = append(b, one[0])
+		}
+		if err != nil {
+			if len(b) == 0 {
+				return "", err
+			}
+			break
+		}
+	}
+	return strings.TrimSpace(string(b)), nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"skiff/internal/config"
 	"skiff/internal/inventory"
+	"skiff/internal/journal"
 	"skiff/internal/module"
 	"skiff/internal/plan"
 	"skiff/internal/transport"
@@ -44,6 +45,20 @@ type Engine struct {
 	Dial     Dialer
 	Observer Observer
 	RunID    string
+
+	// Journal records every applied change and how to undo it (Apply mode);
+	// nil records nothing and disables rollback.
+	Journal *journal.Writer
+	// Rollback undoes a host's changes of the failing play when a task fails
+	// (or the run is interrupted) on it.
+	Rollback bool
+	// Prepare, when set, is called for every host the run will touch, once
+	// connected and before any play (the deploy lock). Any error aborts the
+	// run before anything changes.
+	Prepare func(ctx context.Context, h *inventory.Host, t transport.Transport) error
+	// Finish, when set, runs at the end of the run while the connections are
+	// still open (releasing the deploy locks).
+	Finish func()
 }
 
 // hostRun is one host's state across the plays of a run.
@@ -53,6 +68,8 @@ type hostRun struct {
 	facts cty.Value
 	out   *plan.Host
 	done  bool // failed or unreachable: no further plays
+	// played are the journal entries of the current play, for rollback.
+	played []journal.Entry
 }
 
 // Run executes the playbook in mode and returns what was found or done.
@@ -76,12 +93,22 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 		result.Hosts = append(result.Hosts, hr.out)
 	}
 	defer func() {
+		if e.Finish != nil {
+			e.Finish()
+		}
 		for _, hr := range runs {
 			if hr.conn != nil {
 				hr.conn.Close()
 			}
 		}
 	}()
+
+	if e.Prepare != nil {
+		if !e.prepare(ctx, runs, limit) {
+			result.Finish()
+			return result
+		}
+	}
 
 	for _, p := range e.Playbook.Plays {
 		selected, err := e.Inventory.Select(p.Hosts)
@@ -180,6 +207,7 @@ func (e *Engine) connect(ctx context.Context, hr *hostRun) error {
 // runHost runs play p on one host; false when the host failed.
 func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hostRun) bool {
 	name := hr.host.Name
+	hr.played = nil
 	fail := func(err error) bool {
 		hr.done = true
 		status := plan.StatusFailed
@@ -188,7 +216,10 @@ func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hos
 		}
 		hr.out.Status = status
 		hr.out.Error = err.Error()
-		e.Observer.HostDone(name, p.Name, status, err.Error())
+		if mode == Apply && e.Rollback && len(hr.played) > 0 {
+			hr.out.Error += "; " + e.rollbackPlay(ctx, hr)
+		}
+		e.Observer.HostDone(name, p.Name, status, hr.out.Error)
 		return false
 	}
 	if err := e.connect(ctx, hr); err != nil {
@@ -269,7 +300,15 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 			continue
 		}
 		if mode == Apply {
-			if err := b.Module.Apply(ctx, hr.conn); err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("interrupted before %s/%s %s", p.Name, b.Role.Name, b.Task.ID())
+			}
+			if err := e.record(ctx, hr, p, b, c); err != nil {
+				return nil, fmt.Errorf("%s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
+			}
+			// A task under way finishes even when the run is interrupted:
+			// stopping it half-way could leave the host half-changed.
+			if err := b.Module.Apply(context.WithoutCancel(ctx), hr.conn); err != nil {
 				e.Observer.TaskDone(name, p.Name, b.Task.ID(), "failed", err.Error())
 				return nil, fmt.Errorf("%s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
 			}

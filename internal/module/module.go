@@ -29,6 +29,35 @@ type Module interface {
 	Apply(ctx context.Context, t transport.Transport) error
 }
 
+// Reversible is implemented by modules whose change can be undone. The
+// engine calls Reversal after Check returned a change and before Apply.
+// dir is a fresh, root-only (0700) folder on the host for this task's
+// backups (the engine creates it: /var/lib/skiff/runs/<run>/<n>).
+// Each fragment runs as root in its own subshell (it may exit) and must not
+// read its stdin, which may be the rest of the engine's script; a non-zero
+// exit is a failure, explained on stderr.
+//   - backup: run on the host just before Apply; it saves under dir whatever
+//     undo needs and changes nothing else. When it fails, Apply does not run.
+//     "" when nothing needs saving.
+//   - undo: restores the state from before Apply. The engine records it in
+//     the run's journal; a rollback (automatic, on a failure later in the
+//     play, or `skiff rollback` days later) runs the undo fragments of a run
+//     in reverse order. It is idempotent (safe to run twice) and works
+//     whether or not Apply completed.
+//   - after: run once by a rollback, after all undo fragments (e.g. reload a
+//     service on its restored config); "" when none. Equal after fragments
+//     run once.
+//
+// All three empty means the change cannot be undone: a kind whose undo
+// depends on its arguments (command with or without `undo`) reports it so,
+// and the engine records the change as irreversible, like one of a module
+// that does not implement Reversible at all. None of them may contain a
+// secret value (they are stored on the operator's machine in clear): secret
+// content is restored from the backup on the host.
+type Reversible interface {
+	Reversal(dir string) (backup, undo, after string)
+}
+
 // Probed is the output of one task's Probe fragment.
 type Probed struct {
 	Stdout   []byte

@@ -8,6 +8,7 @@ const (
 	Update Action = "update" // ~ a thing that exists, changed
 	Delete Action = "delete" // - a thing removed
 	Run    Action = "run"    // ! a command or service operation
+	Undo   Action = "undo"   // < a recorded change undone by a rollback
 )
 
 // Symbol is the one-character marker of the action in text output.
@@ -19,6 +20,8 @@ func (a Action) Symbol() string {
 		return "~"
 	case Delete:
 		return "-"
+	case Undo:
+		return "<"
 	default:
 		return "!"
 	}

@@ -30,6 +30,8 @@ type Host struct {
 	// Tasks counts the tasks checked on the host (ok or changed).
 	Tasks int    `json:"tasks"`
 	Error string `json:"error,omitempty"`
+	// RolledBack: the host failed and its changes in the failing play were undone.
+	RolledBack bool `json:"rolled_back,omitempty"`
 }
 
 // Summary counts hosts by status.

@@ -54,3 +54,24 @@ func TestSummaryCountsHosts(t *testing.T) {
 		t.Errorf("Failed=%v HasChanges=%v", p.Failed(), p.HasChanges())
 	}
 }
+
+func TestCompareSavedPlan(t *testing.T) {
+	saved := samplePlan()
+	same := samplePlan()
+	if m := Compare(saved, same); len(m) != 0 {
+		t.Fatalf("identical plans differ: %v", m)
+	}
+	drifted := samplePlan()
+	drifted.Hosts[0].Changes[0].Diff += "+    extra line\n"
+	drifted.Hosts[1].Changes = []Change{{Play: "web", Role: "nginx", Task: "file.cert", Action: Update, Summary: "update cert"}}
+	m := Compare(saved, drifted)
+	if len(m) != 2 || len(m["web1"]) != 1 || m["web1"][0].Task != "web/nginx template.site" {
+		t.Fatalf("mismatches = %v", m)
+	}
+	if got := m["web2"][0].String(); got != "web/nginx file.cert: planned no change, now update (update cert)" {
+		t.Errorf("web2: %s", got)
+	}
+	if _, ok := m["db1"]; ok {
+		t.Errorf("db1 unchanged (unreachable in both) but reported")
+	}
+}

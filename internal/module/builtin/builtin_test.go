@@ -20,7 +20,7 @@ var kindArgs = map[string][]string{
 	"directory": {"path", "owner", "group", "mode", "state"},
 	"symlink":   {"path", "target", "state"},
 	"service":   {"name", "state", "enabled"},
-	"command":   {"command", "creates", "removes", "unless", "chdir", "env"},
+	"command":   {"command", "creates", "removes", "unless", "chdir", "env", "undo"},
 	"user":      {"name", "uid", "group", "groups", "home", "shell", "system", "create_home", "state"},
 	"group":     {"name", "gid", "system", "state"},
 	"ufw":       {"default_incoming", "default_outgoing", "enabled", "purge", "rules"},
@@ -63,7 +63,26 @@ func TestUnknownValues(t *testing.T) {
 			}
 			_ = m.Probe()
 			_, _ = m.Check(module.Probed{})
+			if r, ok := m.(module.Reversible); ok {
+				_, _, _ = r.Reversal("/var/lib/skiff/runs/r/1")
+			}
 		}
+	}
+}
+
+// TestReversibleKinds: the kinds whose changes can be undone (command only
+// when given undo, which Reversal reports; see module.Reversible).
+func TestReversibleKinds(t *testing.T) {
+	var got []string
+	for kind, f := range Registry() {
+		if _, ok := f(moduletest.Args(kind, "t", nil)).(module.Reversible); ok {
+			got = append(got, kind)
+		}
+	}
+	sort.Strings(got)
+	want := "command,directory,file,group,package,service,symlink,template,ufw,user"
+	if strings.Join(got, ",") != want {
+		t.Errorf("reversible kinds = %v, want %s", got, want)
 	}
 }
 

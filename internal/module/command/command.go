@@ -7,6 +7,7 @@
 //	  unless  = "mysql -e 'use app'"         # skip when this exits 0
 //	  chdir   = "/srv/app"
 //	  env     = { MYSQL_PWD = secret.mysql_root_password }
+//	  undo    = "mysql -e 'DROP DATABASE app'"   # how a rollback undoes it
 //	}
 //
 // Without creates, removes or unless the command runs on every apply: it is
@@ -15,6 +16,15 @@
 // taken from chdir. env values (secrets included) are exported inside the
 // script, which travels on stdin, never on a command line; the command gets
 // /dev/null as stdin.
+//
+// A command can be undone (module.Reversible) only when the task says how:
+// undo is a command that a rollback runs, like command, with sh, as root,
+// with chdir and env. It is stored in clear in the run's journal, so it
+// must not derive from a secret, and it cannot be given with an env (or a
+// chdir) that does: an undo that needs a secret reads it on the host (a
+// root-only file written by a file task, say). It must be safe to run
+// twice, and whether or not the command ran to its end. Without undo the
+// command cannot be undone: Reversal returns three empty fragments.
 package command
 
 import (
@@ -35,6 +45,7 @@ import (
 // Command is one "command" task.
 type Command struct {
 	command, creates, removes, unless, chdir string
+	undo                                     string // "" when the command cannot be undone
 	env                                      map[string]string
 	sensitive                                bool     // some argument derives from a secret
 	secrets                                  []string // their values, scrubbed from errors
@@ -45,7 +56,10 @@ type Command struct {
 	run bool // set by Check
 }
 
-var _ module.Module = (*Command)(nil)
+var (
+	_ module.Module     = (*Command)(nil)
+	_ module.Reversible = (*Command)(nil)
+)
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -76,6 +90,19 @@ func New(a *module.Args) module.Module {
 	}
 	c.secrets = a.SecretStrings(argNames...)
 	c.opaque = a.Sensitive("command")
+
+	a.RejectSensitive("undo")
+	c.undo = a.String("undo", false)
+	if a.Has("undo") && !a.Unknown("undo") && strings.TrimSpace(c.undo) == "" {
+		a.Errorf("undo", "undo must not be empty: leave it out when the command cannot be undone.")
+	}
+	if c.undo != "" {
+		for _, n := range []string{"env", "chdir"} {
+			if a.Sensitive(n) {
+				a.Errorf("undo", "undo cannot be given with a %s that derives from a secret: the undo is stored in clear in the run's journal, with its %s. Have the undo read the secret on the host instead.", n, n)
+			}
+		}
+	}
 	return c
 }
 
@@ -166,4 +193,15 @@ func (c *Command) Apply(ctx context.Context, t transport.Transport) error {
 		return e
 	}
 	return nil
+}
+
+// Reversal implements module.Reversible: undo runs the task's undo command
+// as Apply runs the command (env exported, in chdir, stdin /dev/null); all
+// three fragments are empty, the change irreversible, without one.
+func (c *Command) Reversal(dir string) (backup, undo, after string) {
+	if c.undo == "" {
+		return "", "", ""
+	}
+	noChdir := fmt.Sprintf("echo %s >&2; exit 125", shell.Quote("skiff: chdir "+c.chdir+" does not exist"))
+	return "", c.prelude(noChdir) + fmt.Sprintf("( eval %s ) </dev/null\n", shell.Quote(c.undo)), ""
 }

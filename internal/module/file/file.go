@@ -23,7 +23,10 @@ type File struct {
 	*filestate.File
 }
 
-var _ module.Module = (*File)(nil)
+var (
+	_ module.Module     = (*File)(nil)
+	_ module.Reversible = (*File)(nil)
+)
 
 // New is the module.Factory of the "file" kind.
 func New(a *module.Args) module.Module {

@@ -42,9 +42,13 @@ type File struct {
 	st          Stat
 	writeNeeded bool // content differs: upload, validate, rename
 	metaNeeded  bool // only owner/mode differ
+	staleTemps  int  // temporary files a killed run left beside the file
 }
 
-var _ module.Module = (*File)(nil)
+var (
+	_ module.Module     = (*File)(nil)
+	_ module.Reversible = (*File)(nil)
+)
 
 // New returns the module for s.
 func New(s Spec) *File { return &File{Spec: s} }
@@ -72,6 +76,8 @@ func (f *File) Probe() string {
 	}
 	var b strings.Builder
 	b.WriteString(StatScript(f.Path, false))
+	// Temporaries of an upload that a killed run never renamed.
+	fmt.Fprintf(&b, "n=0; for x in %s.*.tmp; do [ -f \"$x\" ] && n=$((n+1)); done; echo \"stale_tmp=$n\"\n", shell.Quote(stalePrefix(f.Path)))
 	if f.Absent {
 		return b.String()
 	}
@@ -87,7 +93,7 @@ func (f *File) Probe() string {
 
 // Check compares the probed file with the spec.
 func (f *File) Check(p module.Probed) (*module.Change, error) {
-	f.writeNeeded, f.metaNeeded = false, false
+	f.writeNeeded, f.metaNeeded, f.staleTemps = false, false, 0
 	head, content, hasContent := bytes.Cut(p.Stdout, []byte("\n"+contentMarker+"\n"))
 	fields := shell.Fields(head)
 	st, err := ParseStat(fields)
@@ -95,7 +101,24 @@ func (f *File) Check(p module.Probed) (*module.Change, error) {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	f.st = st
+	fmt.Sscan(fields["stale_tmp"], &f.staleTemps)
+	ch, err := f.check(st, fields, content, hasContent)
+	if err != nil || f.staleTemps == 0 {
+		return ch, err
+	}
+	note := fmt.Sprintf("remove %d temporary file(s) an interrupted run left beside %s", f.staleTemps, f.Path)
+	if ch == nil {
+		return &module.Change{Action: plan.Delete, Summary: note}, nil
+	}
+	ch.Summary += "; " + note
+	return ch, nil
+}
 
+// stalePrefix is the glob prefix of TempPath's names for p (quoted apart
+// from the glob suffix the caller adds).
+func stalePrefix(p string) string { return path.Join(path.Dir(p), ".skiff-"+path.Base(p)) }
+
+func (f *File) check(st Stat, fields map[string]string, content []byte, hasContent bool) (*module.Change, error) {
 	if f.Absent {
 		switch st.Type {
 		case Absent:
@@ -177,6 +200,11 @@ func (f *File) Check(p module.Probed) (*module.Change, error) {
 // content to a temporary file beside it, validates that, and renames it
 // over the file. The live file is untouched until the rename.
 func (f *File) Apply(ctx context.Context, t transport.Transport) error {
+	if f.staleTemps > 0 {
+		if err := f.run(ctx, t, "remove stale temporary files", fmt.Sprintf("rm -f %s.*.tmp\n", shell.Quote(stalePrefix(f.Path)))); err != nil {
+			return err
+		}
+	}
 	switch {
 	case f.Absent:
 		return f.run(ctx, t, "remove "+f.Path, fmt.Sprintf("rm -f %s\n", shell.Quote(f.Path)))

@@ -7,12 +7,18 @@
 //	  system = true       # only used when creating
 //	  state  = "present"  # or "absent"
 //	}
+//
+// Changes can be undone (module.Reversible): the group's line is recorded
+// on the host before the change; undo deletes a group the change created,
+// sets a changed gid back, and recreates a removed group with its gid and
+// members (not its gshadow password or administrators).
 package group
 
 import (
 	"context"
 	"fmt"
 	"math"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,7 +41,10 @@ type Group struct {
 	what   string
 }
 
-var _ module.Module = (*Group)(nil)
+var (
+	_ module.Module     = (*Group)(nil)
+	_ module.Reversible = (*Group)(nil)
+)
 
 // NameRE is what useradd and groupadd accept by default (Debian's
 // NAME_REGEX, plus upper case and dots).
@@ -130,4 +139,37 @@ func (g *Group) Apply(ctx context.Context, t transport.Transport) error {
 		return shell.NewRunError(g.what, res, nil)
 	}
 	return nil
+}
+
+// Names of what Reversal keeps in its backup folder.
+const (
+	backupLine   = "group"  // the group's getent line
+	backupAbsent = "absent" // marker: there was no such group
+)
+
+// Reversal implements module.Reversible for the command Check chose.
+func (g *Group) Reversal(dir string) (backup, undo, after string) {
+	if g.script == "" {
+		return "", "", ""
+	}
+	line, absent := shell.Quote(path.Join(dir, backupLine)), shell.Quote(path.Join(dir, backupAbsent))
+	n := shell.Quote(g.name)
+	backup = fmt.Sprintf("if l=$(getent group %s); then printf '%%s\\n' \"$l\" > %s || exit 1; else : > %s || exit 1; fi\n", n, line, absent)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "n=%s\n", n)
+	fmt.Fprintf(&b, "if [ -f %s ]; then\n", line)
+	fmt.Fprintf(&b, "  IFS=: read -r _ _ gid members < %s || exit 1\n", line)
+	b.WriteString("  if l=$(getent group \"$n\"); then\n")
+	b.WriteString("    [ \"$(printf '%s\\n' \"$l\" | cut -d: -f3)\" = \"$gid\" ] || groupmod -g \"$gid\" \"$n\" || exit 1\n")
+	b.WriteString("  else\n")
+	b.WriteString("    groupadd -g \"$gid\" \"$n\" || exit 1\n")
+	b.WriteString("    if [ -n \"$members\" ]; then gpasswd -M \"$members\" \"$n\" >/dev/null || exit 1; fi\n")
+	b.WriteString("  fi\n")
+	fmt.Fprintf(&b, "elif [ -e %s ]; then\n", absent)
+	b.WriteString("  if getent group \"$n\" >/dev/null; then groupdel \"$n\" || exit 1; fi\n")
+	b.WriteString("else\n")
+	fmt.Fprintf(&b, "  echo %s >&2; exit 1\n", shell.Quote("skiff: no saved group "+g.name+" in "+dir))
+	b.WriteString("fi\n")
+	return backup, b.String(), ""
 }

@@ -14,6 +14,13 @@
 // Check then describes the whole change (so that `skiff plan` works on a
 // fresh host whose server a package task installs first); Apply fails if the
 // server is still not reachable then.
+//
+// None of these kinds can be undone: they do not implement
+// module.Reversible, and the engine records their changes as irreversible.
+// Dropping a database or an account a rollback thinks it created, or
+// putting back a password or replication settings, could lose data or
+// bring secrets into the journal; a rollback reports these changes as
+// not undone, for the operator to judge.
 package mysql
 
 import (

@@ -11,11 +11,20 @@
 // package is installed by an earlier task of the same plan) is reported as
 // a change, and Apply fails clearly if it still does not exist then. A
 // pending daemon-reload (unit file changed on disk) is done before acting.
+//
+// Changes can be undone (module.Reversible): the unit's is-active and
+// is-enabled states are recorded on the host before the change, and undo
+// brings back those the change touched (enable/disable, start/stop). A
+// restart or reload is not undone as such: a rollback repeats it, as its
+// after step, on a running unit, once the earlier changes (its config) are
+// restored. A restart or reload that started a stopped unit is undone by
+// stopping it again.
 package service
 
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 
 	"skiff/internal/module"
@@ -34,9 +43,13 @@ type Service struct {
 	// set by Check
 	ops          []string // systemctl verbs in order: enable, disable, start, stop, restart, reload
 	daemonReload bool
+	wasRunning   bool
 }
 
-var _ module.Module = (*Service)(nil)
+var (
+	_ module.Module     = (*Service)(nil)
+	_ module.Reversible = (*Service)(nil)
+)
 
 // New is the module.Factory of the "service" kind.
 func New(a *module.Args) module.Module {
@@ -85,7 +98,7 @@ var (
 
 // Check lists the systemctl operations that bring the unit to the wanted state.
 func (s *Service) Check(p module.Probed) (*module.Change, error) {
-	s.ops, s.daemonReload = nil, false
+	s.ops, s.daemonReload, s.wasRunning = nil, false, false
 	f := shell.Fields(p.Stdout)
 	if f["systemd"] == "no" {
 		return nil, fmt.Errorf("systemctl not found: the service kind needs systemd")
@@ -105,6 +118,7 @@ func (s *Service) Check(p module.Probed) (*module.Change, error) {
 		active, enabled = "inactive", "not-found"
 	}
 
+	s.wasRunning = running(active)
 	var msgs []string
 	if s.hasEnabled {
 		switch {
@@ -184,4 +198,62 @@ func (s *Service) Apply(ctx context.Context, t transport.Transport) error {
 	default:
 		return shell.NewRunError("systemctl "+strings.Join(s.ops, ", ")+" "+s.name, res, nil)
 	}
+}
+
+// backupState is the file, in the backup folder, holding the unit's
+// "active=…" and "enabled=…" lines from before the change.
+const backupState = "state"
+
+// Reversal implements module.Reversible for the operations Check chose.
+func (s *Service) Reversal(dir string) (backup, undo, after string) {
+	var enable, active bool // what undo restores
+	var again string        // restart or reload, repeated by after
+	for _, op := range s.ops {
+		switch op {
+		case "enable", "disable":
+			enable = true
+		case "start", "stop":
+			active = true
+		case "restart", "reload":
+			again = op
+			// Both start a stopped unit: then undo stops it.
+			active = active || !s.wasRunning
+		}
+	}
+	u := shell.Quote(s.name)
+	state := shell.Quote(path.Join(dir, backupState))
+	// The unit's pending daemon-reload is done first, as Apply does.
+	reloadDaemon := fmt.Sprintf("if [ \"$(systemctl show -p NeedDaemonReload %s 2>/dev/null)\" = NeedDaemonReload=yes ]; then systemctl daemon-reload || exit 1; fi\n", u)
+	if again != "" {
+		after = reloadDaemon + fmt.Sprintf("if systemctl is-active --quiet %s; then systemctl %s %s || exit 1; fi\n", u, again, u)
+	}
+	if !enable && !active {
+		return "", "", after
+	}
+
+	backup = fmt.Sprintf("printf 'active=%%s\\nenabled=%%s\\n' \"$(systemctl is-active %s 2>/dev/null)\" \"$(systemctl is-enabled %s 2>/dev/null)\" > %s || exit 1\n", u, u, state)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "if [ ! -f %s ]; then echo %s >&2; exit 1; fi\n", state, shell.Quote("skiff: no saved state of "+s.name+" in "+dir))
+	fmt.Fprintf(&b, "a=$(sed -n 's/^active=//p' %s); e=$(sed -n 's/^enabled=//p' %s)\n", state, state)
+	// A unit gone since (its package removed) has nothing left to restore.
+	fmt.Fprintf(&b, "if [ \"$(systemctl show -p LoadState %s 2>/dev/null)\" != LoadState=not-found ]; then\n", u)
+	b.WriteString(reloadDaemon)
+	if enable {
+		b.WriteString("case $e in\n")
+		fmt.Fprintf(&b, "enabled|alias) systemctl enable %s || exit 1 ;;\n", u)
+		fmt.Fprintf(&b, "enabled-runtime) { systemctl disable %s && systemctl enable --runtime %s; } || exit 1 ;;\n", u, u)
+		// Not found before: installed by this run, and not enabled then.
+		fmt.Fprintf(&b, "disabled|not-found|'') systemctl disable %s || exit 1 ;;\n", u)
+		fmt.Fprintf(&b, "*) echo %s\"$e\" >&2; exit 1 ;;\n", shell.Quote("skiff: cannot bring "+s.name+" back to is-enabled state "))
+		b.WriteString("esac\n")
+	}
+	if active {
+		b.WriteString("case $a in\n")
+		fmt.Fprintf(&b, "active|reloading|activating) systemctl start %s || exit 1 ;;\n", u)
+		fmt.Fprintf(&b, "*) systemctl stop %s || exit 1 ;;\n", u)
+		b.WriteString("esac\n")
+	}
+	b.WriteString("fi\n")
+	return backup, b.String(), after
 }

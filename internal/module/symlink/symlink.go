@@ -9,6 +9,11 @@
 // The target is written as given (it may be relative, and need not exist).
 // A symlink pointing elsewhere is replaced atomically; anything at path
 // that is not a symlink is an error, never overwritten.
+//
+// Every change can be undone (module.Reversible): the link as it was (a
+// copy of it, `cp -a`) or its absence is recorded on the host before the
+// change, and undo renames a copy back into place (mv -T, atomic) or
+// removes the link.
 package symlink
 
 import (
@@ -31,7 +36,10 @@ type Symlink struct {
 	change *module.Change // set by Check
 }
 
-var _ module.Module = (*Symlink)(nil)
+var (
+	_ module.Module     = (*Symlink)(nil)
+	_ module.Reversible = (*Symlink)(nil)
+)
 
 // New is the module.Factory of the "symlink" kind.
 func New(a *module.Args) module.Module {
@@ -116,4 +124,14 @@ func (s *Symlink) Apply(ctx context.Context, t transport.Transport) error {
 		return shell.NewRunError(s.change.Summary, res, nil)
 	}
 	return nil
+}
+
+// Reversal implements module.Reversible with filestate.Reversal, which
+// saves and restores a symlink as a symlink.
+func (s *Symlink) Reversal(dir string) (backup, undo, after string) {
+	if s.change == nil {
+		return "", "", ""
+	}
+	backup, undo = filestate.Reversal(s.path, dir)
+	return backup, undo, ""
 }

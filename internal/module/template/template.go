@@ -31,7 +31,10 @@ type Template struct {
 	*filestate.File
 }
 
-var _ module.Module = (*Template)(nil)
+var (
+	_ module.Module     = (*Template)(nil)
+	_ module.Reversible = (*Template)(nil)
+)
 
 // New is the module.Factory of the "template" kind.
 func New(a *module.Args) module.Module {

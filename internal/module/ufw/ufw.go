@@ -37,6 +37,9 @@
 // order, so a deny that must come before an allow of the same traffic needs
 // the allow added later. Rules with the same port, protocol and source but a
 // different action or comment are replaced in place, as ufw does.
+//
+// Changes can be undone (module.Reversible, see Reversal): ufw's files are
+// saved before the change and put back by undo, which then reloads ufw.
 package ufw
 
 import (

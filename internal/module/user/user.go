@@ -14,12 +14,24 @@
 //	}
 //
 // Arguments left out are not managed. A changed home is recorded, not moved.
+//
+// Changes can be undone (module.Reversible): before the change, the
+// account's passwd line, shadow password hash, primary group line and
+// supplementary groups are recorded on the host (root-only: the hash never
+// leaves it). Undo deletes a user the change created with plain userdel
+// (its home, if useradd made one, is kept, as userdel -r would remove
+// files skiff cannot know to be its own); sets uid, primary and
+// supplementary groups, home, shell and comment back with usermod; and
+// recreates a removed user (useradd -M: the home was kept) with its primary
+// group if userdel took that along, and its password hash (chpasswd -e).
+// Password ageing fields are not restored.
 package user
 
 import (
 	"context"
 	"fmt"
 	"math"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,7 +59,10 @@ type User struct {
 	script, what string // set by Check
 }
 
-var _ module.Module = (*User)(nil)
+var (
+	_ module.Module     = (*User)(nil)
+	_ module.Reversible = (*User)(nil)
+)
 
 // New is the module.Factory of the "user" kind.
 func New(a *module.Args) module.Module {
@@ -252,4 +267,59 @@ func (u *User) Apply(ctx context.Context, t transport.Transport) error {
 		return shell.NewRunError(u.what, res, nil)
 	}
 	return nil
+}
+
+// Names of what Reversal keeps in its backup folder.
+const (
+	backupPasswd  = "passwd"  // the account's getent passwd line
+	backupShadow  = "shadow"  // its getent shadow line ("" when unreadable)
+	backupPrimary = "primary" // the getent group line of its primary group
+	backupGroups  = "groups"  // its supplementary groups, comma-separated
+	backupAbsent  = "absent"  // marker: there was no such user
+)
+
+// Reversal implements module.Reversible for the command Check chose.
+func (u *User) Reversal(dir string) (backup, undo, after string) {
+	if u.script == "" {
+		return "", "", ""
+	}
+	f := func(name string) string { return shell.Quote(path.Join(dir, name)) }
+	n := shell.Quote(u.name)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "n=%s\n", n)
+	b.WriteString("if pw=$(getent passwd \"$n\"); then\n")
+	fmt.Fprintf(&b, "  printf '%%s\\n' \"$pw\" > %s || exit 1\n", f(backupPasswd))
+	fmt.Fprintf(&b, "  getent shadow \"$n\" > %s || : > %s || exit 1\n", f(backupShadow), f(backupShadow))
+	fmt.Fprintf(&b, "  getent group \"$(printf '%%s\\n' \"$pw\" | cut -d: -f4)\" > %s || : > %s || exit 1\n", f(backupPrimary), f(backupPrimary))
+	fmt.Fprintf(&b, "  getent group | awk -F: -v u=\"$n\" '{k = split($4, m, \",\"); for (i = 1; i <= k; i++) if (m[i] == u) { print $1; break }}' | paste -sd, - > %s || exit 1\n", f(backupGroups))
+	b.WriteString("else\n")
+	fmt.Fprintf(&b, "  : > %s || exit 1\n", f(backupAbsent))
+	b.WriteString("fi\n")
+	backup = b.String()
+
+	b.Reset()
+	fmt.Fprintf(&b, "n=%s\n", n)
+	fmt.Fprintf(&b, "if [ -f %s ]; then\n", f(backupPasswd))
+	fmt.Fprintf(&b, "  IFS=: read -r _ _ uid gid gecos home sh < %s || exit 1\n", f(backupPasswd))
+	fmt.Fprintf(&b, "  groups=$(cat %s) || exit 1\n", f(backupGroups))
+	// userdel removes a user's private group: recreate it first.
+	fmt.Fprintf(&b, "  if ! getent group \"$gid\" >/dev/null && [ -s %s ]; then\n", f(backupPrimary))
+	fmt.Fprintf(&b, "    IFS=: read -r gname _ _ _ < %s && groupadd -g \"$gid\" \"$gname\" || exit 1\n", f(backupPrimary))
+	b.WriteString("  fi\n")
+	b.WriteString("  if getent passwd \"$n\" >/dev/null; then\n")
+	b.WriteString("    usermod -u \"$uid\" -g \"$gid\" -G \"$groups\" -d \"$home\" -s \"$sh\" -c \"$gecos\" \"$n\" || exit 1\n")
+	b.WriteString("  else\n")
+	b.WriteString("    if [ -n \"$groups\" ]; then set -- -G \"$groups\"; else set --; fi\n")
+	b.WriteString("    useradd -M -u \"$uid\" -g \"$gid\" \"$@\" -d \"$home\" -s \"$sh\" -c \"$gecos\" \"$n\" || exit 1\n")
+	// The hash goes through chpasswd's stdin, never on a command line.
+	fmt.Fprintf(&b, "    hash=$(cut -d: -f2 %s)\n", f(backupShadow))
+	b.WriteString("    if [ -n \"$hash\" ]; then printf '%s:%s\\n' \"$n\" \"$hash\" | chpasswd -e || exit 1; fi\n")
+	b.WriteString("  fi\n")
+	fmt.Fprintf(&b, "elif [ -e %s ]; then\n", f(backupAbsent))
+	b.WriteString("  if getent passwd \"$n\" >/dev/null; then userdel \"$n\" || exit 1; fi\n")
+	b.WriteString("else\n")
+	fmt.Fprintf(&b, "  echo %s >&2; exit 1\n", shell.Quote("skiff: no saved account "+u.name+" in "+dir))
+	b.WriteString("fi\n")
+	return backup, b.String(), ""
 }

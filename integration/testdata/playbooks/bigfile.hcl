@@ -1,0 +1,1 @@
+play "big" { hosts = "all"  roles = ["bigfile"] }

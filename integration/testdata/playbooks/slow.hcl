@@ -1,0 +1,1 @@
+play "slow" { hosts = "all"  roles = ["slow"] }

@@ -1,0 +1,1 @@
+play "three" { hosts = "all"  roles = ["three_then_fail"] }

@@ -1,0 +1,281 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"skiff/internal/config"
+	"skiff/internal/engine"
+	"skiff/internal/inventory"
+	"skiff/internal/lock"
+	"skiff/internal/plan"
+	"skiff/internal/transport"
+)
+
+// Statuses of a host in `skiff lock` output, besides plan's unreachable and failed.
+const (
+	lockFree     = "free"
+	lockHeld     = "held"
+	lockReleased = "released"
+)
+
+// lockHost is one host's line of `skiff lock status|release`.
+type lockHost struct {
+	Name   string     `json:"name"`
+	Status string     `json:"status"` // free, held, released, unreachable, failed
+	Lock   *lock.Info `json:"lock,omitempty"`
+	// HeartbeatAge is the holder's heartbeat age in seconds; Stale says it
+	// is older than lock.DefaultTTL, so the next apply takes the lock over.
+	HeartbeatAge int64  `json:"heartbeat_age_seconds,omitempty"`
+	Stale        bool   `json:"stale,omitempty"`
+	Error        string `json:"error,omitempty"`
+}
+
+func newLockCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lock",
+		Short: "Show or release the per-host deploy lock",
+		Long: `Every apply and rollback holds a deploy lock on each host it touches
+(` + lock.DefaultDir + `/lock on the host): who runs it (user@machine), its run
+id, command, process id, when it started, and a heartbeat it refreshes while
+it lives. Another run on that host is refused while the lock is held.
+
+A lock whose heartbeat is older than ` + lock.DefaultTTL.String() + ` belongs to a dead run: the
+next apply takes it over by itself and says so. So you rarely need
+"lock release": only when a run died and you can't wait for its heartbeat to
+go stale.`,
+	}
+	cmd.AddCommand(newLockStatusCmd(g), newLockReleaseCmd(g))
+	return cmd
+}
+
+func newLockStatusCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status -i INVENTORY [--limit SEL]",
+		Short: "Show who holds the deploy lock on each host",
+		Long: `status prints, for every selected host, whether the deploy lock is free or
+who holds it: owner, run id, command, process id, since when, and how long
+ago its heartbeat was (stale when older than ` + lock.DefaultTTL.String() + `). It changes nothing.
+Exit 1 only when a host can't be reached or read.`,
+		Example: `  skiff lock status -i inventory.hcl
+  skiff lock status -i inventory.hcl --limit web --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			hosts, err := g.lockHosts()
+			if err != nil {
+				return err
+			}
+			res := lockStatus(cmd.Context(), lock.Store{}, hosts, g.forks, g.dialer())
+			return g.reportLock("lock-status", res)
+		},
+	}
+	addCommon(cmd, g, false)
+	return cmd
+}
+
+func newLockReleaseCmd(g *globals) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "release -i INVENTORY [--limit SEL] [--yes]",
+		Short: "Force-release the deploy lock of a dead run",
+		Long: `release removes the deploy lock on the selected hosts, whoever holds it, and
+prints what it removed.
+
+Release a lock only when its holder is dead: its skiff process was killed,
+or its laptop lost power or network. "skiff lock status" shows the owner
+(user@machine) and process id to check. Releasing the lock of a live run
+lets a second run change the same hosts at the same time; the live run
+notices at its next heartbeat and stops. A dead run's lock also goes stale
+by itself after ` + lock.DefaultTTL.String() + `, when the next apply takes it over.
+
+On a terminal, release first shows the locks and asks. Without a terminal
+it needs --yes. Use --limit to release only some hosts.`,
+		Example: `  skiff lock release -i inventory.hcl --limit web1
+  skiff lock release -i inventory.hcl --limit web --yes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !yes && !g.stdinTTY {
+				return fmt.Errorf("release removes deploy locks and there is no terminal to ask on: pass --yes")
+			}
+			hosts, err := g.lockHosts()
+			if err != nil {
+				return err
+			}
+			ctx, dial := cmd.Context(), g.dialer()
+			if !yes {
+				st := lockStatus(ctx, lock.Store{}, hosts, g.forks, dial)
+				writeLockText(g.stderr, st, time.Now())
+				var held []*inventory.Host
+				failed := false
+				for i, r := range st {
+					switch r.Status {
+					case lockHeld:
+						held = append(held, hosts[i])
+					case plan.StatusUnreachable, plan.StatusFailed:
+						failed = true
+					}
+				}
+				if len(held) == 0 {
+					fmt.Fprintln(g.stderr, "\nNo deploy lock to release.")
+					if g.output == "json" {
+						_ = writeLockJSON(g.stdout, "lock-release", st)
+					}
+					if failed {
+						return exitError{1}
+					}
+					return nil
+				}
+				fmt.Fprintf(g.stderr, "\nRelease the deploy lock on %d host(s)? Do it only if the holding run is dead.\nOnly 'yes' is accepted: ", len(held))
+				answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
+				if strings.TrimSpace(answer) != "yes" {
+					fmt.Fprintln(g.stderr, "Release cancelled.")
+					return exitError{1}
+				}
+				hosts = held // only what the operator saw held
+			}
+			res := lockRelease(ctx, lock.Store{}, hosts, g.forks, dial)
+			return g.reportLock("lock-release", res)
+		},
+	}
+	addCommon(cmd, g, false)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "release without asking")
+	return cmd
+}
+
+// lockHosts checks --output, loads the inventory and returns the selected hosts.
+func (g *globals) lockHosts() ([]*inventory.Host, error) {
+	if err := g.checkOutput(); err != nil {
+		return nil, err
+	}
+	ld, err := g.loadInventory(config.NewLoader())
+	if err != nil {
+		return nil, err
+	}
+	if ld.limit != nil {
+		return ld.limit, nil
+	}
+	return ld.inv.Hosts, nil
+}
+
+// lockStatus reads the lock of every host in store.
+func lockStatus(ctx context.Context, store lock.Store, hosts []*inventory.Host, forks int, dial engine.Dialer) []lockHost {
+	return eachLock(ctx, hosts, forks, dial, store.Status, lockHeld)
+}
+
+// lockRelease force-releases the lock of every host in store.
+func lockRelease(ctx context.Context, store lock.Store, hosts []*inventory.Host, forks int, dial engine.Dialer) []lockHost {
+	return eachLock(ctx, hosts, forks, dial, store.ForceRelease, lockReleased)
+}
+
+// eachLock runs op on every host, at most forks at once, in host order. A
+// host where op returns a lock gets status found, else free.
+func eachLock(ctx context.Context, hosts []*inventory.Host, forks int, dial engine.Dialer,
+	op func(context.Context, transport.Transport) (*lock.Info, error), found string) []lockHost {
+	now := time.Now()
+	out := make([]lockHost, len(hosts))
+	sem := make(chan struct{}, max(forks, 1))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r := lockHost{Name: h.Name}
+			var info *lock.Info
+			t, err := dial(ctx, h) // its errors name the host
+			if err == nil {
+				info, err = op(ctx, t)
+				t.Close()
+				if err != nil && !transport.IsUnreachable(err) {
+					err = fmt.Errorf("%s: %w", h.Name, err)
+				}
+			}
+			switch {
+			case err != nil && transport.IsUnreachable(err):
+				r.Status, r.Error = plan.StatusUnreachable, err.Error()
+			case err != nil:
+				r.Status, r.Error = plan.StatusFailed, err.Error()
+			case info == nil:
+				r.Status = lockFree
+			default:
+				r.Status, r.Lock = found, info
+				if !info.Corrupt {
+					age := lock.Age(*info, now)
+					r.HeartbeatAge, r.Stale = int64(age/time.Second), age > lock.DefaultTTL
+				}
+			}
+			out[i] = r
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// reportLock prints results as text or JSON on stdout; exit 1 when a host
+// could not be reached or read.
+func (g *globals) reportLock(mode string, res []lockHost) error {
+	if g.output == "json" {
+		if err := writeLockJSON(g.stdout, mode, res); err != nil {
+			return err
+		}
+	} else {
+		writeLockText(g.stdout, res, time.Now())
+	}
+	for _, r := range res {
+		if r.Status == plan.StatusUnreachable || r.Status == plan.StatusFailed {
+			return exitError{1}
+		}
+	}
+	return nil
+}
+
+func writeLockJSON(w io.Writer, mode string, res []lockHost) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Mode  string     `json:"mode"`
+		Hosts []lockHost `json:"hosts"`
+	}{mode, res})
+}
+
+// writeLockText prints one line per host, names aligned.
+func writeLockText(w io.Writer, res []lockHost, now time.Time) {
+	width := 0
+	for _, r := range res {
+		width = max(width, len(r.Name))
+	}
+	for _, r := range res {
+		var line string
+		switch {
+		case r.Error != "":
+			line = r.Status + ": " + r.Error
+		case r.Lock == nil:
+			line = r.Status
+		default:
+			verb := "held by "
+			if r.Status == lockReleased {
+				verb = "released, was held by "
+			}
+			line = verb + lock.Describe(*r.Lock, now)
+			if r.Lock.PID != 0 {
+				line += fmt.Sprintf(", pid %d", r.Lock.PID)
+			}
+			if r.Stale && r.Status == lockHeld {
+				line += " (stale: the next apply takes it over)"
+			}
+			if r.Lock.Corrupt && r.Status == lockHeld {
+				line += " (the next apply takes it over)"
+			}
+		}
+		fmt.Fprintf(w, "%-*s  %s\n", width, r.Name, line)
+	}
+}

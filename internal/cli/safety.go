@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"skiff/internal/inventory"
+	"skiff/internal/journal"
+	"skiff/internal/lock"
+	"skiff/internal/transport"
+)
+
+// lockTTL is how long a lock survives its holder's silence before another
+// run may take it over; heartbeats come every lockTTL/6.
+const lockTTL = lock.DefaultTTL
+
+// owner names the operator in locks and journals: user@machine.
+func owner() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}
+
+// runsDir is where journals live: .skiff/runs beside the inventory.
+func (ld *loaded) runsDir() string { return filepath.Join(ld.invCfg.Dir, ".skiff", "runs") }
+
+// locker takes the deploy lock of each host a run touches, keeps the locks
+// alive while the run lasts, and releases them at the end.
+type locker struct {
+	info lock.Info
+	mu   sync.Mutex
+	held []*lock.Lock
+	stop chan struct{}
+	done chan struct{}
+	warn func(format string, args ...any)
+	once sync.Once
+}
+
+func newLocker(runID, command string, warn func(string, ...any)) *locker {
+	now := time.Now().UTC()
+	lk := &locker{
+		info: lock.Info{Owner: owner(), RunID: runID, Command: command, PID: os.Getpid(), Started: now, Heartbeat: now},
+		stop: make(chan struct{}), done: make(chan struct{}), warn: warn,
+	}
+	go lk.keep()
+	return lk
+}
+
+// acquire is the engine's Prepare hook.
+func (lk *locker) acquire(ctx context.Context, h *inventory.Host, t transport.Transport) error {
+	l, taken, err := lock.Acquire(ctx, t, h.Name, lk.info, lockTTL)
+	var held *lock.HeldError
+	if errors.As(err, &held) && deadLocalRun(held.Holder, lk.info.Owner) {
+		// The holder ran on this machine, as this user, and its process is
+		// gone (killed): no need to wait out the TTL.
+		if _, ferr := lock.ForceRelease(ctx, t); ferr == nil {
+			lk.warn("%s: took over the deploy lock of a dead run on this machine: %s", h.Name, lock.Describe(held.Holder, time.Now()))
+			l, taken, err = lock.Acquire(ctx, t, h.Name, lk.info, lockTTL)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if taken != nil {
+		lk.warn("%s: took over a stale deploy lock: %s", h.Name, lock.Describe(*taken, time.Now()))
+	}
+	lk.mu.Lock()
+	lk.held = append(lk.held, l)
+	lk.mu.Unlock()
+	return nil
+}
+
+func (lk *locker) keep() {
+	defer close(lk.done)
+	tick := time.NewTicker(lockTTL / 6)
+	defer tick.Stop()
+	for {
+		select {
+		case <-lk.stop:
+			return
+		case <-tick.C:
+			lk.mu.Lock()
+			held := append([]*lock.Lock(nil), lk.held...)
+			lk.mu.Unlock()
+			for _, l := range held {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				if err := l.Heartbeat(ctx); err != nil {
+					lk.warn("deploy lock: %v", err)
+				}
+				cancel()
+			}
+		}
+	}
+}
+
+// release stops the heartbeats and releases every lock, even after an
+// interrupt (it does not use the run's context). It must run before the
+// connections close; later calls do nothing.
+func (lk *locker) release() { lk.once.Do(lk.releaseAll) }
+
+func (lk *locker) releaseAll() {
+	close(lk.stop)
+	<-lk.done
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, l := range lk.held {
+		wg.Add(1)
+		go func(l *lock.Lock) {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := l.Release(ctx); err != nil {
+				lk.warn("releasing the deploy lock: %v", err)
+			}
+		}(l)
+	}
+	wg.Wait()
+}
+
+// startJournal opens the run's journal; apply and rollback record into it.
+func (g *globals) startJournal(ld *loaded, command, playbook, of string) (*journal.Writer, error) {
+	abs := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		a, _ := filepath.Abs(p)
+		return a
+	}
+	w, err := journal.Create(ld.runsDir(), journal.Run{
+		ID: ld.engine.RunID, Command: command, Owner: owner(), Inventory: abs(g.inventory),
+		Playbook: abs(playbook), Started: time.Now().UTC(), Of: of,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot record the run: %w", err)
+	}
+	return w, nil
+}
+
+// deadLocalRun reports whether a lock holder was a skiff process of this
+// machine and user that no longer exists.
+func deadLocalRun(holder lock.Info, me string) bool {
+	if holder.Owner != me || holder.PID <= 0 || holder.PID == os.Getpid() {
+		return false
+	}
+	err := syscall.Kill(holder.PID, 0)
+	return errors.Is(err, syscall.ESRCH)
+}

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"skiff/internal/engine"
+	"skiff/internal/inventory"
+	"skiff/internal/plan"
+)
+
+// configDigest hashes every HCL file the command decoded.
+func configDigest(ld *loaded) string {
+	files := map[string][]byte{}
+	for name, f := range ld.loader.Files() {
+		if f != nil {
+			abs, _ := filepath.Abs(name) // the same file, however it was named
+			files[abs] = f.Bytes
+		}
+	}
+	return plan.Digest(files)
+}
+
+// savePlan writes p with what is needed to apply exactly it later.
+func (g *globals) savePlan(path, playbook string, ld *loaded, p *plan.Plan) error {
+	abs := func(s string) string { a, _ := filepath.Abs(s); return a }
+	extra := map[string]string{}
+	for _, kv := range g.extra {
+		k, v, _ := strings.Cut(kv, "=")
+		extra[strings.TrimSpace(k)] = v
+	}
+	var roles []string
+	for _, r := range g.rolesPath {
+		roles = append(roles, abs(r))
+	}
+	return plan.WriteSaved(path, &plan.Saved{
+		Created: time.Now().UTC(), Inventory: abs(g.inventory), Playbook: abs(playbook),
+		Limit: g.limit, Extra: extra, RolesPath: roles, ConfigDigest: configDigest(ld), Plan: p,
+	})
+}
+
+// applySaved applies a saved plan: the same inventory, playbook, limit and
+// variables; a host whose fresh plan differs from the saved one is refused.
+func (g *globals) applySaved(ctx context.Context, s *plan.Saved, yes, rollback bool) error {
+	if g.inventory != "" && g.inventory != s.Inventory {
+		return fmt.Errorf("a saved plan names its inventory (%s): leave out -i", s.Inventory)
+	}
+	if len(g.extra) > 0 || g.limit != "" {
+		return fmt.Errorf("a saved plan carries its own -e and --limit: leave them out")
+	}
+	g.inventory, g.limit, g.rolesPath = s.Inventory, s.Limit, s.RolesPath
+	for k, v := range s.Extra {
+		g.extra = append(g.extra, k+"="+v)
+	}
+	ld, err := g.load(s.Playbook)
+	if err != nil {
+		return err
+	}
+	if configDigest(ld) != s.ConfigDigest {
+		return fmt.Errorf("the inventory, playbook or roles changed since the plan was saved (%s): make a new plan", s.Created.Format(time.RFC3339))
+	}
+	fresh := g.run(ctx, ld, engine.Plan)
+	mismatch := plan.Compare(s.Plan, fresh)
+	var hosts []*inventory.Host
+	for _, h := range fresh.Hosts {
+		if _, bad := mismatch[h.Name]; !bad && len(h.Changes) > 0 {
+			hosts = append(hosts, ld.inv.Host(h.Name))
+		}
+	}
+	var refused []string
+	for name := range mismatch {
+		refused = append(refused, name)
+	}
+	sort.Strings(refused)
+	for _, name := range refused {
+		fmt.Fprintf(g.stderr, "skiff: %s: refused: its state changed since the plan:\n", name)
+		for _, m := range mismatch[name] {
+			fmt.Fprintf(g.stderr, "    %s\n", m)
+		}
+	}
+	result := &plan.Plan{RunID: ld.engine.RunID, Mode: string(engine.Apply)}
+	if len(hosts) > 0 {
+		if !yes {
+			p := *fresh
+			p.Hosts = nil
+			for _, h := range fresh.Hosts {
+				if _, bad := mismatch[h.Name]; !bad {
+					p.Hosts = append(p.Hosts, h)
+				}
+			}
+			if proceed, err := g.confirm(&p); !proceed {
+				return err
+			}
+		}
+		ld.engine.Hosts = hosts
+		ld.engine.RunID = engine.NewRunID()
+		p, err := g.applyEngine(ctx, ld, s.Playbook, rollback)
+		if err != nil {
+			return err
+		}
+		result = p
+	} else if len(refused) == 0 {
+		fmt.Fprintln(g.stderr, "No changes: the plan had nothing to do.")
+	}
+	for _, name := range refused {
+		var why []string
+		for _, m := range mismatch[name] {
+			why = append(why, m.String())
+		}
+		result.Hosts = append(result.Hosts, &plan.Host{Name: name, Address: ld.inv.Host(name).Address, Status: plan.StatusFailed,
+			Error: "refused: state changed since the plan: " + strings.Join(why, "; ")})
+	}
+	result.Finish()
+	g.report(result)
+	if result.Failed() {
+		return exitError{1}
+	}
+	return nil
+}

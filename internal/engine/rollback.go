@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"skiff/internal/config"
+	"skiff/internal/journal"
+	"skiff/internal/module"
+	"skiff/internal/module/shell"
+	"skiff/internal/transport"
+)
+
+// HostRunsDir is where a host keeps its copy of each run's journal and the
+// backups undo needs (root only).
+const HostRunsDir = "/var/lib/skiff/runs"
+
+// record saves, before a change is made, what undoing it needs: the
+// module's backup runs on the host, and the entry goes to the journal on the
+// operator's machine and on the host. Without a journal it does nothing.
+func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bound, c *module.Change) error {
+	if e.Journal == nil {
+		return nil
+	}
+	seq := e.Journal.NextSeq()
+	runDir := HostRunsDir + "/" + e.RunID
+	dir := fmt.Sprintf("%s/%d", runDir, seq)
+	entry := journal.Entry{
+		Seq: seq, Host: hr.host.Name, Play: p.Name, Role: b.Role.Name, Task: b.Task.ID(),
+		Summary: c.Summary, Time: time.Now().UTC(),
+	}
+	var backup string
+	if r, ok := b.Module.(module.Reversible); ok {
+		backup, entry.Undo, entry.After = r.Reversal(dir)
+	}
+	line, err := json.Marshal(entry)
+	if err != nil {
+		return err
+	}
+	var script strings.Builder
+	fmt.Fprintf(&script, "umask 077\nmkdir -p %s || exit 1\n", shell.Quote(dir))
+	if backup != "" {
+		fmt.Fprintf(&script, "(\n%s\n) || { echo 'backup before the change failed' >&2; exit 1; }\n", backup)
+	}
+	fmt.Fprintf(&script, "cat >> %s <<'SKIFF_JOURNAL_EOF'\n%s\nSKIFF_JOURNAL_EOF\n", shell.Quote(runDir+"/journal.jsonl"), line)
+	res, err := hr.conn.Run(context.WithoutCancel(ctx), script.String())
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("saving what undo needs: exit %d: %s", res.ExitCode, tail(res.Stderr))
+	}
+	if err := e.Journal.Append(entry); err != nil {
+		return err
+	}
+	hr.played = append(hr.played, entry)
+	return nil
+}
+
+// rollbackPlay undoes the host's changes of the current play, newest first,
+// then runs their after steps (services reloaded on the restored config).
+// It returns a sentence for the host's error.
+func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
+	entries := make([]journal.Entry, len(hr.played))
+	for i, en := range hr.played {
+		entries[len(hr.played)-1-i] = en
+	}
+	hr.played = nil
+	undone, problems := Undo(context.WithoutCancel(ctx), hr.conn, entries)
+	if len(undone) > 0 && e.Journal != nil {
+		_ = e.Journal.MarkUndone(journal.Undone{Host: hr.host.Name, Seqs: undone, By: "automatic"})
+	}
+	hr.out.RolledBack = true
+	msg := fmt.Sprintf("rolled back %d of %d change(s)", len(undone), len(entries))
+	if len(problems) > 0 {
+		msg += " (" + strings.Join(problems, "; ") + ")"
+	}
+	e.Observer.HostDone(hr.host.Name, "", "rolled back", msg)
+	return msg
+}
+
+// Undo runs the undo fragments of entries (in the order given: newest
+// first) and then each distinct after fragment, in one remote script. It
+// returns the seqs undone and a note for each thing that could not be.
+func Undo(ctx context.Context, t transport.Transport, entries []journal.Entry) (undone []int, problems []string) {
+	tok := token()
+	var script strings.Builder
+	script.WriteString("d=$(mktemp -d) || exit 1\ntrap 'rm -rf \"$d\"' EXIT\n")
+	var afters []string
+	seenAfter := map[string]bool{}
+	bySeq := map[int]journal.Entry{}
+	for _, en := range entries {
+		bySeq[en.Seq] = en
+		if !en.Reversible() {
+			problems = append(problems, fmt.Sprintf("%s %s cannot be undone", en.Role, en.Task))
+			continue
+		}
+		if en.Undo != "" {
+			fmt.Fprintf(&script, "if (\n%s\n) </dev/null >/dev/null 2>\"$d/err\"; then echo '@@%s undone %d'; else echo '@@%s failed %d'; tail -n 3 \"$d/err\" | tr '\\n' ' '; echo; fi\n",
+				en.Undo, tok, en.Seq, tok, en.Seq)
+		} else {
+			fmt.Fprintf(&script, "echo '@@%s undone %d'\n", tok, en.Seq)
+		}
+		if en.After != "" && !seenAfter[en.After] {
+			seenAfter[en.After] = true
+			afters = append(afters, en.After)
+		}
+	}
+	for i, a := range afters {
+		fmt.Fprintf(&script, "if ! (\n%s\n) </dev/null >/dev/null 2>\"$d/err\"; then echo '@@%s afterfailed %d'; tail -n 3 \"$d/err\" | tr '\\n' ' '; echo; fi\n", a, tok, i)
+	}
+	res, err := t.Run(ctx, script.String())
+	if err != nil {
+		return nil, append(problems, "undo could not run: "+err.Error())
+	}
+	lines := strings.Split(string(res.Stdout), "\n")
+	for i, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[0] != "@@"+tok {
+			continue
+		}
+		n, _ := strconv.Atoi(f[2])
+		detail := ""
+		if i+1 < len(lines) {
+			detail = strings.TrimSpace(lines[i+1])
+		}
+		switch f[1] {
+		case "undone":
+			undone = append(undone, n)
+		case "failed":
+			en := bySeq[n]
+			problems = append(problems, fmt.Sprintf("undo of %s %s failed: %s", en.Role, en.Task, detail))
+		case "afterfailed":
+			problems = append(problems, fmt.Sprintf("after the undo, %q failed: %s", firstLine(afters[n]), detail))
+		}
+	}
+	if res.ExitCode != 0 && len(undone) == 0 && len(problems) == 0 {
+		problems = append(problems, fmt.Sprintf("undo script: exit %d: %s", res.ExitCode, tail(res.Stderr)))
+	}
+	return undone, problems
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}

@@ -1,0 +1,255 @@
+package lock
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The lock file is JSON, one top-level field per line, so that the remote
+// script can check it with grep and sed while holding flock:
+//
+//	{
+//	  "owner": "alice@laptop",
+//	  "run_id": "…",
+//	  "command": "apply",
+//	  "pid": 4242,
+//	  "started": "2026-…Z",        (operator's clock, for people reading the file)
+//	  "heartbeat": "2026-…Z",      (operator's clock, for people reading the file)
+//	  "host_started": 1767225600,  (host's clock, epoch seconds)
+//	  "host_heartbeat": 1767225605 (host's clock: staleness is judged on it)
+//	}
+//
+// Go writes every line up to "heartbeat"; the script appends the host_ lines
+// with the host's `date +%s`, so operator clock skew never matters.
+
+// record is the lock file as stored on the host.
+type record struct {
+	Owner         string    `json:"owner"`
+	RunID         string    `json:"run_id"`
+	Command       string    `json:"command"`
+	PID           int       `json:"pid"`
+	Started       time.Time `json:"started"`
+	Heartbeat     time.Time `json:"heartbeat"`
+	HostStarted   int64     `json:"host_started"`
+	HostHeartbeat int64     `json:"host_heartbeat"`
+}
+
+// heredoc is the quoted heredoc delimiter of the JSON body. Every line of
+// the body starts with "{", "}" or two spaces, so no line can equal it.
+const heredoc = "SKIFF_LOCK_JSON"
+
+// body renders info as the first lines of the lock file, up to and with the
+// comma after "heartbeat", and returns the exact "run_id" line too.
+func body(info Info) (text, runIDLine string, err error) {
+	b, err := json.MarshalIndent(struct {
+		Owner     string    `json:"owner"`
+		RunID     string    `json:"run_id"`
+		Command   string    `json:"command"`
+		PID       int       `json:"pid"`
+		Started   time.Time `json:"started"`
+		Heartbeat time.Time `json:"heartbeat"`
+	}{info.Owner, info.RunID, info.Command, info.PID, info.Started.UTC(), info.Heartbeat.UTC()}, "", "  ")
+	if err != nil {
+		return "", "", err
+	}
+	s, ok := strings.CutSuffix(string(b), "\n}")
+	if !ok {
+		return "", "", fmt.Errorf("unexpected JSON layout %q", b)
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if line == heredoc {
+			return "", "", fmt.Errorf("lock JSON contains the heredoc delimiter")
+		}
+		if strings.HasPrefix(line, `  "run_id": `) {
+			runIDLine = line
+		}
+	}
+	if runIDLine == "" {
+		return "", "", fmt.Errorf("unexpected JSON layout %q", b)
+	}
+	return s + ",\n", runIDLine, nil
+}
+
+// shQuote quotes s as one sh word.
+func shQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// prelude opens the lock directory, takes flock on lock.flock beside the
+// lock file and prints "now EPOCH" (host clock). With create unset, a missing
+// directory means the lock is free: the script prints "state free" and ends.
+//
+// It defines, for the operation that follows:
+//
+//	valid  true when the file is well formed; sets $hb and $st (host epochs)
+//	ours   true when the file's run_id line is runIDLine
+//	show   prints "--- lock" and the file, which must come last on stdout
+//	write  writes the lock (the body, host_started=$1, host_heartbeat=$now)
+//	       to a temporary file and renames it over the lock
+func prelude(dir string, create bool, runIDLine, jsonBody string) string {
+	var b strings.Builder
+	b.WriteString("umask 077\n")
+	b.WriteString("dir=" + shQuote(dir) + "\n")
+	b.WriteString(`lock="$dir/lock"` + "\n")
+	if create {
+		b.WriteString(`[ -d "$dir" ] || mkdir -p "$dir" || exit 1` + "\n")
+	} else {
+		b.WriteString(`[ -d "$dir" ] || { echo "now $(date +%s)"; echo "state free"; exit 0; }` + "\n")
+	}
+	b.WriteString(`exec 9>>"$dir/lock.flock" || exit 1
+flock -w 30 9 || { echo "timed out waiting for flock on $dir/lock.flock" >&2; exit 1; }
+now=$(date +%s)
+echo "now $now"
+field() { sed -n "s/^  \"$1\": \([1-9][0-9]*\),\{0,1\}\$/\1/p" "$lock" | head -n 1; }
+valid() {
+	[ "$(head -n 1 "$lock")" = "{" ] && [ "$(tail -n 1 "$lock")" = "}" ] &&
+		grep -q '^  "run_id": "' "$lock" &&
+		hb=$(field host_heartbeat) && [ -n "$hb" ] &&
+		st=$(field host_started) && [ -n "$st" ]
+}
+show() { echo "--- lock"; cat "$lock"; }
+`)
+	if runIDLine != "" {
+		b.WriteString("ours() { grep -qxF -e " + shQuote(runIDLine) + ` "$lock"; }` + "\n")
+	}
+	if jsonBody != "" {
+		b.WriteString("write() {\n\t{\n\t\tcat <<'" + heredoc + "'\n" + jsonBody + heredoc + "\n")
+		b.WriteString(`		printf '  "host_started": %s,\n  "host_heartbeat": %s\n}\n' "$1" "$now"
+	} >"$lock.tmp" && mv -f "$lock.tmp" "$lock"
+}
+`)
+	}
+	return b.String()
+}
+
+// acquireScript takes the lock when it is free, stale (heartbeat older than
+// ttlSec on the host's clock), corrupt, or already ours.
+func acquireScript(dir, runIDLine, jsonBody string, ttlSec int64) string {
+	return prelude(dir, true, runIDLine, jsonBody) + `if [ ! -e "$lock" ]; then
+	write "$now" || exit 1
+	echo "state acquired"
+elif ! valid; then
+	echo "state corrupt"
+	show
+	write "$now" || exit 1
+elif ours; then
+	write "$st" || exit 1
+	echo "state ours"
+elif [ $((now - hb)) -gt ` + strconv.FormatInt(ttlSec, 10) + ` ]; then
+	echo "state stale"
+	show
+	write "$now" || exit 1
+else
+	echo "state held"
+	show
+fi
+`
+}
+
+// heartbeatScript refreshes host_heartbeat when the lock is still ours.
+func heartbeatScript(dir, runIDLine, jsonBody string) string {
+	return prelude(dir, true, runIDLine, jsonBody) + `if [ ! -e "$lock" ]; then
+	echo "state gone"
+elif valid && ours; then
+	write "$st" || exit 1
+	echo "state ok"
+else
+	echo "state other"
+	show
+fi
+`
+}
+
+// releaseScript removes the lock when it is ours.
+func releaseScript(dir, runIDLine string) string {
+	return prelude(dir, false, runIDLine, "") + `if [ ! -e "$lock" ]; then
+	echo "state gone"
+elif ours; then
+	rm -f "$lock" || exit 1
+	echo "state released"
+else
+	echo "state other"
+	show
+fi
+`
+}
+
+// statusScript prints the lock, if any.
+func statusScript(dir string) string {
+	return prelude(dir, false, "", "") + `if [ -e "$lock" ]; then
+	echo "state held"
+	show
+else
+	echo "state free"
+fi
+`
+}
+
+// forceReleaseScript prints and removes whatever lock there is.
+func forceReleaseScript(dir string) string {
+	return prelude(dir, false, "", "") + `if [ -e "$lock" ]; then
+	echo "state removed"
+	show
+	rm -f "$lock" || exit 1
+else
+	echo "state free"
+fi
+`
+}
+
+// reply is what a lock script printed.
+type reply struct {
+	now   int64  // host clock, epoch seconds
+	state string // the script's verdict
+	file  []byte // the lock file as it was, when shown
+	shown bool
+}
+
+// parseReply reads "now N", "state S" and an optional "--- lock" section.
+func parseReply(out []byte) (reply, error) {
+	var r reply
+	head, file, shown := bytes.Cut(out, []byte("--- lock\n"))
+	r.file, r.shown = file, shown
+	for _, line := range strings.Split(string(head), "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		switch k {
+		case "now":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return r, fmt.Errorf("bad host time %q", v)
+			}
+			r.now = n
+		case "state":
+			r.state = v
+		}
+	}
+	if r.now == 0 || r.state == "" {
+		return r, fmt.Errorf("unexpected output from the lock script: %q", out)
+	}
+	return r, nil
+}
+
+// holder decodes the lock file shown in r. Its times are expressed on the
+// caller's clock (localNow), from their age on the host's clock. A file that
+// does not decode gives an Info with only Corrupt set.
+func (r reply) holder(localNow time.Time) *Info {
+	var rec record
+	if err := json.Unmarshal(r.file, &rec); err != nil || rec.RunID == "" || rec.HostHeartbeat == 0 || rec.HostStarted == 0 {
+		return &Info{Corrupt: true}
+	}
+	ago := func(epoch int64) time.Time {
+		return localNow.Add(-time.Duration(r.now-epoch) * time.Second)
+	}
+	return &Info{
+		Owner:     rec.Owner,
+		RunID:     rec.RunID,
+		Command:   rec.Command,
+		PID:       rec.PID,
+		Started:   ago(rec.HostStarted),
+		Heartbeat: ago(rec.HostHeartbeat),
+	}
+}

@@ -1,0 +1,153 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+)
+
+// SavedFormat marks a saved plan file and its version.
+const SavedFormat = "skiff-plan/1"
+
+// Saved is `skiff plan --out FILE`: the plan and how it was made, so that
+// `skiff apply FILE` runs exactly that and can tell when hosts moved on.
+// It holds no secret values: diffs of secret content are already withheld,
+// and secrets are read again from their sources when the plan is applied.
+type Saved struct {
+	Format    string            `json:"format"`
+	Created   time.Time         `json:"created"`
+	Inventory string            `json:"inventory"` // absolute paths
+	Playbook  string            `json:"playbook"`
+	Limit     string            `json:"limit,omitempty"`
+	Extra     map[string]string `json:"extra,omitempty"`
+	RolesPath []string          `json:"roles_path,omitempty"`
+	// ConfigDigest covers the inventory, playbook and role files: applying
+	// after they changed is refused.
+	ConfigDigest string `json:"config_digest"`
+	Plan         *Plan  `json:"plan"`
+}
+
+// WriteSaved writes s to path (0600).
+func WriteSaved(path string, s *Saved) error {
+	s.Format = SavedFormat
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadSaved reads a saved plan; ok is false when path is not one (a playbook).
+func ReadSaved(path string) (s *Saved, ok bool, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, err
+	}
+	var probe struct {
+		Format string `json:"format"`
+	}
+	if json.Unmarshal(b, &probe) != nil || probe.Format == "" {
+		return nil, false, nil
+	}
+	if probe.Format != SavedFormat {
+		return nil, true, fmt.Errorf("%s: plan format %q, this skiff reads %q", path, probe.Format, SavedFormat)
+	}
+	s = &Saved{}
+	if err := json.Unmarshal(b, s); err != nil {
+		return nil, true, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, true, nil
+}
+
+// Digest hashes named file contents in name order.
+func Digest(files map[string][]byte) string {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(files[n]))
+		h.Write(files[n])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Mismatch is a task whose change now differs from the saved plan's.
+type Mismatch struct {
+	Task    string // play/role task
+	Planned string // "" when the plan had no change
+	Now     string // "" when there is no change now
+}
+
+func (m Mismatch) String() string {
+	say := func(s string) string {
+		if s == "" {
+			return "no change"
+		}
+		return s
+	}
+	return fmt.Sprintf("%s: planned %s, now %s", m.Task, say(m.Planned), say(m.Now))
+}
+
+// Compare returns, per host, how a fresh plan differs from the saved one.
+// Hosts that match exactly are absent. A host missing from either side, or
+// whose status differs, is a mismatch too.
+func Compare(saved, fresh *Plan) map[string][]Mismatch {
+	out := map[string][]Mismatch{}
+	old := map[string]*Host{}
+	for _, h := range saved.Hosts {
+		old[h.Name] = h
+	}
+	for _, h := range fresh.Hosts {
+		o, ok := old[h.Name]
+		if !ok {
+			out[h.Name] = []Mismatch{{Task: "(host)", Planned: "not in the plan", Now: h.Status}}
+			continue
+		}
+		delete(old, h.Name)
+		if o.Status != h.Status && (o.Status == StatusFailed || o.Status == StatusUnreachable || h.Status == StatusFailed || h.Status == StatusUnreachable) {
+			out[h.Name] = append(out[h.Name], Mismatch{Task: "(host)", Planned: o.Status, Now: h.Status + ": " + h.Error})
+			continue
+		}
+		planned := map[string]Change{}
+		for _, c := range o.Changes {
+			planned[c.Play+"/"+c.Role+" "+c.Task] = c
+		}
+		for _, c := range h.Changes {
+			key := c.Play + "/" + c.Role + " " + c.Task
+			p, ok := planned[key]
+			delete(planned, key)
+			switch {
+			case !ok:
+				out[h.Name] = append(out[h.Name], Mismatch{Task: key, Now: describe(c)})
+			case p.Action == c.Action && p.Summary == c.Summary && p.Sensitive == c.Sensitive && p.Diff != c.Diff:
+				out[h.Name] = append(out[h.Name], Mismatch{Task: key, Planned: describe(p), Now: "the same change from content that differs from what the plan saw"})
+			case p.Action != c.Action || p.Summary != c.Summary || p.Sensitive != c.Sensitive:
+				out[h.Name] = append(out[h.Name], Mismatch{Task: key, Planned: describe(p), Now: describe(c)})
+			}
+		}
+		for key, p := range planned {
+			out[h.Name] = append(out[h.Name], Mismatch{Task: key, Planned: describe(p)})
+		}
+		sort.Slice(out[h.Name], func(i, j int) bool { return out[h.Name][i].Task < out[h.Name][j].Task })
+		if len(out[h.Name]) == 0 {
+			delete(out, h.Name)
+		}
+	}
+	for name := range old {
+		out[name] = []Mismatch{{Task: "(host)", Planned: "in the plan", Now: "not selected"}}
+	}
+	return out
+}
+
+func describe(c Change) string { return string(c.Action) + " (" + c.Summary + ")" }
