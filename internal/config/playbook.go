@@ -19,9 +19,11 @@ type Play struct {
 	Roles      []string
 	RolesRange hcl.Range
 	Vars       map[string]cty.Value
-	Serial     int // hosts per batch; 0 = all at once
-	MaxFail    int // failed hosts tolerated before the play stops; -1 = no limit
-	Range      hcl.Range
+	// Serial is the batch sizes: [] = all hosts at once; [1, 5] = one host
+	// first (a canary), then 5 at a time (the last size repeats).
+	Serial  []int
+	MaxFail int // failed hosts tolerated before the play stops; -1 = no limit
+	Range   hcl.Range
 }
 
 // Playbook is a decoded playbook with the roles it uses.
@@ -80,9 +82,11 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 			p.Vars = v
 		}
 		if a, ok := pc.Attributes["serial"]; ok {
-			diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &p.Serial)...)
-			if p.Serial < 0 {
-				diags = append(diags, errAt(a.Expr.Range(), "Invalid serial", "serial is the number of hosts per batch: 0 (all at once) or more."))
+			v, d := a.Expr.Value(nil)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				p.Serial, d = decodeSerial(v, a.Expr.Range())
+				diags = append(diags, d...)
 			}
 		}
 		if a, ok := pc.Attributes["max_fail"]; ok {
@@ -105,6 +109,9 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 		}
 		pb.Plays = append(pb.Plays, p)
 	}
+	for _, p := range pb.Plays {
+		diags = append(diags, checkIfChanged(pb, p)...)
+	}
 	if len(pb.Plays) == 0 && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No plays", Detail: "The playbook declares no play blocks.", Subject: &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}})
 	}
@@ -118,4 +125,86 @@ func sortedKeys(m map[string]bool) string {
 	}
 	sort.Strings(ks)
 	return strings.Join(ks, ", ")
+}
+
+// decodeSerial reads serial: a number or a list of numbers, each ≥ 1
+// (0 alone means all hosts at once).
+func decodeSerial(v cty.Value, rng hcl.Range) ([]int, hcl.Diagnostics) {
+	bad := hcl.Diagnostics{errAt(rng, "Invalid serial", "serial is hosts per batch: a number (0 = all at once), or a list such as [1, 5] (a canary of 1, then 5 at a time).")}
+	var nums []cty.Value
+	switch {
+	case v.Type() == cty.Number:
+		nums = []cty.Value{v}
+	case v.CanIterateElements():
+		nums = v.AsValueSlice()
+	default:
+		return nil, bad
+	}
+	var out []int
+	for _, n := range nums {
+		if n.Type() != cty.Number || !n.IsKnown() {
+			return nil, bad
+		}
+		i, acc := n.AsBigFloat().Int64()
+		if acc != 0 || i < 0 || (i == 0 && len(nums) > 1) {
+			return nil, bad
+		}
+		if i > 0 {
+			out = append(out, int(i))
+		}
+	}
+	return out, nil
+}
+
+// checkIfChanged reports if_changed references that name no task of the play.
+func checkIfChanged(pb *Playbook, p *Play) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, rn := range p.Roles {
+		r := pb.Roles[rn]
+		if r == nil {
+			continue
+		}
+		for _, t := range r.Tasks {
+			for _, ref := range t.IfChanged {
+				if _, ok := ResolveRef(pb, p, rn, ref); !ok {
+					diags = append(diags, errAt(t.IfChangedRange, "Unknown task reference",
+						fmt.Sprintf("Task %s: %q names no task of play %q (write \"kind.name\", \"role/kind.name\" or a role name).", t.ID(), ref, p.Name)))
+				}
+			}
+		}
+	}
+	return diags
+}
+
+// ResolveRef returns the tasks an if_changed reference names, seen from a
+// task of role in play p.
+func ResolveRef(pb *Playbook, p *Play, role, ref string) ([]*Task, bool) {
+	inPlay := func(name string) *Role {
+		for _, rn := range p.Roles {
+			if rn == name {
+				return pb.Roles[rn]
+			}
+		}
+		return nil
+	}
+	roleName, taskID, hasRole := strings.Cut(ref, "/")
+	if !hasRole {
+		if !strings.Contains(ref, ".") { // a role name
+			if r := inPlay(ref); r != nil {
+				return r.Tasks, true
+			}
+			return nil, false
+		}
+		roleName, taskID = role, ref
+	}
+	r := inPlay(roleName)
+	if r == nil {
+		return nil, false
+	}
+	for _, t := range r.Tasks {
+		if t.ID() == taskID {
+			return []*Task{t}, true
+		}
+	}
+	return nil, false
 }

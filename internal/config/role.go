@@ -25,7 +25,16 @@ type Task struct {
 	Attrs      hcl.Attributes // the module's arguments (meta-arguments removed)
 	When       hcl.Expression // nil when absent
 	Notify     []string
-	Range      hcl.Range
+	// DelegateTo, when set, is a host selection (evaluated for the host the
+	// task is for): the task runs on those hosts instead, once each.
+	DelegateTo hcl.Expression
+	// IfChanged gates the task: it runs only when one of these tasks
+	// ("kind.name" of the same role, "role/kind.name", or a role name: any
+	// of its tasks) has a change when the play starts on the host; it then
+	// runs even if its own check finds nothing to do.
+	IfChanged      []string
+	IfChangedRange hcl.Range
+	Range          hcl.Range
 }
 
 // ID names the task in plans: "template.site".
@@ -140,6 +149,27 @@ func decodeTask(b *hcl.Block, role string) (*Task, hcl.Diagnostics) {
 		switch n {
 		case "when":
 			t.When = a.Expr
+		case "delegate_to":
+			t.DelegateTo = a.Expr
+		case "if_changed":
+			v, d := a.Expr.Value(nil)
+			diags = append(diags, d...)
+			t.IfChangedRange = a.Expr.Range()
+			if !d.HasErrors() {
+				ok := v.CanIterateElements()
+				if ok {
+					for _, e := range v.AsValueSlice() {
+						if e.Type() != cty.String {
+							ok = false
+							break
+						}
+						t.IfChanged = append(t.IfChanged, e.AsString())
+					}
+				}
+				if !ok {
+					diags = append(diags, errAt(a.Expr.Range(), "Invalid if_changed", "if_changed is a list of task references: \"kind.name\", \"role/kind.name\" or a role name."))
+				}
+			}
 		case "notify":
 			v, d := a.Expr.Value(nil)
 			diags = append(diags, d...)

@@ -59,6 +59,51 @@ type Engine struct {
 	// Finish, when set, runs at the end of the run while the connections are
 	// still open (releasing the deploy locks).
 	Finish func()
+	// RevertAll: when a play stops on max_fail, also undo its changes on
+	// the hosts that had completed it (a rollout reverted everywhere).
+	RevertAll bool
+
+	pool connPool
+}
+
+// connPool holds one connection per host for the whole run, shared by the
+// host's own tasks and the tasks other hosts delegate to it.
+type connPool struct {
+	mu sync.Mutex
+	m  map[string]*pooled
+}
+
+type pooled struct {
+	once sync.Once
+	t    transport.Transport
+	err  error
+}
+
+// conn returns the run's connection to h, dialling it on first use.
+func (e *Engine) conn(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
+	e.pool.mu.Lock()
+	if e.pool.m == nil {
+		e.pool.m = map[string]*pooled{}
+	}
+	p := e.pool.m[h.Name]
+	if p == nil {
+		p = &pooled{}
+		e.pool.m[h.Name] = p
+	}
+	e.pool.mu.Unlock()
+	p.once.Do(func() { p.t, p.err = e.Dial(ctx, h) })
+	return p.t, p.err
+}
+
+func (e *Engine) closePool() {
+	e.pool.mu.Lock()
+	defer e.pool.mu.Unlock()
+	for _, p := range e.pool.m {
+		if p.t != nil {
+			p.t.Close()
+		}
+	}
+	e.pool.m = nil
 }
 
 // hostRun is one host's state across the plays of a run.
@@ -96,11 +141,7 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 		if e.Finish != nil {
 			e.Finish()
 		}
-		for _, hr := range runs {
-			if hr.conn != nil {
-				hr.conn.Close()
-			}
-		}
+		e.closePool()
 	}()
 
 	if e.Prepare != nil {
@@ -144,13 +185,13 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 // runPlay runs one play on its hosts in serial batches; it returns true when
 // the play's max_fail was exceeded and the run must stop.
 func (e *Engine) runPlay(ctx context.Context, mode Mode, p *config.Play, hosts []*hostRun) bool {
-	size := p.Serial
-	if size <= 0 || size > len(hosts) {
-		size = len(hosts)
-	}
 	failed := 0
 	sem := make(chan struct{}, e.Forks)
-	for start := 0; start < len(hosts); start += size {
+	for start, batch := 0, 0; start < len(hosts); batch++ {
+		size := len(hosts)
+		if len(p.Serial) > 0 {
+			size = p.Serial[min(batch, len(p.Serial)-1)]
+		}
 		end := min(start+size, len(hosts))
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -170,6 +211,15 @@ func (e *Engine) runPlay(ctx context.Context, mode Mode, p *config.Play, hosts [
 		}
 		wg.Wait()
 		if p.MaxFail >= 0 && failed > p.MaxFail {
+			if e.RevertAll && mode == Apply && e.Rollback {
+				for _, hr := range hosts[:end] {
+					if !hr.done && len(hr.played) > 0 {
+						hr.out.Error = fmt.Sprintf("reverted (--revert-all): play %q stopped after %d failed host(s); %s", p.Name, failed, e.rollbackPlay(ctx, hr))
+						hr.out.Status = plan.StatusFailed
+						hr.done = true
+					}
+				}
+			}
 			for _, hr := range hosts[end:] {
 				if hr.out.Error == "" {
 					hr.out.Error = fmt.Sprintf("not run: play %q stopped after %d failed host(s) (max_fail = %d)", p.Name, failed, p.MaxFail)
@@ -182,6 +232,7 @@ func (e *Engine) runPlay(ctx context.Context, mode Mode, p *config.Play, hosts [
 		if ctx.Err() != nil {
 			return true
 		}
+		start = end
 	}
 	return false
 }
@@ -191,13 +242,12 @@ func (e *Engine) connect(ctx context.Context, hr *hostRun) error {
 	if hr.conn != nil {
 		return nil
 	}
-	conn, err := e.Dial(ctx, hr.host)
+	conn, err := e.conn(ctx, hr.host)
 	if err != nil {
 		return err
 	}
 	facts, err := gatherFacts(ctx, conn)
 	if err != nil {
-		conn.Close()
 		return err
 	}
 	hr.conn, hr.facts = conn, facts
@@ -230,13 +280,11 @@ func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hos
 		role := e.Playbook.Roles[rn]
 		evalCtx := e.Scope.Context(hr.host, role, p, hr.facts)
 		for _, t := range role.Tasks {
-			b, skip, diags := Bind(e.Registry, t, role, evalCtx)
-			if diags.HasErrors() {
-				return fail(fmt.Errorf("%s/%s %s: %s", p.Name, rn, t.ID(), diagText(diags)))
+			bound, err := e.bindFor(ctx, t, role, evalCtx)
+			if err != nil {
+				return fail(fmt.Errorf("%s/%s %s: %w", p.Name, rn, t.ID(), err))
 			}
-			if !skip {
-				tasks = append(tasks, b)
-			}
+			tasks = append(tasks, bound...)
 		}
 	}
 	e.Observer.HostTasks(name, len(tasks))
@@ -282,6 +330,7 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 	notifiedSet := map[handlerRef]bool{}
 	var notified []handlerRef
 	var changes []*module.Change
+	var forced map[*Bound]string // gated tasks that run, and why
 	stale := true
 	for i := 0; i < len(tasks); i++ {
 		if stale {
@@ -291,13 +340,29 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 				return nil, fmt.Errorf("%s: %w", p.Name, err)
 			}
 			stale = false
+			if forced == nil {
+				forced = e.gate(p, tasks, changes)
+			}
 		}
 		b, c := tasks[i], changes[0]
 		changes = changes[1:]
+		if len(b.Task.IfChanged) > 0 {
+			why, run := forced[b]
+			if !run {
+				e.Observer.TaskDone(name, p.Name, b.Task.ID(), "skipped", "")
+				continue
+			}
+			if c == nil {
+				c = &module.Change{Action: plan.Run, Summary: b.Task.ID() + " (" + why + ")"}
+			}
+		}
 		hr.out.Tasks++
 		if c == nil {
 			e.Observer.TaskDone(name, p.Name, b.Task.ID(), "ok", "")
 			continue
+		}
+		if b.Target != nil {
+			c.Summary = "on " + b.Target.Name + ": " + c.Summary
 		}
 		if mode == Apply {
 			if ctx.Err() != nil {
@@ -308,7 +373,11 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 			}
 			// A task under way finishes even when the run is interrupted:
 			// stopping it half-way could leave the host half-changed.
-			if err := b.Module.Apply(context.WithoutCancel(ctx), hr.conn); err != nil {
+			conn, err := e.targetConn(ctx, hr, b)
+			if err != nil {
+				return nil, fmt.Errorf("%s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
+			}
+			if err := b.Module.Apply(context.WithoutCancel(ctx), conn); err != nil {
 				e.Observer.TaskDone(name, p.Name, b.Task.ID(), "failed", err.Error())
 				return nil, fmt.Errorf("%s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
 			}
@@ -343,15 +412,38 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 	return ordered, nil
 }
 
-// check probes tasks in one round trip and returns each one's change (nil: in state).
+// check probes tasks, one round trip per host they run on, and returns
+// each one's change (nil: in state).
 func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*module.Change, error) {
-	frags := make([]string, len(tasks))
+	probed := make([]module.Probed, len(tasks))
+	groups := map[*inventory.Host][]int{} // nil: the host itself
+	var order []*inventory.Host
 	for i, b := range tasks {
-		frags[i] = b.Module.Probe()
+		if _, ok := groups[b.Target]; !ok {
+			order = append(order, b.Target)
+		}
+		groups[b.Target] = append(groups[b.Target], i)
 	}
-	probed, err := probeBatch(ctx, hr.conn, frags)
-	if err != nil {
-		return nil, err
+	for _, target := range order {
+		idx := groups[target]
+		frags := make([]string, len(idx))
+		for k, i := range idx {
+			frags[k] = tasks[i].Module.Probe()
+		}
+		conn, err := e.targetConn(ctx, hr, tasks[idx[0]])
+		if err != nil {
+			return nil, err
+		}
+		out, err := probeBatch(ctx, conn, frags)
+		if err != nil {
+			if target != nil {
+				return nil, fmt.Errorf("on %s: %w", target.Name, err)
+			}
+			return nil, err
+		}
+		for k, i := range idx {
+			probed[i] = out[k]
+		}
 	}
 	out := make([]*module.Change, len(tasks))
 	for i, b := range tasks {
@@ -362,6 +454,93 @@ func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*mod
 		out[i] = c
 	}
 	return out, nil
+}
+
+// targetConn is the connection a bound task runs on: its delegate's, or
+// the host's own.
+func (e *Engine) targetConn(ctx context.Context, hr *hostRun, b *Bound) (transport.Transport, error) {
+	if b.Target == nil {
+		return hr.conn, nil
+	}
+	return e.conn(ctx, b.Target)
+}
+
+// gate decides, from the play's first check on a host, which if_changed
+// tasks run: those with a referenced (ungated) task that has a change.
+func (e *Engine) gate(p *config.Play, tasks []*Bound, changes []*module.Change) map[*Bound]string {
+	changed := map[*config.Task]bool{}
+	for i, b := range tasks {
+		if changes[i] != nil && len(b.Task.IfChanged) == 0 {
+			changed[b.Task] = true
+		}
+	}
+	out := map[*Bound]string{}
+	for _, b := range tasks {
+		for _, ref := range b.Task.IfChanged {
+			refs, _ := config.ResolveRef(e.Playbook, p, b.Role.Name, ref)
+			for _, t := range refs {
+				if changed[t] {
+					out[b] = t.Role + "/" + t.ID() + " changes"
+					break
+				}
+			}
+			if _, ok := out[b]; ok {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// bindFor binds t for the host of evalCtx: once, or once per delegate.
+func (e *Engine) bindFor(ctx context.Context, t *config.Task, role *config.Role, evalCtx *hcl.EvalContext) ([]*Bound, error) {
+	if t.DelegateTo == nil {
+		b, skip, diags := Bind(e.Registry, t, role, evalCtx)
+		if diags.HasErrors() {
+			return nil, errors.New(diagText(diags))
+		}
+		if skip {
+			return nil, nil
+		}
+		return []*Bound{b}, nil
+	}
+	targets, err := e.delegates(t, evalCtx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Bound
+	for _, target := range targets {
+		b, skip, diags := Bind(e.Registry, t, role, evalCtx)
+		if diags.HasErrors() {
+			return nil, errors.New(diagText(diags))
+		}
+		if skip {
+			return nil, nil
+		}
+		b.Target = target
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// delegates evaluates a task's delegate_to into hosts.
+func (e *Engine) delegates(t *config.Task, evalCtx *hcl.EvalContext) ([]*inventory.Host, error) {
+	v, diags := t.DelegateTo.Value(evalCtx)
+	if diags.HasErrors() {
+		return nil, errors.New(diagText(diags))
+	}
+	v, _ = v.Unmark()
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+		return nil, fmt.Errorf("delegate_to must be a host selection string, such as \"lb\"")
+	}
+	hosts, err := e.Inventory.Select(v.AsString())
+	if err != nil {
+		return nil, fmt.Errorf("delegate_to: %w", err)
+	}
+	if len(hosts) == 0 {
+		return nil, fmt.Errorf("delegate_to %q selects no host", v.AsString())
+	}
+	return hosts, nil
 }
 
 // diagText flattens diagnostics into one line for a host's error.

@@ -222,3 +222,83 @@ task "touch" "two" { path = "DIR/${host.name}-2" }
 		t.Errorf("run with failures must report Failed")
 	}
 }
+
+func TestDelegationAndIfChanged(t *testing.T) {
+	role := `
+task "touch" "a" { path = "DIR/${host.name}-a" }
+task "touch" "gated" {
+  path       = "DIR/gated-${host.name}"
+  if_changed = ["touch.a"]
+}
+task "touch" "deleg" {
+  delegate_to = "c"
+  path        = "DIR/deleg-from-${host.name}"
+}
+`
+	f := newFixture(t, role, "")
+	f.eng.Hosts = []*inventory.Host{f.eng.Inventory.Host("a")}
+	t.Chdir(f.dir)
+	if err := os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := f.eng.Run(context.Background(), Plan)
+	if n := len(p.Hosts[0].Changes); n != 3 {
+		t.Fatalf("plan: %d changes, want 3: %+v", n, p.Hosts[0].Changes)
+	}
+	if s := p.Hosts[0].Changes[2].Summary; !strings.HasPrefix(s, "on c: ") {
+		t.Errorf("delegated change summary %q does not name the delegate", s)
+	}
+	if f.conns["c"].runs == 0 {
+		t.Errorf("the delegated task was not probed on c")
+	}
+	before := f.conns["c"].runs
+	p = f.eng.Run(context.Background(), Apply)
+	if p.Failed() || len(p.Hosts[0].Changes) != 3 {
+		t.Fatalf("apply: %+v", p.Hosts[0])
+	}
+	for _, n := range []string{"a-a", "gated-a", "deleg-from-a"} {
+		if _, err := os.Stat(filepath.Join(f.dir, "DIR", n)); err != nil {
+			t.Errorf("%s missing after apply", n)
+		}
+	}
+	if f.conns["c"].runs <= before {
+		t.Errorf("the delegated change did not run on c")
+	}
+	// The gate: "a" is in state, so "gated" does not run, even though its
+	// own file is gone.
+	os.Remove(filepath.Join(f.dir, "DIR", "gated-a"))
+	p = f.eng.Run(context.Background(), Apply)
+	if len(p.Hosts[0].Changes) != 0 {
+		t.Errorf("gated task ran without a change to its reference: %+v", p.Hosts[0].Changes)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "DIR", "gated-a")); err == nil {
+		t.Errorf("gated task ran")
+	}
+}
+
+func TestSerialBatches(t *testing.T) {
+	var order []string
+	var mu sync.Mutex
+	f := newFixture(t, `task "touch" "a" { path = "DIR/${host.name}" }`, "")
+	f.eng.Playbook.Plays[0].Serial = []int{1, 2}
+	f.eng.Observer = batchObserver{func(ev string) { mu.Lock(); order = append(order, ev); mu.Unlock() }}
+	t.Chdir(f.dir)
+	os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755)
+	if p := f.eng.Run(context.Background(), Apply); p.Failed() {
+		t.Fatal(p.Hosts)
+	}
+	pos := map[string]int{}
+	for i, ev := range order {
+		pos[ev] = i
+	}
+	if pos["done a"] > pos["start b"] || pos["done a"] > pos["start c"] || len(order) != 6 {
+		t.Errorf("events %v: the canary (a) must finish before b and c start", order)
+	}
+}
+
+type batchObserver struct{ done func(string) }
+
+func (batchObserver) PlayStarted(string, []string)                    {}
+func (o batchObserver) HostTasks(h string, _ int)                     { o.done("start " + h) }
+func (batchObserver) TaskDone(string, string, string, string, string) {}
+func (o batchObserver) HostDone(h, _, _, _ string)                    { o.done("done " + h) }

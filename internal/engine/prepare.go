@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"skiff/internal/inventory"
 	"skiff/internal/plan"
 	"skiff/internal/transport"
@@ -19,6 +21,32 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		if sel, err := e.Inventory.Select(p.Hosts); err == nil {
 			for _, h := range inventory.Intersect(sel, limit) {
 				touched[h.Name] = true
+			}
+		}
+	}
+	// Hosts that tasks delegate to by a fixed selection ("lb") are touched
+	// too, in or out of --limit.
+	var delegates []*inventory.Host
+	for _, r := range e.Playbook.Roles {
+		for _, t := range r.Tasks {
+			if t.DelegateTo == nil {
+				continue
+			}
+			v, diags := t.DelegateTo.Value(nil)
+			if diags.HasErrors() || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+				continue
+			}
+			sel, err := e.Inventory.Select(v.AsString())
+			if err != nil {
+				continue
+			}
+			for _, h := range sel {
+				if !touched[h.Name] {
+					touched[h.Name] = true
+					if runs[h.Name] == nil {
+						delegates = append(delegates, h)
+					}
+				}
 			}
 		}
 	}
@@ -53,6 +81,24 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 				hr.done = true
 				hr.out.Error = err.Error()
 				hr.out.Status = plan.StatusFailed
+				e.Observer.HostDone(h.Name, "", plan.StatusFailed, err.Error())
+			}
+		}()
+	}
+	for _, h := range delegates {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			t, err := e.conn(ctx, h)
+			if err == nil {
+				err = e.Prepare(ctx, h, t)
+			}
+			if err != nil && !transport.IsUnreachable(err) {
+				mu.Lock()
+				refused = append(refused, h.Name)
+				mu.Unlock()
 				e.Observer.HostDone(h.Name, "", plan.StatusFailed, err.Error())
 			}
 		}()

@@ -33,6 +33,13 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 		Seq: seq, Host: hr.host.Name, Play: p.Name, Role: b.Role.Name, Task: b.Task.ID(),
 		Summary: c.Summary, Time: time.Now().UTC(),
 	}
+	if b.Target != nil { // the change happens on the delegate: so does its undo
+		entry.Host = b.Target.Name
+	}
+	conn, err := e.targetConn(ctx, hr, b)
+	if err != nil {
+		return err
+	}
 	var backup string
 	if r, ok := b.Module.(module.Reversible); ok {
 		backup, entry.Undo, entry.After = r.Reversal(dir)
@@ -47,7 +54,7 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 		fmt.Fprintf(&script, "(\n%s\n) || { echo 'backup before the change failed' >&2; exit 1; }\n", backup)
 	}
 	fmt.Fprintf(&script, "cat >> %s <<'SKIFF_JOURNAL_EOF'\n%s\nSKIFF_JOURNAL_EOF\n", shell.Quote(runDir+"/journal.jsonl"), line)
-	res, err := hr.conn.Run(context.WithoutCancel(ctx), script.String())
+	res, err := conn.Run(context.WithoutCancel(ctx), script.String())
 	if err != nil {
 		return err
 	}
@@ -65,17 +72,48 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 // then runs their after steps (services reloaded on the restored config).
 // It returns a sentence for the host's error.
 func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
-	entries := make([]journal.Entry, len(hr.played))
-	for i, en := range hr.played {
-		entries[len(hr.played)-1-i] = en
+	// Newest first, grouped by the host each change happened on: the host
+	// itself first, then the hosts its tasks were delegated to.
+	byHost := map[string][]journal.Entry{}
+	order := []string{hr.host.Name}
+	for i := len(hr.played) - 1; i >= 0; i-- {
+		en := hr.played[i]
+		if _, ok := byHost[en.Host]; !ok && en.Host != hr.host.Name {
+			order = append(order, en.Host)
+		}
+		byHost[en.Host] = append(byHost[en.Host], en)
 	}
+	total := len(hr.played)
 	hr.played = nil
-	undone, problems := Undo(context.WithoutCancel(ctx), hr.conn, entries)
-	if len(undone) > 0 && e.Journal != nil {
-		_ = e.Journal.MarkUndone(journal.Undone{Host: hr.host.Name, Seqs: undone, By: "automatic"})
+	var undoneN int
+	var problems []string
+	for _, name := range order {
+		entries := byHost[name]
+		if len(entries) == 0 {
+			continue
+		}
+		conn := hr.conn
+		if name != hr.host.Name {
+			var err error
+			if conn, err = e.conn(ctx, e.Inventory.Host(name)); err != nil {
+				problems = append(problems, fmt.Sprintf("on %s: %v", name, err))
+				continue
+			}
+		}
+		undone, probs := Undo(context.WithoutCancel(ctx), conn, entries)
+		undoneN += len(undone)
+		for _, pr := range probs {
+			if name != hr.host.Name {
+				pr = "on " + name + ": " + pr
+			}
+			problems = append(problems, pr)
+		}
+		if len(undone) > 0 && e.Journal != nil {
+			_ = e.Journal.MarkUndone(journal.Undone{Host: name, Seqs: undone, By: "automatic"})
+		}
 	}
 	hr.out.RolledBack = true
-	msg := fmt.Sprintf("rolled back %d of %d change(s)", len(undone), len(entries))
+	msg := fmt.Sprintf("rolled back %d of %d change(s)", undoneN, total)
 	if len(problems) > 0 {
 		msg += " (" + strings.Join(problems, "; ") + ")"
 	}

@@ -116,6 +116,8 @@ type Bound struct {
 	Task   *config.Task
 	Role   *config.Role
 	Module module.Module
+	// Target is the host a delegated task runs on; nil: the host itself.
+	Target *inventory.Host
 }
 
 // Bind evaluates t for one host. skip is true when its `when` is false.

@@ -45,6 +45,15 @@ func (e *Engine) Validate() hcl.Diagnostics {
 				for _, t := range append(append(role.Tasks[:0:0], role.Tasks...), role.Handlers...) {
 					_, _, d := Bind(e.Registry, t, role, ctx)
 					add(d)
+					if t.DelegateTo != nil {
+						if v, d := t.DelegateTo.Value(ctx); !d.HasErrors() && v.IsWhollyKnown() {
+							if _, err := e.delegates(t, ctx); err != nil {
+								add(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid delegate_to", Detail: err.Error() + ".", Subject: t.DelegateTo.Range().Ptr()}})
+							}
+						} else {
+							add(d)
+						}
+					}
 				}
 			}
 		}
