@@ -147,7 +147,7 @@ would, 1 on any error.`,
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
-	var yes, noRollback bool
+	var yes, noRollback, revertAll bool
 	cmd := &cobra.Command{
 		Use:   "apply -i INVENTORY PLAYBOOK [--yes] | apply PLANFILE [--yes]",
 		Short: "Converge hosts to the playbook, or apply a saved plan",
@@ -188,6 +188,7 @@ needs --yes.`,
 			if err != nil {
 				return err
 			}
+			ld.engine.RevertAll = revertAll
 			if !yes {
 				p := g.run(cmd.Context(), ld, engine.Plan)
 				if proceed, err := g.confirm(p); !proceed {
@@ -201,6 +202,7 @@ needs --yes.`,
 	addCommon(cmd, g, true)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking")
 	cmd.Flags().BoolVar(&noRollback, "no-rollback", false, "leave a failed host as the failure left it (debugging)")
+	cmd.Flags().BoolVar(&revertAll, "revert-all", false, "when a play stops on max_fail, also undo it on the hosts that had completed it")
 	return cmd
 }
 

@@ -44,7 +44,6 @@ task "file" "db_ca" {
   path    = "/etc/foobar/db-ca.crt"
   content = tls_ca_cert()
   mode    = "0644"
-  notify  = ["restart_app"]
 }
 
 task "template" "env" {
@@ -52,7 +51,6 @@ task "template" "env" {
   path   = "/etc/foobar/foobar.env"
   owner  = "root"
   mode   = "0600" # systemd reads it as root, before dropping to foobar
-  notify = ["restart_app"]
 }
 
 task "directory" "logs" {
@@ -65,13 +63,19 @@ task "template" "unit" {
   source = "foobar-app.service.tftpl"
   path   = "/etc/systemd/system/foobar-app.service"
   mode   = "0644"
-  notify = ["restart_app"]
 }
 
 task "symlink" "current" {
   path   = "/opt/foobar/current"
   target = "/opt/foobar/releases/${var.app_version}"
-  notify = ["restart_app"]
+}
+
+# Restarts only when the release or its config changed (the rolling
+# upgrade's drain and checks hang on the same condition).
+task "service" "restart" {
+  name       = "foobar-app"
+  state      = "restarted"
+  if_changed = ["file.binary", "file.db_ca", "template.env", "template.unit", "symlink.current"]
 }
 
 task "service" "app" {
@@ -84,9 +88,4 @@ task "service" "app" {
 task "command" "prune_releases" {
   command = "cd /opt/foobar/releases && ls -1t | grep -vx '${var.app_version}' | tail -n +${var.keep_releases} | xargs -r rm -rf --"
   unless  = "[ $(ls -1 /opt/foobar/releases | wc -l) -le ${var.keep_releases} ]"
-}
-
-handler "service" "restart_app" {
-  name  = "foobar-app"
-  state = "restarted"
 }

@@ -8,12 +8,14 @@ import (
 	"skiff/internal/module/directory"
 	"skiff/internal/module/file"
 	"skiff/internal/module/group"
+	"skiff/internal/module/haproxy"
 	"skiff/internal/module/mysql"
 	"skiff/internal/module/service"
 	"skiff/internal/module/symlink"
 	"skiff/internal/module/template"
 	"skiff/internal/module/ufw"
 	"skiff/internal/module/user"
+	"skiff/internal/module/waithttp"
 )
 
 // Registry returns a fresh registry of the built-in kinds; callers may add
@@ -34,5 +36,8 @@ func Registry() module.Registry {
 		"mysql_database":    mysql.NewDatabase,
 		"mysql_user":        mysql.NewUser,
 		"mysql_replication": mysql.NewReplication,
+
+		"haproxy_server": haproxy.New,
+		"wait_http":      waithttp.New,
 	}
 }

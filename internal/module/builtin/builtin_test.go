@@ -28,6 +28,9 @@ var kindArgs = map[string][]string{
 	"mysql_database":    {"name", "charset", "state"},
 	"mysql_user":        {"name", "host", "hosts", "password", "privileges", "state", "binlog"},
 	"mysql_replication": {"primary_host", "primary_port", "user", "password", "seed", "read_only"},
+
+	"haproxy_server": {"socket", "backend", "server", "state", "wait", "timeout"},
+	"wait_http":      {"url", "status", "body", "timeout", "interval", "insecure", "ca_file"},
 }
 
 func TestRegistryKinds(t *testing.T) {
@@ -80,7 +83,7 @@ func TestReversibleKinds(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	want := "command,directory,file,group,package,service,symlink,template,ufw,user"
+	want := "command,directory,file,group,haproxy_server,package,service,symlink,template,ufw,user"
 	if strings.Join(got, ",") != want {
 		t.Errorf("reversible kinds = %v, want %s", got, want)
 	}

@@ -89,10 +89,7 @@ func New(a *module.Args) module.Module {
 		a.String("state", true) // the "missing required argument" diagnostic
 	}
 	a.RejectSensitive("socket", "backend", "server", "state")
-	if s.socket == "" && !a.Unknown("socket") {
-		s.socket = DefaultSocket
-	}
-	if !strings.HasPrefix(s.socket, "/") || strings.ContainsAny(s.socket, "\n\r\x00") {
+	if !a.Unknown("socket") && (!strings.HasPrefix(s.socket, "/") || strings.ContainsAny(s.socket, "\n\r\x00")) {
 		a.Errorf("socket", "socket must be the absolute path of HAProxy's stats socket, not %q.", s.socket)
 	}
 	for _, n := range []struct{ arg, v string }{{"backend", s.backend}, {"server", s.server}} {

@@ -12,8 +12,9 @@ import (
 //
 // hap CMD sends one runtime API command and prints HAProxy's answer (which
 // closes the connection after answering a non-interactive command). It uses
-// socat if present, else netcat-openbsd's nc -U, else python3; it exits
-// non-zero, the reason on stdout/stderr, when the socket cannot be reached.
+// socat if present, else netcat-openbsd's nc -U, else python3; it returns
+// non-zero, the reason on stderr, when the socket cannot be reached. HAProxy
+// answers with text, also to a command it rejects ("No such server.").
 //
 // hap_state prints key=value lines (see State):
 //   - haproxy=down and reason=… when nothing answers on the socket (no socket
@@ -64,10 +65,14 @@ hap_state() {
 		return 0
 	fi
 	if ! ans=$(hap "show servers state $be" 2>&1); then
-		case $ans in
-		*"Connection refused"*|*"No such file"*) echo haproxy=down ;;
-		*) echo "error=$sock: $(printf '%s\n' "$ans" | head -n 1)" ;;
-		esac
+		if [ ! -S "$sock" ]; then
+			echo haproxy=down
+		else
+			case $ans in
+			*"Connection refused"*) echo haproxy=down ;;
+			*) echo "error=$sock: $(printf '%s\n' "$ans" | head -n 1)" ;;
+			esac
+		fi
 		echo "reason=$(printf '%s\n' "$ans" | head -n 1)"
 		return 0
 	fi
