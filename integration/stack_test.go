@@ -483,9 +483,19 @@ func TestStackOnRealHosts(t *testing.T) {
 			}
 			t.Fatalf("rerun: exit %d, summary %+v", r.code, r.json.Summary)
 		}
-		r = skiff(t, "plan", "-i", s.inv, "playbooks/site.hcl", "--detailed-exitcode")
+		planFile := filepath.Join(t.TempDir(), "site.plan")
+		r = skiff(t, "plan", "-i", s.inv, "playbooks/site.hcl", "--detailed-exitcode", "--out", planFile)
 		if r.code != 0 {
 			t.Errorf("plan after rerun: exit %d\n%s", r.code, r.stdout)
+		}
+		saved, err := os.ReadFile(planFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range s.secrets {
+			if strings.Contains(string(saved), v) {
+				t.Errorf("secret %s is in the saved plan", name)
+			}
 		}
 		status := s.replicaStatus(t)
 		if !strings.Contains(status, "Slave_IO_Running: Yes") || !strings.Contains(status, "Slave_SQL_Running: Yes") {

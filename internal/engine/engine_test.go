@@ -15,6 +15,7 @@ import (
 
 	"skiff/internal/config"
 	"skiff/internal/inventory"
+	"skiff/internal/journal"
 	"skiff/internal/module"
 	"skiff/internal/plan"
 	"skiff/internal/transport"
@@ -77,9 +78,14 @@ func (m *touch) Apply(ctx context.Context, t transport.Transport) error {
 }
 
 func registry() module.Registry {
-	return module.Registry{"touch": func(a *module.Args) module.Module {
-		return &touch{path: a.String("path", true), fail: a.Bool("fail", false)}
-	}}
+	return module.Registry{
+		"touch": func(a *module.Args) module.Module {
+			return &touch{path: a.String("path", true), fail: a.Bool("fail", false)}
+		},
+		"rtouch": func(a *module.Args) module.Module {
+			return &reversibleTouch{touch{path: a.String("path", true), fail: a.Bool("fail", false)}}
+		},
+	}
 }
 
 func write(t *testing.T, dir, name, content string) string {
@@ -116,7 +122,7 @@ host "c" { address = "10.0.0.3" }
 		t.Fatal(diags)
 	}
 	inv := inventory.New(invCfg)
-	book, diags := l.LoadPlaybook(pbPath, nil, map[string]bool{"touch": true})
+	book, diags := l.LoadPlaybook(pbPath, nil, map[string]bool{"touch": true, "rtouch": true})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -302,3 +308,47 @@ func (batchObserver) PlayStarted(string, []string)                    {}
 func (o batchObserver) HostTasks(h string, _ int)                     { o.done("start " + h) }
 func (batchObserver) TaskDone(string, string, string, string, string) {}
 func (o batchObserver) HostDone(h, _, _, _ string)                    { o.done("done " + h) }
+
+// reversibleTouch is touch with an undo that removes the file again.
+type reversibleTouch struct{ touch }
+
+func (m *reversibleTouch) Reversal(dir string) (backup, undo, after string) {
+	return "", fmt.Sprintf("rm -f %q", m.path), ""
+}
+
+func TestRevertAllUndoesCompletedHosts(t *testing.T) {
+	role := `
+task "rtouch" "a" { path = "DIR/${host.name}-a" }
+task "rtouch" "b" {
+  path = "DIR/${host.name}-b"
+  fail = host.name == "b"
+}
+`
+	f := newFixture(t, role, "")
+	f.eng.Playbook.Plays[0].Serial = []int{1}
+	f.eng.Playbook.Plays[0].MaxFail = 0
+	w, err := journal.Create(filepath.Join(f.dir, "runs"), journal.Run{ID: "revert", Command: "apply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	f.eng.Journal, f.eng.Rollback, f.eng.RevertAll, f.eng.RunID = w, true, true, "revert"
+	t.Chdir(f.dir)
+	os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755)
+	p := f.eng.Run(context.Background(), Apply)
+	st := map[string]string{}
+	for _, h := range p.Hosts {
+		st[h.Name] = h.Status + ": " + h.Error
+	}
+	if !strings.Contains(st["a"], "reverted (--revert-all)") || !strings.Contains(st["b"], "rolled back") || !strings.Contains(st["c"], "not run") {
+		t.Fatalf("statuses: %v", st)
+	}
+	entries, _ := os.ReadDir(filepath.Join(f.dir, "DIR"))
+	if len(entries) != 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("left after the revert: %v", names)
+	}
+}
