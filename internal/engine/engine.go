@@ -298,7 +298,7 @@ func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hos
 		for _, n := range notified {
 			role := e.Playbook.Roles[n.role]
 			evalCtx := e.Scope.Context(hr.host, role, p, hr.facts)
-			b, skip, diags := Bind(e.Registry, role.Handler(n.name), role, evalCtx)
+			b, skip, diags := Bind(e.Registry, role.Handler(n.name), role, evalCtx, e.Scope.files)
 			if diags.HasErrors() {
 				return fail(fmt.Errorf("%s/%s handler %s: %s", p.Name, n.role, n.name, diagText(diags)))
 			}
@@ -495,7 +495,7 @@ func (e *Engine) gate(p *config.Play, tasks []*Bound, changes []*module.Change) 
 // bindFor binds t for the host of evalCtx: once, or once per delegate.
 func (e *Engine) bindFor(ctx context.Context, t *config.Task, role *config.Role, evalCtx *hcl.EvalContext) ([]*Bound, error) {
 	if t.DelegateTo == nil {
-		b, skip, diags := Bind(e.Registry, t, role, evalCtx)
+		b, skip, diags := Bind(e.Registry, t, role, evalCtx, e.Scope.files)
 		if diags.HasErrors() {
 			return nil, errors.New(diagText(diags))
 		}
@@ -510,7 +510,7 @@ func (e *Engine) bindFor(ctx context.Context, t *config.Task, role *config.Role,
 	}
 	var out []*Bound
 	for _, target := range targets {
-		b, skip, diags := Bind(e.Registry, t, role, evalCtx)
+		b, skip, diags := Bind(e.Registry, t, role, evalCtx, e.Scope.files)
 		if diags.HasErrors() {
 			return nil, errors.New(diagText(diags))
 		}

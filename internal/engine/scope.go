@@ -25,13 +25,15 @@ type Scope struct {
 	// certificates); offline replaces them by unknown results for validate.
 	local   map[string]function.Function
 	offline bool
+	// files caches local sources and templates for every host of the run.
+	files *module.LocalFiles
 }
 
 // NewScope builds the run-wide part of every evaluation context. Secrets
 // carry the secret mark, so anything computed from them is redacted.
 // local adds functions with local side effects (tls_cert…).
 func NewScope(inv *inventory.Inventory, secrets map[string]string, extra map[string]cty.Value, local map[string]function.Function) *Scope {
-	s := &Scope{inv: inv, extra: extra, local: local}
+	s := &Scope{inv: inv, extra: extra, local: local, files: &module.LocalFiles{}}
 	hostObjs := map[string]cty.Value{}
 	for _, h := range inv.Hosts {
 		hostObjs[h.Name] = hostObject(h, true)
@@ -123,7 +125,7 @@ type Bound struct {
 // Bind evaluates t for one host. skip is true when its `when` is false.
 // An unknown `when` (validate, facts unread) binds the task, so its
 // arguments are checked too.
-func Bind(reg module.Registry, t *config.Task, role *config.Role, ctx *hcl.EvalContext) (b *Bound, skip bool, diags hcl.Diagnostics) {
+func Bind(reg module.Registry, t *config.Task, role *config.Role, ctx *hcl.EvalContext, files *module.LocalFiles) (b *Bound, skip bool, diags hcl.Diagnostics) {
 	if t.When != nil {
 		v, d := t.When.Value(ctx)
 		diags = append(diags, d...)
@@ -160,6 +162,7 @@ func Bind(reg module.Registry, t *config.Task, role *config.Role, ctx *hcl.EvalC
 	args := module.NewArgs(t.Kind, t.Name, t.Range, attrs)
 	args.RoleDir = role.Dir
 	args.Eval = ctx
+	args.Files = files
 	m := factory(args)
 	diags = append(diags, args.Finish()...)
 	if diags.HasErrors() {

@@ -43,7 +43,7 @@ func (e *Engine) Validate() hcl.Diagnostics {
 				}
 				ctx := scope.Context(h, role, p, cty.DynamicVal)
 				for _, t := range append(append(role.Tasks[:0:0], role.Tasks...), role.Handlers...) {
-					_, _, d := Bind(e.Registry, t, role, ctx)
+					_, _, d := Bind(e.Registry, t, role, ctx, e.Scope.files)
 					add(d)
 					if t.DelegateTo != nil {
 						if v, d := t.DelegateTo.Value(ctx); !d.HasErrors() && v.IsWhollyKnown() {

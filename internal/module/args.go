@@ -31,6 +31,9 @@ type Args struct {
 	RoleDir string
 	// Eval is the evaluation context of the task, for rendering templates.
 	Eval *hcl.EvalContext
+	// Files reads local files (sources, templates) once per run; nil reads
+	// them every time.
+	Files *LocalFiles
 
 	attrs map[string]Attr
 	used  map[string]bool
@@ -311,4 +314,12 @@ func (a *Args) RejectSensitive(names ...string) {
 			a.Errorf(n, "Argument %q must not derive from a secret: it is shown in plans and logs.", n)
 		}
 	}
+}
+
+// ReadLocal reads a file of the operator's machine, through a.Files when set.
+func (a *Args) ReadLocal(path string) ([]byte, error) {
+	if a.Files != nil {
+		return a.Files.Read(path)
+	}
+	return os.ReadFile(path)
 }

@@ -65,7 +65,7 @@ func readSource(a *module.Args, src string) ([]byte, bool) {
 	if !filepath.IsAbs(src) {
 		p = filepath.Join(a.RoleDir, "files", src)
 	}
-	b, err := os.ReadFile(p)
+	b, err := a.ReadLocal(p)
 	if err != nil {
 		if os.IsNotExist(err) {
 			a.Errorf("source", "Source file %s not found (looked for %s).", src, p)

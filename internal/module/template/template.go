@@ -58,7 +58,7 @@ func render(a *module.Args, src string) (content []byte, known, sensitive bool) 
 	if !filepath.IsAbs(src) {
 		p = filepath.Join(a.RoleDir, "templates", src)
 	}
-	text, err := os.ReadFile(p)
+	text, err := a.ReadLocal(p)
 	if err != nil {
 		if os.IsNotExist(err) {
 			a.Errorf("source", "Template %s not found (looked for %s).", src, p)
