@@ -92,13 +92,21 @@ func (lk *locker) keep() {
 			lk.mu.Lock()
 			held := append([]*lock.Lock(nil), lk.held...)
 			lk.mu.Unlock()
+			// In parallel: a frozen host must not delay the others' heartbeats
+			// past the TTL.
+			var wg sync.WaitGroup
 			for _, l := range held {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				if err := l.Heartbeat(ctx); err != nil {
-					lk.warn("deploy lock: %v", err)
-				}
-				cancel()
+				wg.Add(1)
+				go func(l *lock.Lock) {
+					defer wg.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), lockTTL/4)
+					defer cancel()
+					if err := l.Heartbeat(ctx); err != nil {
+						lk.warn("%v", err)
+					}
+				}(l)
 			}
+			wg.Wait()
 		}
 	}
 }
