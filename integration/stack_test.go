@@ -159,6 +159,14 @@ func (s *stackSite) replicaStatus(t *testing.T) string {
 	return out
 }
 
+func shellQuoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = shellQuote(s)
+	}
+	return out
+}
+
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // curlSite fetches https://www.foobar.com/ through one lb host, trusting
@@ -469,6 +477,33 @@ func TestStackOnRealHosts(t *testing.T) {
 		}
 		if out, err := s.curlSite("web1"); err != nil || !strings.Contains(out, "Visit number") {
 			t.Errorf("HTTPS does not answer after the failed apply: %v %s", err, out)
+		}
+	})
+
+	t.Run("secrets are nowhere others can read", func(t *testing.T) {
+		// On the operator's machine: journals, the CA, plans beside the inventory.
+		var pats []string
+		for _, v := range s.secrets {
+			pats = append(pats, "-e", v)
+		}
+		local := exec.Command("grep", append([]string{"-rlF"}, append(pats, filepath.Join(filepath.Dir(s.inv), ".skiff"))...)...)
+		if out, _ := local.Output(); len(out) > 0 {
+			t.Errorf("secrets in skiff's local state: %s", out)
+		}
+		// On the hosts: every file an unprivileged user can read.
+		for _, h := range []string{"web1", "web2", "db1", "db2"} {
+			cmd := "runuser -u nobody -- grep -rlsF " + strings.Join(shellQuoteAll(pats), " ") + " /etc /opt /var /tmp /home /srv /usr/local /run 2>/dev/null"
+			if out, _ := hostExec(t, c, h, cmd); strings.TrimSpace(out) != "" {
+				t.Errorf("%s: secrets readable by others in: %s", h, out)
+			}
+			// Nor in any process's command line.
+			if out, _ := hostExec(t, c, h, "ps -eo args | grep -F "+strings.Join(shellQuoteAll(pats), " ")+" | grep -v grep"); strings.TrimSpace(out) != "" {
+				t.Errorf("%s: secrets in a process's argv: %s", h, out)
+			}
+		}
+		// The secrets do reach the files that need them (0600 root).
+		if out, _ := hostExec(t, c, "web1", "grep -c FOOBAR_DB_PRIMARY=foobar:"+shellQuote(s.secrets["app_db_password"])+" /etc/foobar/foobar.env"); strings.TrimSpace(out) != "1" {
+			t.Errorf("the app's env file lacks its password")
 		}
 	})
 
