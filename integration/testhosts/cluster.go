@@ -55,6 +55,13 @@ type Options struct {
 	Keep bool
 	// Logf, if set, receives progress lines (e.g. testing.T.Logf).
 	Logf func(format string, args ...any)
+	// Internal names hosts (of Hosts) that sit only on a second network,
+	// "<Prefix>-internal", which this machine cannot reach: tests reach
+	// them through a host of Gateways (a bastion). Their Address is on it.
+	Internal []string
+	// Gateways names hosts on both networks: Address stays on the main
+	// network, InternalAddress is on the internal one.
+	Gateways []string
 }
 
 // Host is one running test host.
@@ -63,6 +70,9 @@ type Host struct {
 	// Address is the container's IP on the cluster's private network.
 	Address     string
 	ContainerID string
+	// InternalAddress is the host's IP on the internal network, if it is on
+	// it (Options.Internal and Options.Gateways).
+	InternalAddress string
 }
 
 // Cluster is a set of running test hosts. Close removes them.
@@ -79,10 +89,12 @@ type Cluster struct {
 	// KnownHostsFile holds "ADDRESS ssh-ed25519 KEY" for every host.
 	KnownHostsFile string
 
-	signer  ssh.Signer
-	pool    *dockertest.Pool
-	network *docker.Network
-	logf    func(format string, args ...any)
+	signer   ssh.Signer
+	pool     *dockertest.Pool
+	network  *docker.Network
+	internal *docker.Network // nil without Options.Internal/Gateways
+	onNet    map[string]netPlace
+	logf     func(format string, args ...any)
 }
 
 // UniquePrefix returns base plus a random suffix, a valid Options.Prefix.
@@ -116,6 +128,15 @@ func (o *Options) validate() error {
 	}
 	if len(o.Hosts)+len(o.Clients) == 0 {
 		return errors.New("testhosts: no hosts")
+	}
+	inHosts := map[string]bool{}
+	for _, name := range o.Hosts {
+		inHosts[name] = true
+	}
+	for _, name := range append(append([]string{}, o.Internal...), o.Gateways...) {
+		if !inHosts[name] {
+			return fmt.Errorf("testhosts: Internal/Gateways name %q, not one of Hosts", name)
+		}
 	}
 	seen := map[string]bool{}
 	for _, name := range append(append([]string{}, o.Hosts...), o.Clients...) {
@@ -191,6 +212,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		_ = c.Close()
 		return nil, err
 	}
+	if err := c.setupInternal(ctx, opts, labels); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
 
 	names := append(append([]string{}, opts.Hosts...), opts.Clients...)
 	hosts := make([]Host, len(names))
@@ -225,8 +250,15 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 func (c *Cluster) boot(ctx context.Context, name string, labels map[string]string) (Host, ssh.PublicKey, error) {
 	repo, tag, _ := strings.Cut(c.Image, ":")
 	began := time.Now()
-	// Each goroutine gets its own Network value: RunWithOptions rewrites it.
-	net := &dockertest.Network{Network: &docker.Network{ID: c.network.ID, Name: c.network.Name}}
+	// Each goroutine gets its own Network values: RunWithOptions rewrites them.
+	place := c.onNet[name]
+	var nets []*dockertest.Network
+	if place != onInternal {
+		nets = append(nets, &dockertest.Network{Network: &docker.Network{ID: c.network.ID, Name: c.network.Name}})
+	}
+	if place == onInternal {
+		nets = append(nets, &dockertest.Network{Network: &docker.Network{ID: c.internal.ID, Name: c.internal.Name}})
+	}
 	res, err := c.pool.RunWithOptions(&dockertest.RunOptions{
 		Repository:  repo,
 		Tag:         tag,
@@ -236,7 +268,7 @@ func (c *Cluster) boot(ctx context.Context, name string, labels map[string]strin
 		CapAdd:      []string{"SYS_ADMIN", "NET_ADMIN"},
 		SecurityOpt: []string{"seccomp=unconfined"},
 		Mounts:      []string{"/sys/fs/cgroup:/sys/fs/cgroup:rw"},
-		Networks:    []*dockertest.Network{net},
+		Networks:    nets,
 		Labels:      labels,
 	}, func(hc *docker.HostConfig) {
 		hc.Tmpfs = map[string]string{"/run": "", "/run/lock": ""}
@@ -247,17 +279,35 @@ func (c *Cluster) boot(ctx context.Context, name string, labels map[string]strin
 		return Host{}, nil, fmt.Errorf("testhosts: start %s: %w", name, err)
 	}
 	h := Host{Name: name, ContainerID: res.Container.ID}
-	if ep, ok := res.Container.NetworkSettings.Networks[c.network.Name]; ok {
+	if place == onBoth {
+		// Docker joins one network at creation: the second comes after.
+		if err := c.joinInternal(res); err != nil {
+			return h, nil, fmt.Errorf("testhosts: %s: %w", name, err)
+		}
+	}
+	if ep, ok := res.Container.NetworkSettings.Networks[c.network.Name]; ok && place != onInternal {
 		h.Address = ep.IPAddress
 	}
-	if h.Address == "" {
-		return h, nil, fmt.Errorf("testhosts: %s has no address on %s", name, c.network.Name)
+	if c.internal != nil {
+		if ep, ok := res.Container.NetworkSettings.Networks[c.internal.Name]; ok && place != onMain {
+			h.InternalAddress = ep.IPAddress
+			if place == onInternal {
+				h.Address = ep.IPAddress
+			}
+		}
+	}
+	if h.Address == "" || (place != onMain && h.InternalAddress == "") {
+		return h, nil, fmt.Errorf("testhosts: %s has no address on its networks", name)
 	}
 
 	if err := c.authorize(ctx, h); err != nil {
 		return h, nil, err
 	}
-	key, err := c.waitSSH(ctx, h)
+	wait := c.waitSSH
+	if place == onInternal {
+		wait = c.waitSSHInside // this machine cannot reach it
+	}
+	key, err := wait(ctx, h)
 	if err != nil {
 		return h, nil, err
 	}

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"os"
 
 	"skiff/internal/engine"
 	"skiff/internal/inventory"
@@ -9,12 +11,20 @@ import (
 	sshtransport "skiff/internal/transport/ssh"
 )
 
+// sshConfigEnv overrides the ssh_config file read (default ~/.ssh/config).
+const sshConfigEnv = "SKIFF_SSH_CONFIG"
+
 // dialer opens SSH connections with the host's settings; one host-key store
 // is shared by every host of the run, so accept-new appends don't race.
+// ~/.ssh/config fills in what the inventory leaves unset (see withSSHConfig).
 func (g *globals) dialer() engine.Dialer {
 	keys := sshtransport.NewHostKeyStore()
+	sshCfg, sshErr := loadSSHConfig()
 	return func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
-		return sshtransport.Dial(ctx, sshtransport.Config{
+		if sshErr != nil {
+			return nil, fmt.Errorf("%s: ssh_config: %w", h.Name, sshErr)
+		}
+		cfg := sshtransport.Config{
 			Host:              h.Name,
 			Address:           h.Address,
 			Port:              h.Conn.Port,
@@ -24,8 +34,48 @@ func (g *globals) dialer() engine.Dialer {
 			AcceptNewHostKeys: g.acceptNewKeys,
 			HostKeys:          keys,
 			Become:            h.Conn.Become,
+			SudoPassword:      g.becomePass, // used only when become applies
 			Bastion:           h.Conn.Bastion,
 			ConnectTimeout:    g.connectTimeout,
-		})
+		}
+		if err := withSSHConfig(&cfg, h, sshCfg); err != nil {
+			return nil, fmt.Errorf("%s: %w", h.Name, err)
+		}
+		return sshtransport.Dial(ctx, cfg)
 	}
+}
+
+func loadSSHConfig() (*sshtransport.SSHConfig, error) {
+	p := os.Getenv(sshConfigEnv)
+	if p == "" {
+		p = "~/.ssh/config"
+	}
+	return sshtransport.LoadSSHConfig(p)
+}
+
+// withSSHConfig applies the ssh_config entry matching the host's address or
+// name: HostName replaces the address (an alias); User, Port, IdentityFile
+// and ProxyJump apply only where the inventory sets no value explicitly.
+func withSSHConfig(cfg *sshtransport.Config, h *inventory.Host, sc *sshtransport.SSHConfig) error {
+	o, err := sc.Lookup(h.Address, h.Name)
+	if err != nil {
+		return err
+	}
+	if o.HostName != "" {
+		cfg.Address = o.HostName
+	}
+	set := h.Explicit
+	if set.User == nil && o.User != "" {
+		cfg.User = o.User
+	}
+	if set.Port == nil && o.Port != 0 {
+		cfg.Port = o.Port
+	}
+	if set.PrivateKey == nil && o.IdentityFile != "" {
+		cfg.PrivateKey = o.IdentityFile
+	}
+	if set.Bastion == nil && o.ProxyJump != "" {
+		cfg.Bastion = o.ProxyJump
+	}
+	return nil
 }

@@ -32,6 +32,8 @@ type globals struct {
 	acceptNewKeys  bool
 	connectTimeout time.Duration
 	verbose        bool
+	askBecomePass  bool
+	becomePass     string // read once by --ask-become-pass; never printed
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -102,6 +104,8 @@ func addCommon(cmd *cobra.Command, g *globals, withPlaybook bool) {
 	f.BoolVar(&g.acceptNewKeys, "accept-new-host-keys", false, "record unknown host keys in known_hosts (changed keys are still refused)")
 	f.DurationVar(&g.connectTimeout, "connect-timeout", 10*time.Second, "SSH connect and handshake timeout per host")
 	f.BoolVarP(&g.verbose, "verbose", "v", false, "print every task, not only changes")
+	f.BoolVarP(&g.askBecomePass, "ask-become-pass", "K", false, "ask once for the sudo password (no terminal: $"+becomePasswordEnv+")")
+	askBecomePassword(cmd, g)
 	if withPlaybook {
 		f.StringArrayVarP(&g.extra, "extra-var", "e", nil, "key=value variable, highest precedence (repeatable)")
 		f.StringArrayVar(&g.rolesPath, "roles-path", nil, "further folder to look for roles in (repeatable)")

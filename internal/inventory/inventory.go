@@ -21,6 +21,9 @@ type Host struct {
 	Address string
 	Groups  []string // in inventory order; always ends with "all"
 	Conn    Conn
+	// Explicit holds the connection fields the inventory sets (layered, nil
+	// where no level sets one), so ~/.ssh/config can fill only the others.
+	Explicit config.Conn
 	// Vars are the inventory's variables for this host: defaults, then its
 	// groups' in the order the group blocks appear, then its own.
 	Vars map[string]cty.Value
@@ -105,6 +108,7 @@ func New(cfg *config.Inventory) *Inventory {
 		}
 		h.Groups = append(h.Groups, "all")
 		h.Conn = resolveConn(cfg, conn)
+		h.Explicit = conn
 		inv.Hosts = append(inv.Hosts, h)
 		inv.byName[h.Name] = h
 		for _, g := range h.Groups {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -115,7 +116,9 @@ func (t *Transport) newSession(l *link) (*gossh.Session, error) {
 // Run runs script with /bin/sh on the host, as root through `sudo -n` when
 // become is set and the user is not root. The remote command is exactly
 // "sh -s" (or "sudo -n sh -s"); the script travels on stdin, so it never
-// shows in the remote process list.
+// shows in the remote process list. With a SudoPassword, sudo reads it
+// from stdin first (see sudoWithPassword), and a refused password gives a
+// *SudoRejectedError.
 //
 // The script is sent inside a brace group with stdin from /dev/null: sh
 // parses all of it before running any of it, so a command that reads stdin
@@ -155,6 +158,9 @@ func (t *Transport) run(ctx context.Context, l *link, script string) (res transp
 	}
 	var stdout, stderr bytes.Buffer
 	sess.Stdin = strings.NewReader(wrapScript(script))
+	if t.cfg.passwordMode() {
+		sess.Stdin = io.MultiReader(t.cfg.sudoPreamble(), sess.Stdin)
+	}
 	sess.Stdout = &stdout
 	sess.Stderr = &stderr
 	if err := sess.Start(t.shellCommand()); err != nil {
@@ -200,6 +206,14 @@ func (t *Transport) run(ctx context.Context, l *link, script string) (res transp
 		res.ExitCode = -1
 		return res, true, fmt.Errorf("%s: remote shell: %w", t.cfg.Host, err)
 	}
+	if t.cfg.passwordMode() {
+		rest, ok := afterBecome(res.Stderr)
+		if !ok {
+			return transport.Result{ExitCode: res.ExitCode}, true, t.becomeFailure(res.Stderr, res.ExitCode)
+		}
+		res.Stderr = rest
+		return res, true, nil
+	}
 	if t.cfg.become() && res.ExitCode != 0 && sudoWantsPassword(res.Stderr) {
 		return res, true, &SudoPasswordError{Host: t.cfg.Host, User: t.cfg.User}
 	}
@@ -207,6 +221,9 @@ func (t *Transport) run(ctx context.Context, l *link, script string) (res transp
 }
 
 func (t *Transport) shellCommand() string {
+	if t.cfg.passwordMode() {
+		return sudoWithPassword("exec sh -s")
+	}
 	if t.cfg.become() {
 		return "sudo -n sh -s"
 	}
@@ -233,15 +250,15 @@ func (t *Transport) Close() error {
 	return nil
 }
 
-// SudoPasswordError says sudo wanted a password: skiff runs `sudo -n` and
-// never types one.
+// SudoPasswordError says sudo wanted a password that skiff was not given:
+// without Config.SudoPassword, skiff runs `sudo -n` and never types one.
 type SudoPasswordError struct {
 	Host string
 	User string
 }
 
 func (e *SudoPasswordError) Error() string {
-	return fmt.Sprintf("sudo requires a password on %s; configure NOPASSWD for %s (e.g. \"%s ALL=(ALL) NOPASSWD: ALL\" in /etc/sudoers.d/skiff) or connect as root",
+	return fmt.Sprintf("sudo requires a password on %s; configure NOPASSWD for %s (e.g. \"%s ALL=(ALL) NOPASSWD: ALL\" in /etc/sudoers.d/skiff), connect as root, or give the password with --ask-become-pass",
 		e.Host, e.User, e.User)
 }
 

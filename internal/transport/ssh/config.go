@@ -32,8 +32,11 @@ type Config struct {
 	// HostKeys serialises known_hosts reads and appends. Share one store
 	// between all the Dials of a run; nil gives this Dial a store of its own.
 	HostKeys *HostKeyStore
-	Become   bool   // run as root through `sudo -n` when User is not root
-	Bastion  string // optional jump host "user@host:port"; user defaults to User, port to 22
+	Become   bool // run as root through `sudo -n` when User is not root
+	// SudoPassword, when set, is typed to sudo on stdin (`sudo -S`) instead
+	// of running `sudo -n`. It never appears in an error or a log.
+	SudoPassword string
+	Bastion      string // optional jump host "user@host:port"; user defaults to User, port to 22
 	// ConnectTimeout bounds TCP connect plus SSH handshake, per hop. Default 10s.
 	ConnectTimeout time.Duration
 	// KeepAlive is the keepalive interval; a host that misses 3 in a row is
@@ -81,6 +84,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.KnownHosts == "" {
 		return c, fmt.Errorf("%s: ssh: no known_hosts file: skiff never trusts a host key it cannot check", c.Host)
+	}
+	if strings.ContainsAny(c.SudoPassword, "\r\n") {
+		return c, fmt.Errorf("%s: ssh: the sudo password contains a line break", c.Host)
 	}
 	if c.Port == 0 {
 		c.Port = defaultPort

@@ -81,7 +81,7 @@ func (t *Transport) sftpFor(ctx context.Context, l *link) (*sftp.Client, error) 
 
 // openSFTP starts an SFTP server in a new session of l: the "sftp"
 // subsystem, or, when become is set, sftp-server itself run through
-// `sudo -n` so that files are written as root.
+// `sudo -n` (or `sudo -S` with the password) so that files are written as root.
 func (t *Transport) openSFTP(ctx context.Context, l *link) (*sftpSession, error) {
 	sess, err := t.newSession(l)
 	if err != nil {
@@ -99,9 +99,15 @@ func (t *Transport) openSFTP(ctx context.Context, l *link) (*sftpSession, error)
 		sess.Close()
 		return nil, fmt.Errorf("%s: sftp: %w", t.cfg.Host, err)
 	}
-	if t.cfg.become() {
-		err = sess.Start(sudoSFTPCommand(t.cfg.SFTPServerPaths))
-	} else {
+	switch {
+	case t.cfg.passwordMode():
+		if err = sess.Start(sudoSFTPCommand(t.cfg.SFTPServerPaths, true)); err == nil {
+			// sudo reads the password line before sftp-server starts.
+			_, err = io.Copy(w, t.cfg.sudoPreamble())
+		}
+	case t.cfg.become():
+		err = sess.Start(sudoSFTPCommand(t.cfg.SFTPServerPaths, false))
+	default:
 		err = sess.RequestSubsystem("sftp")
 	}
 	if err != nil {
@@ -170,8 +176,19 @@ func (t *Transport) openSFTP(ctx context.Context, l *link) (*sftpSession, error)
 		}
 	}
 	msg := stderr.Bytes()
+	if t.cfg.passwordMode() {
+		rest, ok := afterBecome(msg)
+		if !ok && (exited || sudoRejected(msg)) {
+			code := 0
+			if exitErr != nil {
+				code = exitErr.ExitStatus()
+			}
+			return nil, t.becomeFailure(msg, code)
+		}
+		msg = rest
+	}
 	switch {
-	case t.cfg.become() && sudoWantsPassword(msg):
+	case t.cfg.become() && !t.cfg.passwordMode() && sudoWantsPassword(msg):
 		return nil, &SudoPasswordError{Host: t.cfg.Host, User: t.cfg.User}
 	case exitErr != nil && exitErr.ExitStatus() == 127 && bytes.Contains(msg, []byte(noSFTPServer)):
 		return nil, fmt.Errorf("%s: no sftp-server found (looked for %s)", t.cfg.Host, strings.Join(t.cfg.SFTPServerPaths, ", "))
@@ -183,15 +200,19 @@ func (t *Transport) openSFTP(ctx context.Context, l *link) (*sftpSession, error)
 
 const noSFTPServer = "skiff: no sftp-server found"
 
-// sudoSFTPCommand runs the first executable of paths as root. sftp-server
+// sudoSFTPCommand runs the first executable of paths as root, reading the
+// sudo password from stdin first when withPassword is set. sftp-server
 // speaks on stdin/stdout, like the subsystem does.
-func sudoSFTPCommand(paths []string) string {
+func sudoSFTPCommand(paths []string, withPassword bool) string {
 	quoted := make([]string, len(paths))
 	for i, p := range paths {
 		quoted[i] = shellQuote(p)
 	}
 	script := fmt.Sprintf(`for p in %s; do [ -x "$p" ] && exec "$p"; done; echo '%s' >&2; exit 127`,
 		strings.Join(quoted, " "), noSFTPServer)
+	if withPassword {
+		return sudoWithPassword(script)
+	}
 	return "sudo -n sh -c " + shellQuote(script)
 }
 

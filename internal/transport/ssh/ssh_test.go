@@ -715,7 +715,7 @@ func TestSudoPasswordRequired(t *testing.T) {
 	tr := dial(t, cfg)
 	_, err := tr.Run(t.Context(), "true")
 	var se *SudoPasswordError
-	if !errors.As(err, &se) || !strings.Contains(err.Error(), "sudo requires a password on web1; configure NOPASSWD") {
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "sudo requires a password on web1; configure NOPASSWD") || !strings.Contains(err.Error(), "--ask-become-pass") {
 		t.Errorf("Run = %v, want SudoPasswordError", err)
 	}
 	err = tr.WriteFile(t.Context(), filepath.Join(t.TempDir(), "f"), strings.NewReader("x"), 0o644)
