@@ -4,7 +4,7 @@ GOFLAGS ?=
 BIN     := bin
 LDFLAGS := -s -w
 
-.PHONY: build test unit integration lint demo demo-down clean
+.PHONY: build test unit fuzz integration lint demo demo-down clean
 
 build:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/skiff ./cmd/skiff
@@ -17,11 +17,23 @@ lint:
 unit:
 	$(GO) test ./cmd/... ./internal/...
 
+# fuzz runs each fuzz target briefly (go test -fuzz takes one target at a
+# time); the inputs that once crashed run in `unit`, from testdata/fuzz/.
+# A short minimization keeps a cold corpus fuzzing instead of minimizing.
+FUZZTIME ?= 8s
+FUZZMIN  ?= 2s
+fuzz:
+	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzLoadInventory$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
+	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzLoadRole$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
+	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzLoadPlaybook$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
+	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzSplitOneLineBlocks$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
+	$(GO) test ./internal/module/template -run '^$$' -fuzz '^FuzzRenderTemplate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
+
 # integration needs a Docker engine (see .ci/run); it builds the test-host image once.
 integration: build
 	$(GO) test -count=1 -timeout 60m -v ./integration/...
 
-test: lint unit integration
+test: lint unit fuzz integration
 
 demo: build
 	$(GO) run ./integration/cmd/testhosts demo

@@ -79,7 +79,7 @@ func (g *globals) load(playbook string) (*loaded, error) {
 	book, diags := l.LoadPlaybook(playbook, g.rolesPath, kinds)
 	secrets, sd := ld.invCfg.ResolveSecrets()
 	diags = append(diags, sd...)
-	if g.printDiags(l, diags) {
+	if g.printDiags(l, config.RedactDiagnostics(diags, secrets)) {
 		return nil, exitError{1}
 	}
 	extra, err := parseExtra(g.extra)
@@ -96,7 +96,7 @@ func (g *globals) load(playbook string) (*loaded, error) {
 		Forks:     g.forks,
 		RunID:     engine.NewRunID(),
 	}
-	if g.printDiags(l, ld.engine.Validate()) {
+	if g.printDiags(l, config.RedactDiagnostics(ld.engine.Validate(), secrets)) {
 		return nil, exitError{1}
 	}
 	return ld, nil

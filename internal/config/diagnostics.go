@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // WriteDiagnostics prints diags as `file:line,col: summary: detail`, followed
@@ -78,4 +79,16 @@ func sourceLine(src []byte, n int) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// elemRange is the range of element i of a list expression written as
+// [a, b, …], else the whole expression's; def when expr is nil.
+func elemRange(expr hcl.Expression, i int, def hcl.Range) hcl.Range {
+	if expr == nil {
+		return def
+	}
+	if t, ok := expr.(*hclsyntax.TupleConsExpr); ok && i >= 0 && i < len(t.Exprs) {
+		return t.Exprs[i].Range()
+	}
+	return expr.Range()
 }

@@ -23,7 +23,7 @@ func Functions() *hcl.EvalContext {
 }
 
 func functionTable() map[string]function.Function {
-	return map[string]function.Function{
+	t := map[string]function.Function{
 		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "floor": stdlib.FloorFunc,
 		"max": stdlib.MaxFunc, "min": stdlib.MinFunc, "parseint": stdlib.ParseIntFunc,
 		"chomp": stdlib.ChompFunc, "format": stdlib.FormatFunc, "formatlist": stdlib.FormatListFunc,
@@ -56,6 +56,50 @@ func functionTable() map[string]function.Function {
 			return s
 		}),
 	}
+	for name, f := range t {
+		t[name] = redactErrors(name, f)
+	}
+	return t
+}
+
+// redactErrors wraps f so that a failed call with a secret argument says
+// so without f's own message, which may quote the argument (as cty's
+// tonumber and index do). Marks still flow as f declares.
+func redactErrors(name string, f function.Function) function.Function {
+	params := f.Params()
+	for i := range params {
+		params[i].AllowMarked = true // f.Call unmarks what f does not allow
+	}
+	var vp *function.Parameter
+	if p := f.VarParam(); p != nil {
+		c := *p
+		c.AllowMarked = true
+		vp = &c
+	}
+	hide := func(args []cty.Value, err error) error {
+		if err == nil {
+			return nil
+		}
+		for i, a := range args {
+			if secret.Is(a) {
+				return function.NewArgErrorf(i, "%s failed on a sensitive value; the reason is hidden, as it could show the value", name)
+			}
+		}
+		return err
+	}
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      params,
+		VarParam:    vp,
+		Type: func(args []cty.Value) (cty.Type, error) {
+			ty, err := f.ReturnTypeForValues(args)
+			return ty, hide(args, err)
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := f.Call(args)
+			return v, hide(args, err)
+		},
+	})
 }
 
 // stringFunc lifts a string-to-string Go function; marks (secrets) carry over.
@@ -118,7 +162,10 @@ func indexFunc() function.Function {
 					return cty.NumberIntVal(int64(i)), nil
 				}
 			}
-			return cty.NilVal, fmt.Errorf("index: %s is not in the list", value.GoString())
+			if value.Type() == cty.String && !value.IsNull() {
+				return cty.NilVal, fmt.Errorf("index: %q is not in the list", value.AsString())
+			}
+			return cty.NilVal, fmt.Errorf("index: the value is not in the list")
 		},
 	})
 }

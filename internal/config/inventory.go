@@ -53,6 +53,8 @@ type Group struct {
 	Vars  map[string]cty.Value
 	Conn  Conn
 	Range hcl.Range
+
+	hostsExpr hcl.Expression // for diagnostics at one name of the list
 }
 
 // Host is a host block.
@@ -65,13 +67,20 @@ type Host struct {
 	Range   hcl.Range
 }
 
-// Secret is a secret block: its value comes from an environment variable or
-// a file, never from the inventory itself.
+// Secret is a secret block: its value comes from an environment variable, a
+// file or an entry of an age-encrypted file, never from the inventory itself.
+// Exactly one of Env, File and Age is set.
 type Secret struct {
-	Name  string
-	Env   string
-	File  string
-	Range hcl.Range
+	Name string
+	Env  string
+	File string
+	// Age is an age-encrypted file of name=value lines; Key is the entry
+	// (default: Name); Identity is the age identity file ("" = default,
+	// see AgeIdentityPath).
+	Age      string
+	Key      string
+	Identity string
+	Range    hcl.Range
 }
 
 // Inventory is a decoded inventory file.
@@ -83,6 +92,8 @@ type Inventory struct {
 	Groups   []*Group
 	Hosts    []*Host
 	Secrets  []*Secret
+
+	ages map[ageSource]*ageResult // decrypted age files, one per source per command
 }
 
 var inventorySchema = &hcl.BodySchema{
@@ -123,7 +134,7 @@ func (l *Loader) LoadInventory(path string) (*Inventory, hcl.Diagnostics) {
 		case "group":
 			name := b.Labels[0]
 			if prev, ok := seenGroup[name]; ok {
-				diags = append(diags, errAt(b.LabelRanges[0], "Duplicate group", fmt.Sprintf("Group %q was already declared at %s.", name, prev)))
+				diags = append(diags, errAt(b.LabelRanges[0], "Duplicate group", fmt.Sprintf("Group %q was already declared at %s.", name, l.at(prev))))
 				continue
 			}
 			seenGroup[name] = b.DefRange
@@ -133,62 +144,53 @@ func (l *Loader) LoadInventory(path string) (*Inventory, hcl.Diagnostics) {
 			diags = append(diags, d...)
 			g.Conn, g.Vars = conn, vars
 			if attr, ok := attrsOf(b.Body)["hosts"]; ok {
-				diags = append(diags, gohcl.DecodeExpression(attr.Expr, nil, &g.Hosts)...)
+				diags = append(diags, decodeArg("hosts", attr.Expr, &g.Hosts, "a list of host names")...)
+				g.hostsExpr = attr.Expr
 			}
 			inv.Groups = append(inv.Groups, g)
 		case "host":
 			name := b.Labels[0]
 			if prev, ok := seenHost[name]; ok {
-				diags = append(diags, errAt(b.LabelRanges[0], "Duplicate host", fmt.Sprintf("Host %q was already declared at %s.", name, prev)))
+				diags = append(diags, errAt(b.LabelRanges[0], "Duplicate host", fmt.Sprintf("Host %q was already declared at %s.", name, l.at(prev))))
 				continue
 			}
 			seenHost[name] = b.DefRange
 			h := &Host{Name: name, Range: b.DefRange}
-			extra := []hcl.AttributeSchema{{Name: "address", Required: true}, {Name: "groups"}}
+			extra := []hcl.AttributeSchema{{Name: "address"}, {Name: "groups"}}
 			conn, vars, d := decodeConnBlock(b.Body, extra)
 			diags = append(diags, d...)
 			h.Conn, h.Vars = conn, vars
 			attrs := attrsOf(b.Body)
 			if a, ok := attrs["address"]; ok {
-				diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &h.Address)...)
-				if strings.TrimSpace(h.Address) == "" {
+				d := decodeArg("address", a.Expr, &h.Address, "an IP address or DNS name")
+				diags = append(diags, d...)
+				if !d.HasErrors() && strings.TrimSpace(h.Address) == "" {
 					diags = append(diags, errAt(a.Expr.Range(), "Empty address", fmt.Sprintf("Host %q needs an address (IP or DNS name).", name)))
 				}
+			} else {
+				diags = append(diags, errAt(b.DefRange, "Missing address", fmt.Sprintf("Host %q needs an address (IP or DNS name): address = \"10.0.0.5\".", name)))
 			}
 			if a, ok := attrs["groups"]; ok {
-				diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &h.Groups)...)
+				diags = append(diags, decodeArg("groups", a.Expr, &h.Groups, "a list of group names")...)
 			}
 			inv.Hosts = append(inv.Hosts, h)
 		case "secret":
 			name := b.Labels[0]
 			if prev, ok := seenSecret[name]; ok {
-				diags = append(diags, errAt(b.LabelRanges[0], "Duplicate secret", fmt.Sprintf("Secret %q was already declared at %s.", name, prev)))
+				diags = append(diags, errAt(b.LabelRanges[0], "Duplicate secret", fmt.Sprintf("Secret %q was already declared at %s.", name, l.at(prev))))
 				continue
 			}
 			seenSecret[name] = b.DefRange
-			var s struct {
-				Env  *string `hcl:"env"`
-				File *string `hcl:"file"`
-			}
-			diags = append(diags, gohcl.DecodeBody(b.Body, nil, &s)...)
-			sec := &Secret{Name: name, Range: b.DefRange}
-			if s.Env != nil {
-				sec.Env = *s.Env
-			}
-			if s.File != nil {
-				sec.File = *s.File
-			}
-			if (sec.Env == "") == (sec.File == "") {
-				diags = append(diags, errAt(b.DefRange, "Invalid secret", fmt.Sprintf("Secret %q needs exactly one of env or file.", name)))
-			}
+			sec, d := decodeSecret(b)
+			diags = append(diags, d...)
 			inv.Secrets = append(inv.Secrets, sec)
 		}
 	}
 	// Group blocks' host lists must name declared hosts.
 	for _, g := range inv.Groups {
-		for _, hn := range g.Hosts {
+		for i, hn := range g.Hosts {
 			if _, ok := seenHost[hn]; !ok {
-				diags = append(diags, errAt(g.Range, "Unknown host", fmt.Sprintf("Group %q lists host %q, which no host block declares.", g.Name, hn)))
+				diags = append(diags, errAt(elemRange(g.hostsExpr, i, g.Range), "Unknown host", fmt.Sprintf("Group %q lists host %q, which no host block declares.", g.Name, hn)))
 			}
 		}
 	}
@@ -196,6 +198,55 @@ func (l *Loader) LoadInventory(path string) (*Inventory, hcl.Diagnostics) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No hosts", Detail: "The inventory declares no host blocks.", Subject: &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}})
 	}
 	return inv, diags
+}
+
+// decodeSecret decodes a secret block: exactly one of env, file and age;
+// key and identity only with age.
+func decodeSecret(b *hcl.Block) (*Secret, hcl.Diagnostics) {
+	name := b.Labels[0]
+	var s struct {
+		Env      *string `hcl:"env"`
+		File     *string `hcl:"file"`
+		Age      *string `hcl:"age"`
+		Key      *string `hcl:"key"`
+		Identity *string `hcl:"identity"`
+	}
+	diags := gohcl.DecodeBody(b.Body, nil, &s)
+	sec := &Secret{Name: name, Range: b.DefRange}
+	if diags.HasErrors() {
+		return sec, diags
+	}
+	var set []string
+	for _, f := range []struct {
+		arg string
+		val *string
+		dst *string
+	}{{"env", s.Env, &sec.Env}, {"file", s.File, &sec.File}, {"age", s.Age, &sec.Age}, {"key", s.Key, &sec.Key}, {"identity", s.Identity, &sec.Identity}} {
+		if f.val == nil {
+			continue
+		}
+		if *f.val == "" {
+			diags = append(diags, errAt(b.DefRange, "Invalid secret", fmt.Sprintf("Secret %q: %s is empty.", name, f.arg)))
+			continue
+		}
+		*f.dst = *f.val
+		if f.arg != "key" && f.arg != "identity" {
+			set = append(set, f.arg)
+		}
+	}
+	switch {
+	case diags.HasErrors():
+	case len(set) == 0:
+		diags = append(diags, errAt(b.DefRange, "Invalid secret", fmt.Sprintf("Secret %q needs one of env, file or age, such as env = \"MY_PASSWORD\".", name)))
+	case len(set) > 1:
+		diags = append(diags, errAt(b.DefRange, "Invalid secret", fmt.Sprintf("Secret %q sets %s: it needs exactly one of env, file or age.", name, strings.Join(set, " and "))))
+	case sec.Age == "" && (sec.Key != "" || sec.Identity != ""):
+		diags = append(diags, errAt(b.DefRange, "Invalid secret", fmt.Sprintf("Secret %q: key and identity apply only to an age secret (age = \"secrets.age\").", name)))
+	}
+	if sec.Age != "" && sec.Key == "" {
+		sec.Key = name
+	}
+	return sec, diags
 }
 
 // decodeConnBlock decodes the connection fields and vars of a defaults,
@@ -207,17 +258,17 @@ func decodeConnBlock(body hcl.Body, extra []hcl.AttributeSchema) (Conn, map[stri
 	}, extra...)}
 	content, diags := body.Content(schema)
 	var c Conn
-	decode := func(name string, target any) {
+	decode := func(name string, target any, want string) {
 		if a, ok := content.Attributes[name]; ok {
-			diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, target)...)
+			diags = append(diags, decodeArg(name, a.Expr, target, want)...)
 		}
 	}
-	decode("user", &c.User)
-	decode("port", &c.Port)
-	decode("private_key", &c.PrivateKey)
-	decode("known_hosts", &c.KnownHosts)
-	decode("become", &c.Become)
-	decode("bastion", &c.Bastion)
+	decode("user", &c.User, "a user name")
+	decode("port", &c.Port, "a number from 1 to 65535")
+	decode("private_key", &c.PrivateKey, "the path of a key file")
+	decode("known_hosts", &c.KnownHosts, "the path of a known_hosts file")
+	decode("become", &c.Become, "true or false")
+	decode("bastion", &c.Bastion, "a jump host, \"user@host:port\"")
 	if c.Port != nil && (*c.Port < 1 || *c.Port > 65535) {
 		diags = append(diags, errAt(content.Attributes["port"].Expr.Range(), "Invalid port", fmt.Sprintf("%d is not a TCP port (1-65535).", *c.Port)))
 	}
@@ -239,10 +290,16 @@ func decodeVars(expr hcl.Expression) (map[string]cty.Value, hcl.Diagnostics) {
 	if v.IsNull() {
 		return map[string]cty.Value{}, nil
 	}
-	if !v.Type().IsObjectType() && !v.Type().IsMapType() {
-		return nil, hcl.Diagnostics{errAt(expr.Range(), "Invalid vars", "vars must be an object, such as { app_port = 8080 }.")}
+	// sensitive({…}) marks the whole object: unmark it, mark each value.
+	v, marks := v.Unmark()
+	if !v.IsKnown() || (!v.Type().IsObjectType() && !v.Type().IsMapType()) {
+		return nil, hcl.Diagnostics{errAt(expr.Range(), "Invalid vars", fmt.Sprintf("vars must be an object, such as { app_port = 8080 }, not %s.", describe(v)))}
 	}
-	return v.AsValueMap(), nil
+	out := map[string]cty.Value{}
+	for k, e := range v.AsValueMap() {
+		out[k] = e.WithMarks(marks)
+	}
+	return out, nil
 }
 
 // attrsOf returns a block body's attributes, ignoring errors (already reported).
@@ -257,7 +314,8 @@ func errAt(r hcl.Range, summary, detail string) *hcl.Diagnostic {
 
 // ResolveSecrets reads every declared secret. A secret whose variable is unset
 // or whose file is unreadable is an error at its block. File paths are
-// relative to the inventory's folder; ~ is the user's home.
+// relative to the inventory's folder; ~ is the user's home. An age file is
+// decrypted once per Inventory (one command), in memory only.
 func (inv *Inventory) ResolveSecrets() (map[string]string, hcl.Diagnostics) {
 	out := map[string]string{}
 	var diags hcl.Diagnostics
@@ -279,6 +337,14 @@ func (inv *Inventory) ResolveSecrets() (map[string]string, hcl.Diagnostics) {
 				continue
 			}
 			out[s.Name] = strings.TrimRight(string(b), "\r\n")
+			continue
+		}
+		if s.Age != "" {
+			v, d := inv.ageSecret(s)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				out[s.Name] = v
+			}
 		}
 	}
 	return out, diags

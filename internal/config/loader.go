@@ -39,5 +39,54 @@ func (l *Loader) parse(path, what string) (*hcl.File, hcl.Diagnostics) {
 	if f != nil {
 		f.Bytes = src // diagnostics quote what the user wrote
 	}
-	return f, diags
+	return f, trimStringCascade(diags)
+}
+
+// at names where r starts, as the user wrote the file ("inv.hcl:4"), for
+// messages that mention another place. Ranges from the parser count lines
+// in the rewritten source (see splitOneLineBlocks): this recounts them.
+func (l *Loader) at(r hcl.Range) string {
+	if f, ok := l.parser.Files()[r.Filename]; ok && f != nil {
+		r = relocate(r, f.Bytes)
+	}
+	return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line)
+}
+
+// trimStringCascade keeps the first error of an unterminated string. HCL
+// then pairs every later quote the wrong way round and reports each line
+// after it as another multi-line string, and the same string again as
+// unterminated: noise that hides the one mistake.
+func trimStringCascade(diags hcl.Diagnostics) hcl.Diagnostics {
+	var first *hcl.Diagnostic
+	for _, d := range diags {
+		if d.Summary == "Invalid multi-line string" && d.Subject != nil {
+			first = d
+			break
+		}
+	}
+	if first == nil {
+		return diags
+	}
+	var out hcl.Diagnostics
+	dropped := false
+	for _, d := range diags {
+		later := d != first && d.Subject != nil && d.Subject.Filename == first.Subject.Filename &&
+			d.Subject.Start.Byte >= first.Subject.Start.Byte
+		if later && (d.Summary == "Invalid multi-line string" || d.Summary == "Unterminated template string") {
+			dropped = true
+			continue
+		}
+		out = append(out, d)
+	}
+	if dropped {
+		c := *first
+		c.Summary = "Unterminated string"
+		c.Detail = "This quoted string has no closing quote before the end of its line (a quoted string cannot span lines: write \\n, or use a heredoc)."
+		for i, d := range out {
+			if d == first {
+				out[i] = &c
+			}
+		}
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
@@ -103,4 +105,15 @@ func posAt(src []byte, off int) hcl.Pos {
 		}
 	}
 	return hcl.Pos{Line: line, Column: col, Byte: off}
+}
+
+// Relocated returns r with its line and column recomputed from the file as
+// the user wrote it (read from disk): for diagnostics printed without the
+// loader's sources, such as a host's error during a run.
+func Relocated(r hcl.Range) hcl.Range {
+	src, err := os.ReadFile(r.Filename)
+	if err != nil {
+		return r
+	}
+	return relocate(r, src)
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -59,21 +58,26 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 	for _, b := range content.Blocks {
 		p := &Play{Name: b.Labels[0], Range: b.DefRange, MaxFail: -1}
 		if prev, ok := seen[p.Name]; ok {
-			diags = append(diags, errAt(b.LabelRanges[0], "Duplicate play", fmt.Sprintf("Play %q was already declared at %s.", p.Name, prev)))
+			diags = append(diags, errAt(b.LabelRanges[0], "Duplicate play", fmt.Sprintf("Play %q was already declared at %s.", p.Name, l.at(prev))))
 			continue
 		}
 		seen[p.Name] = b.DefRange
 		pc, d := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-			{Name: "hosts", Required: true}, {Name: "roles", Required: true},
+			{Name: "hosts"}, {Name: "roles"},
 			{Name: "vars"}, {Name: "serial"}, {Name: "max_fail"},
 		}})
 		diags = append(diags, d...)
 		if a, ok := pc.Attributes["hosts"]; ok {
-			diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &p.Hosts)...)
+			diags = append(diags, decodeArg("hosts", a.Expr, &p.Hosts, "a host selection, such as \"web\" or \"all,!db2\"")...)
 			p.HostsRange = a.Expr.Range()
 		}
+		for _, req := range []struct{ name, example string }{{"hosts", `hosts = "web"`}, {"roles", `roles = ["nginx"]`}} {
+			if _, ok := pc.Attributes[req.name]; !ok {
+				diags = append(diags, errAt(b.DefRange, "Missing "+req.name, fmt.Sprintf("Play %q needs %s, such as %s.", p.Name, req.name, req.example)))
+			}
+		}
 		if a, ok := pc.Attributes["roles"]; ok {
-			diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &p.Roles)...)
+			diags = append(diags, decodeArg("roles", a.Expr, &p.Roles, "a list of role names")...)
 			p.RolesRange = a.Expr.Range()
 		}
 		if a, ok := pc.Attributes["vars"]; ok {
@@ -90,7 +94,11 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 			}
 		}
 		if a, ok := pc.Attributes["max_fail"]; ok {
-			diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &p.MaxFail)...)
+			d := decodeArg("max_fail", a.Expr, &p.MaxFail, "a whole number of failed hosts (-1: no limit)")
+			diags = append(diags, d...)
+			if !d.HasErrors() && p.MaxFail < -1 {
+				diags = append(diags, errAt(a.Expr.Range(), "Invalid max_fail", "max_fail is how many failed hosts the play tolerates: 0 or more, or -1 for no limit."))
+			}
 		}
 		for _, rn := range p.Roles {
 			if _, ok := pb.Roles[rn]; ok {
@@ -131,8 +139,13 @@ func sortedKeys(m map[string]bool) string {
 // (0 alone means all hosts at once).
 func decodeSerial(v cty.Value, rng hcl.Range) ([]int, hcl.Diagnostics) {
 	bad := hcl.Diagnostics{errAt(rng, "Invalid serial", "serial is hosts per batch: a number (0 = all at once), or a list such as [1, 5] (a canary of 1, then 5 at a time).")}
+	if v.IsNull() {
+		return nil, nil // unset: all hosts at once
+	}
 	var nums []cty.Value
 	switch {
+	case !v.IsWhollyKnown() || v.ContainsMarked() || v.Type().IsMapType() || v.Type().IsObjectType():
+		return nil, bad
 	case v.Type() == cty.Number:
 		nums = []cty.Value{v}
 	case v.CanIterateElements():
@@ -142,7 +155,7 @@ func decodeSerial(v cty.Value, rng hcl.Range) ([]int, hcl.Diagnostics) {
 	}
 	var out []int
 	for _, n := range nums {
-		if n.Type() != cty.Number || !n.IsKnown() {
+		if n.Type() != cty.Number || n.IsNull() {
 			return nil, bad
 		}
 		i, acc := n.AsBigFloat().Int64()
@@ -165,9 +178,9 @@ func checkIfChanged(pb *Playbook, p *Play) hcl.Diagnostics {
 			continue
 		}
 		for _, t := range r.Tasks {
-			for _, ref := range t.IfChanged {
+			for i, ref := range t.IfChanged {
 				if _, ok := ResolveRef(pb, p, rn, ref); !ok {
-					diags = append(diags, errAt(t.IfChangedRange, "Unknown task reference",
+					diags = append(diags, errAt(elemRange(t.ifChangedExpr, i, t.IfChangedRange), "Unknown task reference",
 						fmt.Sprintf("Task %s: %q names no task of play %q (write \"kind.name\", \"role/kind.name\" or a role name).", t.ID(), ref, p.Name)))
 				}
 			}

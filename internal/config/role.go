@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -34,7 +35,10 @@ type Task struct {
 	// runs even if its own check finds nothing to do.
 	IfChanged      []string
 	IfChangedRange hcl.Range
+	NotifyRange    hcl.Range
 	Range          hcl.Range
+
+	notifyExpr, ifChangedExpr hcl.Expression // for diagnostics at one list element
 }
 
 // ID names the task in plans: "template.site".
@@ -121,7 +125,8 @@ func (l *Loader) LoadRole(name, dir string, kinds map[string]bool) (*Role, hcl.D
 				key = t.Name
 			}
 			if prev, ok := seen[key]; ok {
-				diags = append(diags, errAt(b.DefRange, "Duplicate "+b.Type, fmt.Sprintf("%s %q was already declared at %s.", b.Type, key, prev)))
+				what := strings.ToUpper(b.Type[:1]) + b.Type[1:]
+				diags = append(diags, errAt(b.DefRange, "Duplicate "+b.Type, fmt.Sprintf("%s %q was already declared at %s.", what, key, l.at(prev))))
 				continue
 			}
 			seen[key] = b.DefRange
@@ -133,9 +138,9 @@ func (l *Loader) LoadRole(name, dir string, kinds map[string]bool) (*Role, hcl.D
 		}
 	}
 	for _, t := range append(append([]*Task{}, r.Tasks...), r.Handlers...) {
-		for _, n := range t.Notify {
+		for i, n := range t.Notify {
 			if r.Handler(n) == nil {
-				diags = append(diags, errAt(t.Range, "Unknown handler", fmt.Sprintf("Task %s notifies %q, but role %q has no handler of that name.", t.ID(), n, name)))
+				diags = append(diags, errAt(elemRange(t.notifyExpr, i, t.NotifyRange), "Unknown handler", fmt.Sprintf("Task %s notifies %q, but role %q has no handler of that name.", t.ID(), n, name)))
 			}
 		}
 	}
@@ -154,48 +159,58 @@ func decodeTask(b *hcl.Block, role string) (*Task, hcl.Diagnostics) {
 		case "if_changed":
 			v, d := a.Expr.Value(nil)
 			diags = append(diags, d...)
-			t.IfChangedRange = a.Expr.Range()
-			if !d.HasErrors() {
-				ok := v.CanIterateElements()
-				if ok {
-					for _, e := range v.AsValueSlice() {
-						if e.Type() != cty.String {
-							ok = false
-							break
-						}
-						t.IfChanged = append(t.IfChanged, e.AsString())
-					}
-				}
-				if !ok {
-					diags = append(diags, errAt(a.Expr.Range(), "Invalid if_changed", "if_changed is a list of task references: \"kind.name\", \"role/kind.name\" or a role name."))
-				}
-			}
-		case "notify":
-			v, d := a.Expr.Value(nil)
-			diags = append(diags, d...)
+			t.IfChangedRange, t.ifChangedExpr = a.Expr.Range(), a.Expr
 			if d.HasErrors() {
 				continue
 			}
-			if v.Type() == cty.String {
-				t.Notify = []string{v.AsString()}
+			refs, ok := stringList(v, false)
+			if !ok {
+				diags = append(diags, errAt(a.Expr.Range(), "Invalid if_changed", "if_changed is a list of task references: \"kind.name\", \"role/kind.name\" or a role name."))
+			}
+			t.IfChanged = refs
+		case "notify":
+			v, d := a.Expr.Value(nil)
+			diags = append(diags, d...)
+			t.NotifyRange, t.notifyExpr = a.Expr.Range(), a.Expr
+			if d.HasErrors() {
 				continue
 			}
-			if !v.CanIterateElements() {
-				diags = append(diags, errAt(a.Expr.Range(), "Invalid notify", "notify is a list of handler names."))
-				continue
+			names, ok := stringList(v, true)
+			if !ok {
+				diags = append(diags, errAt(a.Expr.Range(), "Invalid notify", "notify is a handler name or a list of handler names."))
 			}
-			for _, e := range v.AsValueSlice() {
-				if e.Type() != cty.String {
-					diags = append(diags, errAt(a.Expr.Range(), "Invalid notify", "notify is a list of handler names."))
-					break
-				}
-				t.Notify = append(t.Notify, e.AsString())
-			}
+			t.Notify = names
 		default:
 			t.Attrs[n] = a
 		}
 	}
 	return t, diags
+}
+
+// stringList reads a list of strings (or, when single, also one string).
+// null is an empty list; ok is false for anything else, such as a null
+// element, a number or an object.
+func stringList(v cty.Value, single bool) (out []string, ok bool) {
+	if v.IsNull() {
+		return nil, true
+	}
+	if !v.IsWhollyKnown() || v.ContainsMarked() {
+		return nil, false
+	}
+	ty := v.Type()
+	if single && ty == cty.String {
+		return []string{v.AsString()}, true
+	}
+	if !ty.IsListType() && !ty.IsTupleType() && !ty.IsSetType() {
+		return nil, false
+	}
+	for _, e := range v.AsValueSlice() {
+		if e.IsNull() || e.Type() != cty.String {
+			return nil, false
+		}
+		out = append(out, e.AsString())
+	}
+	return out, true
 }
 
 // FindRole returns the folder of the role name: the first of searchDirs

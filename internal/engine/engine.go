@@ -555,7 +555,8 @@ func diagText(diags hcl.Diagnostics) string {
 			msg += ": " + d.Detail
 		}
 		if d.Subject != nil {
-			msg = fmt.Sprintf("%s:%d,%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, msg)
+			r := config.Relocated(*d.Subject)
+			msg = fmt.Sprintf("%s:%d,%d: %s", r.Filename, r.Start.Line, r.Start.Column, msg)
 		}
 		errs = append(errs, errors.New(msg))
 	}
