@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -281,7 +280,7 @@ func (g *globals) run(ctx context.Context, ld *loaded, mode engine.Mode) *plan.P
 func (g *globals) report(p *plan.Plan) {
 	if g.output == "json" {
 		if err := plan.WriteJSON(g.stdout, p); err != nil {
-			fmt.Fprintf(os.Stderr, "skiff: writing JSON: %v\n", err)
+			fmt.Fprintf(g.stderr, "skiff: writing JSON: %v\n", err)
 		}
 		plan.WriteRecap(g.stderr, p)
 		return

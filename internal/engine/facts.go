@@ -22,8 +22,8 @@ printf 'memory_mb=%s\n' "$(awk '/^MemTotal/ {print int($2/1024)}' /proc/meminfo 
 printf 'init=%s\n' "$(cat /proc/1/comm 2>/dev/null)"
 `
 
-// numericFacts are converted to numbers.
-var numericFacts = map[string]bool{"cpus": true, "memory_mb": true}
+// numericFact reports the facts that are converted to numbers.
+func numericFact(k string) bool { return k == "cpus" || k == "memory_mb" }
 
 // gatherFacts reads the host's facts: the `facts` object of expressions.
 func gatherFacts(ctx context.Context, t transport.Transport) (cty.Value, error) {
@@ -45,7 +45,7 @@ func parseFacts(out string) cty.Value {
 		if !ok {
 			continue
 		}
-		if numericFacts[k] {
+		if numericFact(k) {
 			if n, err := strconv.Atoi(v); err == nil {
 				m[k] = cty.NumberIntVal(int64(n))
 				continue
