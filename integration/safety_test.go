@@ -203,21 +203,23 @@ func TestSafetyOnRealHosts(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 60*time.Second, "the upload under way", func() (bool, string) {
-			out, code := hostExec(t, c, "h1", "ls /opt/.skiff-big.bin.*.tmp")
-			return code == 0, out
-		})
+		// Wait, on the host, for the temporary file to appear (polling every
+		// 20 ms), then kill skiff at once.
+		if out, code := hostExec(t, c, "h1", "for i in $(seq 3000); do ls /opt/.skiff-big.bin.*.tmp >/dev/null 2>&1 && exit 0; sleep 0.02; done; exit 1"); code != 0 {
+			t.Fatalf("the upload never started: %s", out)
+		}
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		if out, code := hostExec(t, c, "h1", "test -e /opt/big.bin"); code == 0 {
-			t.Fatalf("a partial /opt/big.bin is live: %s", out)
+		// The live file is absent, or whole if the upload won the race: never partial.
+		local, _ := exec.Command("sh", "-c", "sha256sum < "+big+" | cut -c1-64").Output()
+		if out, code := hostExec(t, c, "h1", "test -e /opt/big.bin && sha256sum < /opt/big.bin | cut -c1-64"); code == 0 && out != string(local) {
+			t.Fatalf("a partial /opt/big.bin is live")
 		}
 		r := skiff(t, "apply", "-i", inv, "integration/testdata/playbooks/bigfile.hcl", "--yes", "-e", "big="+big, "--limit", "h1")
 		if r.code != 0 {
 			t.Fatalf("next apply: exit %d\n%s", r.code, r.stderr)
 		}
 		out, _ := hostExec(t, c, "h1", "sha256sum < /opt/big.bin | cut -c1-64; ls -a /opt")
-		local, _ := exec.Command("sh", "-c", "sha256sum < "+big+" | cut -c1-64").Output()
 		if !strings.HasPrefix(out, string(local)) || strings.Contains(out, ".skiff-") {
 			t.Errorf("after the next apply: %s (local sha %s)", out, local)
 		}
