@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -230,15 +229,5 @@ func Intersect(a, b []*Host) []*Host {
 			out = append(out, h)
 		}
 	}
-	return out
-}
-
-// SortedVarNames is a helper for stable output of variable maps.
-func SortedVarNames(m map[string]cty.Value) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
