@@ -4,7 +4,7 @@ GOFLAGS ?=
 BIN     := bin
 LDFLAGS := -s -w
 
-.PHONY: build test unit fuzz integration lint demo demo-down clean
+.PHONY: build test unit fuzz integration lint demo demo-down bench clean
 
 build:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/skiff ./cmd/skiff
@@ -40,6 +40,11 @@ demo: build
 
 demo-down:
 	$(GO) run ./integration/cmd/testhosts down
+
+# bench measures skiff on the 4 stack hosts (issue 6, skiff side) and writes
+# bench/RESULTS.md; it needs a Docker engine and is not part of `test`.
+bench: build
+	$(GO) run ./bench/cmd/bench
 
 clean:
 	rm -rf $(BIN)

@@ -13,10 +13,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +28,6 @@ import (
 	"syscall"
 	"time"
 
-	"skiff/integration/sumostandin/debbuild"
 	"skiff/integration/testhosts"
 )
 
@@ -114,7 +111,7 @@ func up(ctx context.Context, root string) (*testhosts.Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	extra, err := siteSettings(ctx, c, root, dir)
+	extra, err := c.SiteSettings(ctx, root, dir, "")
 	if err != nil {
 		_ = c.Close()
 		return nil, err
@@ -164,44 +161,6 @@ func demo(ctx context.Context, root string) error {
 		return err
 	}
 	return showSite(ctx, root, filepath.Join(root, stateDir, ".skiff", "pki", "ca.crt"), web1.Address)
-}
-
-// siteSettings writes the demo's secrets (random, 0600 files) and the
-// collector stand-in, and returns the inventory's site variables and secret
-// blocks. The stand-in ships to an endpoint nobody runs in the demo.
-func siteSettings(ctx context.Context, c *testhosts.Cluster, root, dir string) (string, error) {
-	deb, err := debbuild.Build(ctx, dir)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	gw := c.Gateway()
-	fmt.Fprintf(&b, `group "all" {
-  vars = {
-    domain       = "www.foobar.com"
-    admin_cidrs  = ["%s/32"]
-    app_version  = "1.0.0"
-    app_binary   = %q
-    sumo_package = %q
-    sumo_url     = "http://%s:9"
-  }
-}
-`, gw, filepath.Join(root, "bin", "foobar-app"), deb, gw)
-	for _, name := range []string{"mysql_root_password", "mysql_replication_password", "app_db_password", "sumo_access_id", "sumo_access_key"} {
-		p := filepath.Join(dir, "secrets", name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return "", err
-		}
-		buf := make([]byte, 12)
-		if _, err := rand.Read(buf); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(p, []byte(hex.EncodeToString(buf)+"\n"), 0o600); err != nil {
-			return "", err
-		}
-		fmt.Fprintf(&b, "secret %q { file = %q }\n", name, p)
-	}
-	return b.String(), nil
 }
 
 // showSite fetches https://www.foobar.com/ through HAProxy on lb, trusting
