@@ -77,7 +77,8 @@ type stackSite struct {
 // (db_replica) and an outside client, and writes the site's inventory.
 func newStackSite(t *testing.T) *stackSite {
 	t.Helper()
-	c := startCluster(t, []string{"web1", "web2", "db1", "db2"}, []string{"outside"})
+	names, _ := testhosts.SiteHosts()
+	c := startCluster(t, names, []string{"outside"})
 	root, _ := testhosts.RepoRoot()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -118,7 +119,7 @@ func newStackSite(t *testing.T) *stackSite {
 }
 %s`, gw, filepath.Join(root, "bin", "foobar-app"), deb, sumoURL, secretBlocks.String())
 	s.inv = filepath.Join(dir, "inventory.hcl")
-	groups := map[string][]string{"web1": {"lb", "web"}, "web2": {"lb", "web"}, "db1": {"db_primary"}, "db2": {"db_replica"}}
+	_, groups := testhosts.SiteHosts()
 	if err := c.WriteInventory(s.inv, groups, extra); err != nil {
 		t.Fatal(err)
 	}

@@ -54,3 +54,17 @@ func (c *Cluster) SiteSettings(ctx context.Context, root, dir, sumoURL string) (
 	}
 	return b.String(), nil
 }
+
+// SiteHosts are the foobar.com site's hosts, in order, and each one's
+// inventory groups: web1 and web2 in lb and web, db1 the primary, db2 the
+// replica.
+func SiteHosts() (names []string, groups map[string][]string) {
+	names = []string{"web1", "web2", "db1", "db2"}
+	groups = map[string][]string{
+		"web1": {"lb", "web"},
+		"web2": {"lb", "web"},
+		"db1":  {"db_primary"},
+		"db2":  {"db_replica"},
+	}
+	return names, groups
+}

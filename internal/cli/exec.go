@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
 	"skiff/internal/config"
 	"skiff/internal/engine"
-	"skiff/internal/inventory"
 	"skiff/internal/plan"
 	"skiff/internal/transport"
 )
@@ -50,36 +48,26 @@ Exit 1 when any host fails or is unreachable.`,
 			script := strings.Join(args, " ")
 			dial := g.dialer()
 			results := make([]execHost, len(hosts))
-			sem := make(chan struct{}, max(g.forks, 1))
-			var wg sync.WaitGroup
-			for i, h := range hosts {
-				wg.Add(1)
-				sem <- struct{}{}
-				go func(i int, h *inventory.Host) {
-					defer wg.Done()
-					defer func() { <-sem }()
-					r := execHost{Name: h.Name}
-					t, err := dial(cmd.Context(), h)
-					if err == nil {
-						var res transport.Result
-						res, err = t.Run(cmd.Context(), script)
-						t.Close()
-						r.ExitCode, r.Stdout, r.Stderr = res.ExitCode, string(res.Stdout), string(res.Stderr)
-					}
-					switch {
-					case err != nil && transport.IsUnreachable(err):
-						r.Status, r.Error = plan.StatusUnreachable, err.Error()
-					case err != nil:
-						r.Status, r.Error = plan.StatusFailed, err.Error()
-					case r.ExitCode != 0:
-						r.Status = plan.StatusFailed
-					default:
-						r.Status = plan.StatusOK
-					}
-					results[i] = r
-				}(i, h)
-			}
-			wg.Wait()
+			engine.Parallel(len(hosts), g.forks, func(i int) {
+				h := hosts[i]
+				r := execHost{Name: h.Name}
+				t, err := dial(cmd.Context(), h)
+				if err == nil {
+					var res transport.Result
+					res, err = t.Run(cmd.Context(), script)
+					t.Close()
+					r.ExitCode, r.Stdout, r.Stderr = res.ExitCode, string(res.Stdout), string(res.Stderr)
+				}
+				switch {
+				case err != nil:
+					r.Status, r.Error = engine.StatusOf(err), err.Error()
+				case r.ExitCode != 0:
+					r.Status = plan.StatusFailed
+				default:
+					r.Status = plan.StatusOK
+				}
+				results[i] = r
+			})
 			failed := false
 			for _, r := range results {
 				failed = failed || r.Status != plan.StatusOK

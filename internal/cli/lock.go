@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -181,42 +180,32 @@ func eachLock(ctx context.Context, hosts []*inventory.Host, forks int, dial engi
 	op func(context.Context, transport.Transport) (*lock.Info, error), found string) []lockHost {
 	now := time.Now()
 	out := make([]lockHost, len(hosts))
-	sem := make(chan struct{}, max(forks, 1))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r := lockHost{Name: h.Name}
-			var info *lock.Info
-			t, err := dial(ctx, h) // its errors name the host
-			if err == nil {
-				info, err = op(ctx, t)
-				t.Close()
-				if err != nil && !transport.IsUnreachable(err) {
-					err = fmt.Errorf("%s: %w", h.Name, err)
-				}
+	engine.Parallel(len(hosts), forks, func(i int) {
+		h := hosts[i]
+		r := lockHost{Name: h.Name}
+		var info *lock.Info
+		t, err := dial(ctx, h) // its errors name the host
+		if err == nil {
+			info, err = op(ctx, t)
+			t.Close()
+			if err != nil && !transport.IsUnreachable(err) {
+				err = fmt.Errorf("%s: %w", h.Name, err)
 			}
-			switch {
-			case err != nil && transport.IsUnreachable(err):
-				r.Status, r.Error = plan.StatusUnreachable, err.Error()
-			case err != nil:
-				r.Status, r.Error = plan.StatusFailed, err.Error()
-			case info == nil:
-				r.Status = lockFree
-			default:
-				r.Status, r.Lock = found, info
-				if !info.Corrupt {
-					age := lock.Age(*info, now)
-					r.HeartbeatAge, r.Stale = int64(age/time.Second), age > lock.DefaultTTL
-				}
+		}
+		switch {
+		case err != nil:
+			r.Status, r.Error = engine.StatusOf(err), err.Error()
+		case info == nil:
+			r.Status = lockFree
+		default:
+			r.Status, r.Lock = found, info
+			if !info.Corrupt {
+				age := lock.Age(*info, now)
+				r.HeartbeatAge, r.Stale = int64(age/time.Second), age > lock.DefaultTTL
 			}
-			out[i] = r
-		}()
-	}
-	wg.Wait()
+		}
+		out[i] = r
+	})
 	return out
 }
 

@@ -133,26 +133,13 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 		conns = append(conns, t)
 		connsMu.Unlock()
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(g.forks, 1))
-	for _, ph := range result.Hosts {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(ph *plan.Host) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			h := ld.inv.Host(ph.Name)
-			err := g.rollbackHost(ctx, dial, keep, lk, w, h, work[ph.Name], result.RunID, ph)
-			if err != nil {
-				ph.Error = err.Error()
-				ph.Status = plan.StatusFailed
-				if transport.IsUnreachable(err) {
-					ph.Status = plan.StatusUnreachable
-				}
-			}
-		}(ph)
-	}
-	wg.Wait()
+	engine.Parallel(len(result.Hosts), g.forks, func(i int) {
+		ph := result.Hosts[i]
+		h := ld.inv.Host(ph.Name)
+		if err := g.rollbackHost(ctx, dial, keep, lk, w, h, work[ph.Name], result.RunID, ph); err != nil {
+			ph.Error, ph.Status = err.Error(), engine.StatusOf(err)
+		}
+	})
 	result.Finish()
 	g.report(result)
 	if result.Failed() {

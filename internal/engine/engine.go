@@ -186,30 +186,21 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 // the play's max_fail was exceeded and the run must stop.
 func (e *Engine) runPlay(ctx context.Context, mode Mode, p *config.Play, hosts []*hostRun) bool {
 	failed := 0
-	sem := make(chan struct{}, e.Forks)
 	for start, batch := 0, 0; start < len(hosts); batch++ {
 		size := len(hosts)
 		if len(p.Serial) > 0 {
 			size = p.Serial[min(batch, len(p.Serial)-1)]
 		}
 		end := min(start+size, len(hosts))
-		var wg sync.WaitGroup
 		var mu sync.Mutex
-		for _, hr := range hosts[start:end] {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func(hr *hostRun) {
-				defer wg.Done()
-				defer func() { <-sem }()
-				ok := e.runHost(ctx, mode, p, hr)
-				if !ok {
-					mu.Lock()
-					failed++
-					mu.Unlock()
-				}
-			}(hr)
-		}
-		wg.Wait()
+		batchHosts := hosts[start:end]
+		Parallel(len(batchHosts), e.Forks, func(i int) {
+			if !e.runHost(ctx, mode, p, batchHosts[i]) {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+			}
+		})
 		if p.MaxFail >= 0 && failed > p.MaxFail {
 			if e.RevertAll && mode == Apply && e.Rollback {
 				for _, hr := range hosts[:end] {
@@ -260,10 +251,7 @@ func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hos
 	hr.played = nil
 	fail := func(err error) bool {
 		hr.done = true
-		status := plan.StatusFailed
-		if transport.IsUnreachable(err) {
-			status = plan.StatusUnreachable
-		}
+		status := StatusOf(err)
 		hr.out.Status = status
 		hr.out.Error = err.Error()
 		if mode == Apply && e.Rollback && len(hr.played) > 0 {

@@ -50,60 +50,46 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			}
 		}
 	}
+	// Each host to prepare; hr is nil for a delegate outside the run's hosts.
+	type target struct {
+		h  *inventory.Host
+		hr *hostRun
+	}
+	var targets []target
+	for _, h := range limit {
+		if touched[h.Name] {
+			targets = append(targets, target{h, runs[h.Name]})
+		}
+	}
+	for _, h := range delegates {
+		targets = append(targets, target{h, nil})
+	}
 	var mu sync.Mutex
 	var refused []string
-	sem := make(chan struct{}, e.Forks)
-	var wg sync.WaitGroup
-	for _, h := range limit {
-		if !touched[h.Name] {
-			continue
-		}
-		hr := runs[h.Name]
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := e.connect(ctx, hr); err != nil {
-				hr.done = true
-				hr.out.Error = err.Error()
-				hr.out.Status = plan.StatusFailed
-				if transport.IsUnreachable(err) {
-					hr.out.Status = plan.StatusUnreachable
-				}
+	Parallel(len(targets), e.Forks, func(i int) {
+		h, hr := targets[i].h, targets[i].hr
+		var t transport.Transport
+		var err error
+		if hr != nil {
+			if err = e.connect(ctx, hr); err != nil {
+				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), StatusOf(err)
 				e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
 				return
 			}
-			if err := e.Prepare(ctx, h, hr.conn); err != nil {
-				mu.Lock()
-				refused = append(refused, h.Name)
-				mu.Unlock()
-				hr.done = true
-				hr.out.Error = err.Error()
-				hr.out.Status = plan.StatusFailed
-				e.Observer.HostDone(h.Name, "", plan.StatusFailed, err.Error())
+			t = hr.conn
+		} else if t, err = e.conn(ctx, h); err != nil {
+			return // an unreachable delegate fails the tasks delegated to it
+		}
+		if err := e.Prepare(ctx, h, t); err != nil && (hr != nil || !transport.IsUnreachable(err)) {
+			mu.Lock()
+			refused = append(refused, h.Name)
+			mu.Unlock()
+			if hr != nil {
+				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), plan.StatusFailed
 			}
-		}()
-	}
-	for _, h := range delegates {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			t, err := e.conn(ctx, h)
-			if err == nil {
-				err = e.Prepare(ctx, h, t)
-			}
-			if err != nil && !transport.IsUnreachable(err) {
-				mu.Lock()
-				refused = append(refused, h.Name)
-				mu.Unlock()
-				e.Observer.HostDone(h.Name, "", plan.StatusFailed, err.Error())
-			}
-		}()
-	}
-	wg.Wait()
+			e.Observer.HostDone(h.Name, "", plan.StatusFailed, err.Error())
+		}
+	})
 	if len(refused) == 0 {
 		return true
 	}

@@ -34,17 +34,6 @@ import (
 
 const playbook = "playbooks/site.hcl"
 
-// stackHosts are the stack's hosts and their inventory groups.
-var stackHosts = []struct {
-	name   string
-	groups []string
-}{
-	{"web1", []string{"lb", "web"}},
-	{"web2", []string{"lb", "web"}},
-	{"db1", []string{"db_primary"}},
-	{"db2", []string{"db_replica"}},
-}
-
 func main() {
 	runs := flag.Int("n", 5, "counted runs of each timed command (after one warm-up)")
 	out := flag.String("out", "bench/RESULTS.md", "results file, relative to the repository root")
@@ -95,12 +84,7 @@ func run(ctx context.Context, runs int, out string) error {
 		return fmt.Errorf("go build ./bench/floor: %w", err)
 	}
 
-	names := make([]string, 0, len(stackHosts))
-	groups := map[string][]string{}
-	for _, h := range stackHosts {
-		names = append(names, h.name)
-		groups[h.name] = h.groups
-	}
+	names, groups := testhosts.SiteHosts()
 	b.c, err = testhosts.Start(ctx, testhosts.Options{
 		Prefix: testhosts.UniquePrefix("skiff-bench"),
 		Hosts:  names,

@@ -37,14 +37,14 @@ const debugConf = "/etc/ssh/sshd_config.d/00-skiff-bench-debug.conf"
 // apply, and returns the difference of each host's counts before and after.
 // It turns the debug log off again.
 func (b *bench) countSessions(ctx context.Context) ([]sessionCounts, error) {
-	for _, h := range stackHosts {
-		if err := b.sh(ctx, h.name, "printf 'LogLevel DEBUG1\\n' > "+debugConf+" && sshd -t && systemctl reload ssh && sshd -T | grep -qi '^loglevel debug'"); err != nil {
+	for _, h := range b.c.Hosts {
+		if err := b.sh(ctx, h.Name, "printf 'LogLevel DEBUG1\\n' > "+debugConf+" && sshd -t && systemctl reload ssh && sshd -T | grep -qi '^loglevel debug'"); err != nil {
 			return nil, fmt.Errorf("turning on sshd's debug log: %w", err)
 		}
 	}
 	defer func() {
-		for _, h := range stackHosts {
-			if err := b.sh(context.WithoutCancel(ctx), h.name, "rm -f "+debugConf+" && systemctl reload ssh"); err != nil {
+		for _, h := range b.c.Hosts {
+			if err := b.sh(context.WithoutCancel(ctx), h.Name, "rm -f "+debugConf+" && systemctl reload ssh"); err != nil {
 				logf("turning off sshd's debug log: %v", err)
 			}
 		}
@@ -82,16 +82,16 @@ func (b *bench) countSessions(ctx context.Context) ([]sessionCounts, error) {
 // counts reads every counter on every host.
 func (b *bench) counts(ctx context.Context) ([]sessionCounts, error) {
 	var all []sessionCounts
-	for _, h := range stackHosts {
-		s := sessionCounts{host: h.name}
+	for _, h := range b.c.Hosts {
+		s := sessionCounts{host: h.Name}
 		for _, c := range counters {
-			out, _, err := b.c.Exec(ctx, h.name, "sh", "-c", c.cmd) // grep -c exits 1 on 0 matches
+			out, _, err := b.c.Exec(ctx, h.Name, "sh", "-c", c.cmd) // grep -c exits 1 on 0 matches
 			if err != nil {
 				return nil, err
 			}
 			n, err := strconv.Atoi(strings.TrimSpace(out))
 			if err != nil {
-				return nil, fmt.Errorf("%s: counting %s: %q", h.name, c.name, out)
+				return nil, fmt.Errorf("%s: counting %s: %q", h.Name, c.name, out)
 			}
 			c.set(&s, n)
 		}

@@ -37,17 +37,6 @@ const (
 	playbook = "playbooks/site.hcl"
 )
 
-// demoHosts are the demo site's hosts and their inventory groups.
-var demoHosts = []struct {
-	name   string
-	groups []string
-}{
-	{"web1", []string{"lb", "web"}},
-	{"web2", []string{"lb", "web"}},
-	{"db1", []string{"db_primary"}},
-	{"db2", []string{"db_replica"}},
-}
-
 func main() {
 	if len(os.Args) != 2 {
 		usage()
@@ -93,12 +82,7 @@ func up(ctx context.Context, root string) (*testhosts.Cluster, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(demoHosts))
-	groups := map[string][]string{}
-	for _, h := range demoHosts {
-		names = append(names, h.name)
-		groups[h.name] = h.groups
-	}
+	names, groups := testhosts.SiteHosts()
 	c, err := testhosts.Start(ctx, testhosts.Options{
 		Prefix: prefix,
 		Hosts:  names,
@@ -123,8 +107,8 @@ func up(ctx context.Context, root string) (*testhosts.Cluster, error) {
 	}
 
 	fmt.Printf("\nDemo hosts (containers %s-*):\n", prefix)
-	for i, h := range c.Hosts {
-		fmt.Printf("  %-5s %-15s groups %s\n", h.Name, h.Address, strings.Join(demoHosts[i].groups, ","))
+	for _, h := range c.Hosts {
+		fmt.Printf("  %-5s %-15s groups %s\n", h.Name, h.Address, strings.Join(groups[h.Name], ","))
 	}
 	fmt.Printf("\nInventory: %s\n", rel(root, inventory))
 	fmt.Printf("Log in:    ssh -i %s -o UserKnownHostsFile=%s deploy@%s\n",
