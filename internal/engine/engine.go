@@ -63,7 +63,8 @@ type Engine struct {
 	// the hosts that had completed it (a rollout reverted everywhere).
 	RevertAll bool
 
-	pool connPool
+	pool   connPool
+	probes probeCache
 }
 
 // connPool holds one connection per host for the whole run, shared by the
@@ -115,6 +116,10 @@ type hostRun struct {
 	done  bool // failed or unreachable: no further plays
 	// played are the journal entries of the current play, for rollback.
 	played []journal.Entry
+	// readAhead is set once the host's later plays were read ahead; ahead
+	// holds their probes until the next check sends them.
+	readAhead bool
+	ahead     []string
 }
 
 // Run executes the playbook in mode and returns what was found or done.
@@ -127,6 +132,7 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 		e.Forks = 50
 	}
 	result := &plan.Plan{RunID: e.RunID, Mode: string(mode)}
+	e.probes = probeCache{}
 	runs := map[string]*hostRun{}
 	limit := e.Hosts
 	if limit == nil {
@@ -275,6 +281,10 @@ func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hos
 			tasks = append(tasks, bound...)
 		}
 	}
+	if !hr.readAhead {
+		hr.readAhead = true
+		hr.ahead = e.readAhead(p, hr)
+	}
 	e.Observer.HostTasks(name, len(tasks))
 	changedBefore := len(hr.out.Changes)
 	notified, err := e.converge(ctx, mode, p, hr, tasks)
@@ -365,6 +375,7 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 			if err != nil {
 				return nil, fmt.Errorf("%s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
 			}
+			e.probes.changed()
 			if err := b.Module.Apply(context.WithoutCancel(ctx), conn); err != nil {
 				e.Observer.TaskDone(name, p.Name, b.Task.ID(), "failed", err.Error())
 				return nil, fmt.Errorf("%s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
@@ -401,33 +412,71 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 }
 
 // check probes tasks, one round trip per host they run on, and returns
-// each one's change (nil: in state).
+// each one's change (nil: in state). A probe read ahead and still current
+// is not sent again. The first check of a host also reads ahead the probes
+// of its later plays (hr.ahead), in the same round trip.
 func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*module.Change, error) {
 	probed := make([]module.Probed, len(tasks))
 	groups := map[*inventory.Host][]int{} // nil: the host itself
 	var order []*inventory.Host
 	for i, b := range tasks {
+		if cacheable(b.Module) {
+			if out, ok := e.probes.get(e.targetName(hr, b), b.Module.Probe()); ok {
+				probed[i] = out
+				continue
+			}
+		}
 		if _, ok := groups[b.Target]; !ok {
 			order = append(order, b.Target)
 		}
 		groups[b.Target] = append(groups[b.Target], i)
 	}
+	ahead := hr.ahead
+	hr.ahead = nil
+	if len(ahead) > 0 && groups[nil] == nil {
+		order = append(order, nil)
+	}
 	for _, target := range order {
 		idx := groups[target]
 		frags := make([]string, len(idx))
+		sending := map[string]bool{}
 		for k, i := range idx {
 			frags[k] = tasks[i].Module.Probe()
+			sending[frags[k]] = true
 		}
-		conn, err := e.targetConn(ctx, hr, tasks[idx[0]])
+		if target == nil {
+			for _, f := range ahead {
+				if !sending[f] {
+					frags = append(frags, f)
+				}
+			}
+		}
+		var conn transport.Transport
+		var err error
+		if len(idx) > 0 {
+			conn, err = e.targetConn(ctx, hr, tasks[idx[0]])
+		} else {
+			conn = hr.conn
+		}
 		if err != nil {
 			return nil, err
 		}
+		gen := e.probes.generation()
 		out, err := probeBatch(ctx, conn, frags)
 		if err != nil {
 			if target != nil {
 				return nil, fmt.Errorf("on %s: %w", target.Name, err)
 			}
 			return nil, err
+		}
+		host := hr.host.Name
+		if target != nil {
+			host = target.Name
+		}
+		for k, f := range frags {
+			if k >= len(idx) || cacheable(tasks[idx[k]].Module) {
+				e.probes.put(host, f, gen, out[k])
+			}
 		}
 		for k, i := range idx {
 			probed[i] = out[k]
@@ -442,6 +491,14 @@ func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*mod
 		out[i] = c
 	}
 	return out, nil
+}
+
+// targetName is the name of the host a bound task runs on.
+func (e *Engine) targetName(hr *hostRun, b *Bound) string {
+	if b.Target != nil {
+		return b.Target.Name
+	}
+	return hr.host.Name
 }
 
 // targetConn is the connection a bound task runs on: its delegate's, or

@@ -82,6 +82,9 @@ func registry() module.Registry {
 		"touch": func(a *module.Args) module.Module {
 			return &touch{path: a.String("path", true), fail: a.Bool("fail", false)}
 		},
+		"vtouch": func(a *module.Args) module.Module {
+			return &volatileTouch{touch{path: a.String("path", true)}}
+		},
 		"rtouch": func(a *module.Args) module.Module {
 			return &reversibleTouch{touch{path: a.String("path", true), fail: a.Bool("fail", false)}}
 		},
@@ -108,21 +111,29 @@ type fixture struct {
 
 func newFixture(t *testing.T, roleSrc string, unreachable string) *fixture {
 	t.Helper()
+	return newPlaysFixture(t, map[string]string{"r": roleSrc}, `play "p" { hosts = "all"  roles = ["r"] }`, unreachable)
+}
+
+// newPlaysFixture: hosts a, b and c; roles by name; the playbook's text.
+func newPlaysFixture(t *testing.T, roles map[string]string, playbook, unreachable string) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	invPath := write(t, dir, "inv.hcl", `
 host "a" { address = "10.0.0.1" }
 host "b" { address = "10.0.0.2" }
 host "c" { address = "10.0.0.3" }
 `)
-	write(t, dir, "roles/r/role.hcl", roleSrc)
-	pbPath := write(t, dir, "playbooks/p.hcl", `play "p" { hosts = "all"  roles = ["r"] }`)
+	for name, src := range roles {
+		write(t, dir, "roles/"+name+"/role.hcl", src)
+	}
+	pbPath := write(t, dir, "playbooks/p.hcl", playbook)
 	l := config.NewLoader()
 	invCfg, diags := l.LoadInventory(invPath)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
 	inv := inventory.New(invCfg)
-	book, diags := l.LoadPlaybook(pbPath, nil, map[string]bool{"touch": true, "rtouch": true})
+	book, diags := l.LoadPlaybook(pbPath, nil, map[string]bool{"touch": true, "rtouch": true, "vtouch": true})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -68,19 +68,38 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 	var refused []string
 	Parallel(len(targets), e.Forks, func(i int) {
 		h, hr := targets[i].h, targets[i].hr
-		var t transport.Transport
-		var err error
-		if hr != nil {
-			if err = e.connect(ctx, hr); err != nil {
+		t, err := e.conn(ctx, h)
+		if err != nil {
+			if hr != nil {
 				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), StatusOf(err)
 				e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
-				return
 			}
-			t = hr.conn
-		} else if t, err = e.conn(ctx, h); err != nil {
 			return // an unreachable delegate fails the tasks delegated to it
 		}
-		if err := e.Prepare(ctx, h, t); err != nil && (hr != nil || !transport.IsUnreachable(err)) {
+		// The facts are read while Prepare runs, on a second session of
+		// the same connection: one round trip's wait instead of two.
+		var facts cty.Value
+		var factsErr error
+		read := make(chan struct{})
+		if hr != nil {
+			go func() {
+				defer close(read)
+				facts, factsErr = gatherFacts(ctx, t)
+			}()
+		} else {
+			close(read)
+		}
+		err = e.Prepare(ctx, h, t)
+		<-read
+		if hr != nil && factsErr != nil {
+			hr.done, hr.out.Error, hr.out.Status = true, factsErr.Error(), StatusOf(factsErr)
+			e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
+			return
+		}
+		if hr != nil {
+			hr.conn, hr.facts = t, facts
+		}
+		if err != nil && (hr != nil || !transport.IsUnreachable(err)) {
 			mu.Lock()
 			refused = append(refused, h.Name)
 			mu.Unlock()

@@ -14,24 +14,43 @@ import (
 )
 
 // probeBatch runs the Probe fragments of many tasks in one remote script:
-// one round trip however many tasks a host has. Each fragment runs in its
-// own subshell with stdin closed; its stdout is framed by markers carrying a
-// random token, so no output can be mistaken for a frame.
+// one round trip however many tasks a host has. The fragments run
+// concurrently (probes only read; see module.Module), at most
+// probeParallel at a time, each in its own subshell with stdin closed and
+// its output kept in a private temporary folder; then their outputs are
+// printed in order, framed by markers carrying a random token, so no
+// output can be mistaken for a frame. Where no temporary folder can be
+// made, they run one after another.
 func probeBatch(ctx context.Context, t transport.Transport, fragments []string) ([]module.Probed, error) {
 	out := make([]module.Probed, len(fragments))
-	var script strings.Builder
 	tok := token()
+	var funcs, parallel, serial strings.Builder
 	n := 0
 	for i, f := range fragments {
 		if strings.TrimSpace(f) == "" {
 			continue
 		}
+		if n > 0 && n%probeParallel == 0 {
+			parallel.WriteString("wait\n")
+		}
 		n++
-		fmt.Fprintf(&script, "printf '@@%s begin %d\\n'\n(\n%s\n) </dev/null\nrc=$?\nprintf '\\n@@%s end %d %%d\\n' \"$rc\"\n", tok, i, f, tok, i)
+		fmt.Fprintf(&funcs, "p%d() {\n(\n%s\n)\n}\n", i, f)
+		fmt.Fprintf(&parallel, "{ p%d </dev/null >\"$d/%d\"; echo $? >\"$d/%d.rc\"; } &\n", i, i, i)
+		fmt.Fprintf(&serial, "printf '@@%s begin %d\\n'\np%d </dev/null\nprintf '\\n@@%s end %d %%d\\n' \"$?\"\n", tok, i, i, tok, i)
 	}
 	if n == 0 {
 		return out, nil
 	}
+	var script strings.Builder
+	script.WriteString(funcs.String())
+	script.WriteString("if [ " + strconv.Itoa(n) + " -gt 1 ] && d=$(mktemp -d \"${TMPDIR:-/tmp}/skiff-probe.XXXXXX\" 2>/dev/null); then\n")
+	script.WriteString("trap 'rm -rf \"$d\"' EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n")
+	script.WriteString(parallel.String())
+	script.WriteString("wait\n")
+	fmt.Fprintf(&script, "for i in %s; do\nprintf '@@%s begin %%s\\n' \"$i\"\ncat \"$d/$i\"\nprintf '\\n@@%s end %%s %%s\\n' \"$i\" \"$(cat \"$d/$i.rc\" 2>/dev/null || echo 255)\"\ndone\n", indexList(fragments), tok, tok)
+	script.WriteString("else\n")
+	script.WriteString(serial.String())
+	script.WriteString("fi\n")
 	res, err := t.Run(ctx, script.String())
 	if err != nil {
 		return nil, err
@@ -74,6 +93,20 @@ func probeBatch(ctx context.Context, t transport.Transport, fragments []string) 
 		return nil, fmt.Errorf("probe returned %d of %d results (exit %d, stderr: %s)", seen, n, res.ExitCode, tail(res.Stderr))
 	}
 	return out, nil
+}
+
+// probeParallel bounds the probes running at once on a host.
+const probeParallel = 16
+
+// indexList is the indexes of the non-empty fragments, space-separated.
+func indexList(fragments []string) string {
+	var idx []string
+	for i, f := range fragments {
+		if strings.TrimSpace(f) != "" {
+			idx = append(idx, strconv.Itoa(i))
+		}
+	}
+	return strings.Join(idx, " ")
 }
 
 func token() string {

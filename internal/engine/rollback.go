@@ -72,6 +72,7 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 // then runs their after steps (services reloaded on the restored config).
 // It returns a sentence for the host's error.
 func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
+	e.probes.changed() // undoing changes the hosts: nothing read ahead holds
 	// Newest first, grouped by the host each change happened on: the host
 	// itself first, then the hosts its tasks were delegated to.
 	byHost := map[string][]journal.Entry{}

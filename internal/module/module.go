@@ -58,6 +58,15 @@ type Reversible interface {
 	Reversal(dir string) (backup, undo, after string)
 }
 
+// Volatile is implemented by kinds whose probe reads state that changes on
+// its own (a health check, a load balancer's runtime view of its servers).
+// The engine reads other probes ahead of their play and reuses the result
+// while the run has changed nothing; a Volatile probe always runs at its
+// task, fresh.
+type Volatile interface {
+	Volatile() bool
+}
+
 // Probed is the output of one task's Probe fragment.
 type Probed struct {
 	Stdout   []byte

@@ -116,6 +116,9 @@ func (s *Server) valid() bool {
 	return ident.MatchString(s.backend) && ident.MatchString(s.server) && s.state != "" && strings.HasPrefix(s.socket, "/")
 }
 
+// Volatile: a server's state in HAProxy changes with its health checks, so it is never read ahead.
+func (s *Server) Volatile() bool { return true }
+
 // Probe prints the server's state as key=value lines (see lib). It only reads.
 func (s *Server) Probe() string {
 	if !s.valid() {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -210,5 +211,56 @@ func TestProbePreludeRuns(t *testing.T) {
 	out, err := cmd.Output()
 	if err != nil || string(out) != "server=missing\n" {
 		t.Errorf("prelude without a client: %q %v", out, err)
+	}
+}
+
+// TestClientTurnsTLSOff runs the client command line with a fake mysql
+// that prints its arguments: TLS off in the words each client knows.
+func TestClientTurnsTLSOff(t *testing.T) {
+	for flavor, want := range map[string]string{
+		"mariadb": "--skip-ssl --protocol=socket -uroot -N -B -r",
+		"mysql":   "--ssl-mode=DISABLED --protocol=socket -uroot -N -B -r",
+	} {
+		bin := t.TempDir()
+		fake := "#!/bin/sh\necho \"$*\"\n"
+		if err := os.WriteFile(filepath.Join(bin, "mysql"), []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if flavor == "mariadb" { // MariaDB's client package installs both names
+			if err := os.WriteFile(filepath.Join(bin, "mariadb"), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command("/bin/sh", "-c", client)
+		cmd.Env = []string{"PATH=" + bin} // no other mysql or mariadb
+		out, err := cmd.Output()
+		if err != nil || strings.TrimSpace(string(out)) != want {
+			t.Errorf("%s: client ran with %q (%v), want %q", flavor, out, err, want)
+		}
+	}
+}
+
+// A probe starts the client only for its queries: finding which client it
+// is starts nothing.
+func TestProbeStartsTheClientOnlyForQueries(t *testing.T) {
+	bin := t.TempDir()
+	log := filepath.Join(bin, "calls")
+	fake := "#!/bin/sh\necho \"$*\" >> " + log + "\ncat >/dev/null\necho 10.11.6-MariaDB\n"
+	for _, name := range []string{"mysql", "mariadb"} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := &Database{name: "foobar"}
+	cmd := exec.Command("/bin/sh")
+	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
+	cmd.Stdin = strings.NewReader("(\n" + d.Probe() + ")\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	calls, _ := os.ReadFile(log)
+	lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
+	if len(lines) != 2 || strings.Count(string(calls), "--skip-ssl --protocol=socket") != 2 {
+		t.Errorf("mysql calls:\n%s\nwant two queries, both with --skip-ssl", calls)
 	}
 }

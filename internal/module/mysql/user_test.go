@@ -101,7 +101,7 @@ func TestUserCreate(t *testing.T) {
 			t.Errorf("script lacks %q:\n%s", want, script)
 		}
 	}
-	if !strings.HasPrefix(script, "mysql --protocol=socket -uroot ") {
+	if !strings.HasPrefix(script, client+" ") || !strings.Contains(client, " --protocol=socket -uroot ") {
 		t.Errorf("not root over the socket: %s", script)
 	}
 

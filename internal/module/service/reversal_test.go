@@ -13,14 +13,20 @@ import (
 )
 
 // fakeSystemctl is a systemctl that keeps the unit's state in files of
-// $FAKES: load (LoadState), active, enabled.
+// $FAKES: load (LoadState), active, enabled, and unitfile when show's
+// UnitFileState differs from is-enabled (a SysV script: "generated").
 const fakeSystemctl = `st() { cat "$FAKES/$1" 2>/dev/null; }
 case "$1" in
 is-active) a=$(st active); [ "$2" = --quiet ] || echo "$a"; [ "$a" = active ]; exit ;;
 is-enabled) st enabled ;;
 show) shift
   while [ $# -gt 0 ]; do
-    if [ "$1" = -p ]; then shift; case $1 in LoadState) echo "LoadState=$(st load)" ;; NeedDaemonReload) echo NeedDaemonReload=no ;; esac; fi
+    if [ "$1" = -p ]; then shift; case $1 in
+      LoadState) echo "LoadState=$(st load)" ;;
+      NeedDaemonReload) echo NeedDaemonReload=no ;;
+      ActiveState) echo "ActiveState=$(st active)" ;;
+      UnitFileState) if [ -f "$FAKES/unitfile" ]; then echo "UnitFileState=$(st unitfile)"; else echo "UnitFileState=$(st enabled)"; fi ;;
+    esac; fi
     shift
   done ;;
 start) echo active > "$FAKES/active" ;;

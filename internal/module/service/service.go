@@ -72,17 +72,21 @@ func New(a *module.Args) module.Module {
 	return s
 }
 
-// Probe prints systemctl show's LoadState and NeedDaemonReload, then
-// "active=…" and "enabled=…", or "systemd=no".
+// Probe prints systemctl show's LoadState, NeedDaemonReload, ActiveState
+// (what is-active prints) and UnitFileState (what is-enabled prints), or
+// "systemd=no": one systemctl call, not three. Where UnitFileState is empty
+// or "generated" (a SysV script), it adds "enabled=" from is-enabled, which
+// asks the SysV tools.
 func (s *Service) Probe() string {
 	if s.name == "" {
 		return ""
 	}
 	u := shell.Quote(s.name)
 	return "if ! command -v systemctl >/dev/null 2>&1; then echo systemd=no; exit 0; fi\n" +
-		fmt.Sprintf("systemctl show -p LoadState -p NeedDaemonReload %s 2>/dev/null\n", u) +
-		fmt.Sprintf("echo \"active=$(systemctl is-active %s 2>/dev/null)\"\n", u) +
-		fmt.Sprintf("echo \"enabled=$(systemctl is-enabled %s 2>/dev/null)\"\n", u)
+		fmt.Sprintf("s=$(systemctl show -p LoadState -p NeedDaemonReload -p ActiveState -p UnitFileState %s 2>/dev/null)\n", u) +
+		"printf '%s\\n' \"$s\"\n" +
+		"case \"\n$s\n\" in *\"\nUnitFileState=\n\"* | *\"\nUnitFileState=generated\n\"*)\n" +
+		fmt.Sprintf("\techo \"enabled=$(systemctl is-enabled %s 2>/dev/null)\" ;;\nesac\n", u)
 }
 
 // running: is-active states in which "started" holds.
@@ -107,7 +111,10 @@ func (s *Service) Check(p module.Probed) (*module.Change, error) {
 	if !ok {
 		return nil, fmt.Errorf("systemctl show %s printed no LoadState (is systemd running?) (exit %d): %q", s.name, p.ExitCode, strings.TrimSpace(string(p.Stdout)))
 	}
-	active, enabled := f["active"], f["enabled"]
+	active, enabled := f["ActiveState"], f["UnitFileState"]
+	if e, ok := f["enabled"]; ok {
+		enabled = e
+	}
 	s.daemonReload = f["NeedDaemonReload"] == "yes"
 
 	if load == "masked" && (s.state == "started" || s.state == "restarted" || s.state == "reloaded" || (s.hasEnabled && s.enabled)) {

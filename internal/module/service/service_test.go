@@ -14,7 +14,7 @@ import (
 )
 
 func probe(load, reload, active, enabled string) string {
-	return "LoadState=" + load + "\nNeedDaemonReload=" + reload + "\nactive=" + active + "\nenabled=" + enabled + "\n"
+	return "LoadState=" + load + "\nNeedDaemonReload=" + reload + "\nActiveState=" + active + "\nUnitFileState=" + enabled + "\n"
 }
 
 func build(t *testing.T, vals map[string]cty.Value) *Service {
@@ -50,6 +50,7 @@ func TestCheck(t *testing.T) {
 		{name: "reload inactive", vals: map[string]cty.Value{"state": cty.StringVal("reloaded")}, out: probe("loaded", "no", "inactive", "enabled"), action: plan.Run, summary: "start nginx (reload asked, not running)", ops: "reload"},
 		{name: "enabled only", vals: map[string]cty.Value{"enabled": cty.True}, out: probe("loaded", "no", "inactive", "enabled")},
 		{name: "masked", vals: started, out: probe("masked", "no", "inactive", "masked"), err: "is masked"},
+		{name: "SysV script: is-enabled decides", vals: started, out: probe("loaded", "no", "active", "generated") + "enabled=disabled\n", action: plan.Update, summary: "enable nginx", ops: "enable"},
 		{name: "no systemd", vals: started, out: "systemd=no\n", err: "needs systemd"},
 		{name: "garbage", vals: started, out: "Failed to connect to bus\n", err: "no LoadState"},
 	} {
@@ -128,5 +129,40 @@ func TestArgErrors(t *testing.T) {
 			_, diags := moduletest.Build(New, moduletest.Args("service", "s", tc.vals))
 			moduletest.DiagsContain(t, diags, tc.want)
 		})
+	}
+}
+
+// The probe asks is-enabled only where show's UnitFileState cannot tell
+// (a SysV script's "generated"), and its answer is the one Check uses.
+func TestProbeAsksIsEnabledForSysVScripts(t *testing.T) {
+	s := build(t, map[string]cty.Value{"state": cty.StringVal("started"), "enabled": cty.True})
+	for _, tc := range []struct {
+		unitfile, enabled string
+		isEnabledCalled   bool
+		change            bool
+	}{
+		{"", "enabled", false, false},
+		{"generated", "disabled", true, true},
+		{"generated", "enabled", true, false},
+	} {
+		f := fakeUnit(t, unit{"loaded", "active", tc.enabled})
+		if tc.unitfile != "" {
+			f.Write(t, "unitfile", tc.unitfile+"\n")
+		}
+		res, err := (&moduletest.Local{}).Run(context.Background(), s.Probe())
+		if err != nil {
+			t.Fatal(err)
+		}
+		called := false
+		for _, c := range f.Calls(t) {
+			called = called || strings.HasPrefix(c, "systemctl is-enabled")
+		}
+		if called != tc.isEnabledCalled {
+			t.Errorf("UnitFileState %q: is-enabled called = %v, want %v", tc.unitfile, called, tc.isEnabledCalled)
+		}
+		ch, err := s.Check(module.Probed{Stdout: res.Stdout})
+		if err != nil || (ch != nil) != tc.change {
+			t.Errorf("UnitFileState %q, is-enabled %q: change %+v, %v", tc.unitfile, tc.enabled, ch, err)
+		}
 	}
 }

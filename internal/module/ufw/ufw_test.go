@@ -17,7 +17,8 @@ import (
 
 // host is a fake host: a root with ufw's files (copied from testdata, which
 // ufw 0.36.2 of Debian bookworm wrote) and a fake ufw on PATH that logs its
-// arguments and answers `ufw status`.
+// arguments and answers `ufw status`, and a fake iptables that answers
+// whether ufw's chains are loaded.
 type host struct {
 	root, log string
 }
@@ -31,6 +32,15 @@ func newHost(t *testing.T, installed bool, status string) *host {
 		fake := "#!/bin/sh\necho \"$*\" >> " + h.log + "\n" +
 			"case \"$1\" in status) echo 'Status: " + status + "';; esac\n"
 		if err := os.WriteFile(filepath.Join(bin, "ufw"), []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// iptables -L ufw-user-input: exit 0 when ufw's chains are loaded, 1 when not.
+		loaded := "1"
+		if status == "active" {
+			loaded = "0"
+		}
+		ipt := "#!/bin/sh\ncase \"$*\" in *'-L ufw-user-input'*) exit " + loaded + ";; esac\nexit 2\n"
+		if err := os.WriteFile(filepath.Join(bin, "iptables"), []byte(ipt), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		for src, dst := range map[string]string{

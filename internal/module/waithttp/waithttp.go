@@ -174,6 +174,9 @@ report() {
 	return b.String()
 }
 
+// Volatile: its answer is the health of a service now, so it is never read ahead.
+func (w *Wait) Volatile() bool { return true }
+
 // Probe makes one request and prints its outcome (see parse).
 func (w *Wait) Probe() string {
 	if w.invalid {
