@@ -41,9 +41,11 @@ demo: build
 demo-down:
 	$(GO) run ./integration/cmd/testhosts down
 
-# bench measures skiff on the 4 stack hosts (issue 6, skiff side) and writes
+# bench measures skiff against Ansible (Debian's ansible package, installed
+# here if missing) and the floor on the 4 stack hosts (issue 6) and writes
 # bench/RESULTS.md; it needs a Docker engine and is not part of `test`.
 bench: build
+	command -v ansible-playbook >/dev/null || apt-get install -y ansible
 	$(GO) run ./bench/cmd/bench
 
 clean:

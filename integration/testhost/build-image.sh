@@ -98,7 +98,7 @@ log "caching haproxy nginx mariadb ufw .debs"
 in_root apt-get clean
 in_root apt-get update >>"$BUILDLOG" 2>&1
 in_root apt-get install -y --download-only --no-install-recommends \
-	haproxy nginx mariadb-server mariadb-client ufw >>"$BUILDLOG" 2>&1
+	haproxy nginx mariadb-server mariadb-client ufw python3-pymysql python3-apt >>"$BUILDLOG" 2>&1
 # Docker bind-mounts its own resolv.conf at run time.
 : >"$ROOTFS/etc/resolv.conf"
 

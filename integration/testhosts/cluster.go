@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,11 @@ const (
 	// sshWait bounds the wait for one host's sshd after its container starts.
 	sshWait = 60 * time.Second
 )
+
+// bootParallel is how many hosts boot at once. Each boot is a burst of
+// work (systemd, ssh-keygen -A making RSA, ECDSA and ed25519 keys): dozens
+// at once on a small machine slow every one of them past sshWait.
+func bootParallel() int { return max(4, 2*runtime.NumCPU()) }
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
@@ -222,10 +228,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	keys := make([]ssh.PublicKey, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, bootParallel())
 	for i, name := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			hosts[i], keys[i], errs[i] = c.boot(ctx, name, labels)
 		}()
 	}

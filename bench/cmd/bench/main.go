@@ -1,20 +1,37 @@
-// Command bench measures skiff on the foobar.com stack (issue 6, the skiff
-// side only: the Ansible side is not written yet). It starts the 4 stack
-// hosts (web1 web2 db1 db2) as local test hosts, deploys playbooks/site.hcl
-// once with bin/skiff (the first converge, timed), then measures on the
-// converged hosts:
+// Command bench measures skiff on the foobar.com stack (issue 6) against
+// Ansible doing the same work (bench/ansible/site.yml, Ansible's own
+// modules, run by Debian's ansible-playbook at its best: pipelining,
+// ControlPersist, no facts, forks for every host) and against the floor.
 //
-//   - no-op `skiff apply --yes` against the floor (bench/floor: connect to
-//     every host and run `true`), taken in turn, with the ratio pair by pair;
-//   - `skiff plan` with one file drifted by hand (/etc/nginx/nginx.conf on
-//     web1), after checking that the plan reports that drift;
+// First converges: Ansible deploys site.yml to 4 fresh stack hosts (web1
+// web2 db1 db2, local test hosts), timed once; then the site must answer
+// over HTTPS through HAProxy, and `skiff plan` on those hosts is recorded
+// (no change expected). Those hosts are removed, 4 fresh ones start, and
+// bin/skiff deploys playbooks/site.hcl to them (timed once). On the hosts
+// skiff converged, after Ansible's own needs are installed (python3-apt,
+// PyMySQL: site.yml's tag deps), ansible-playbook must report changed=0 on
+// every host; then it measures:
+//
+//   - no-op `skiff apply --yes`, no-op `ansible-playbook site.yml` and the
+//     floor (bench/floor: connect to every host and run `true`), taken in
+//     turn, with ratios round by round; every Ansible run must be changed=0;
+//   - `skiff plan` and `ansible-playbook --check --diff` (and the floor)
+//     with one file drifted by hand (/etc/nginx/nginx.conf on web1), after
+//     checking that both report that drift;
 //   - SSH connections, sessions and sudo commands per host in one no-op run,
 //     counted in the hosts' journals;
 //   - skiff's peak memory (maximum RSS, from the kernel's accounting of the
 //     finished process).
 //
+// Then the fan-out (fanout.go): 50 lightweight test hosts, the small role of
+// bench/fanout for skiff and for Ansible on the first 10, 25 and 50 of
+// them, no-op runs in turn with the floor, the cost of each extra host, a
+// check that no connection failed (sshd's stock MaxStartups), skiff's peak
+// memory at 50 hosts, and the curve drawn to bench/fanout.png.
+//
 // It writes bench/RESULTS.md and removes its hosts at the end. Run it with
-// `make bench` (root and a Docker engine; it needs bin/skiff).
+// `make bench` (root and a Docker engine; it needs bin/skiff);
+// `-only fanout` replaces only the fan-out section of RESULTS.md.
 package main
 
 import (
@@ -37,14 +54,15 @@ const playbook = "playbooks/site.hcl"
 func main() {
 	runs := flag.Int("n", 5, "counted runs of each timed command (after one warm-up)")
 	out := flag.String("out", "bench/RESULTS.md", "results file, relative to the repository root")
+	only := flag.String("only", "", "run one phase only: site, or fanout (its section replaces the one in the results file)")
 	flag.Parse()
-	if *runs < 1 || flag.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE]")
+	if *runs < 1 || flag.NArg() != 0 || (*only != "" && *only != "site" && *only != "fanout") {
+		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|fanout]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *runs, *out); err != nil {
+	if err := run(ctx, *runs, *out, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -57,10 +75,11 @@ type bench struct {
 	floor     string // the floor, built into dir
 	inv       string
 	c         *testhosts.Cluster
+	ans       *ansibleSite // the Ansible inventory for c
 	runs      int
 }
 
-func run(ctx context.Context, runs int, out string) error {
+func run(ctx context.Context, runs int, out, only string) error {
 	started := time.Now()
 	root, err := testhosts.RepoRoot()
 	if err != nil {
@@ -84,7 +103,20 @@ func run(ctx context.Context, runs int, out string) error {
 		return fmt.Errorf("go build ./bench/floor: %w", err)
 	}
 
+	if _, err := exec.LookPath("ansible-playbook"); err != nil {
+		return fmt.Errorf("ansible-playbook missing: apt-get install -y ansible (make bench does)")
+	}
+	if only == "fanout" {
+		return b.fanoutOnly(ctx, out)
+	}
+
+	r := &results{runs: runs}
+	if err := b.ansibleFirstConverge(ctx, r); err != nil {
+		return err
+	}
+
 	names, groups := testhosts.SiteHosts()
+	r.hosts = len(names)
 	b.c, err = testhosts.Start(ctx, testhosts.Options{
 		Prefix: testhosts.UniquePrefix("skiff-bench"),
 		Hosts:  names,
@@ -110,8 +142,10 @@ func run(ctx context.Context, runs int, out string) error {
 	if err := b.c.WriteInventory(b.inv, groups, extra); err != nil {
 		return err
 	}
-
-	r := &results{runs: runs, hosts: len(names)}
+	if b.ans, err = prepareAnsible(b.c, groups, b.root, b.dir); err != nil {
+		return err
+	}
+	defer b.ans.stopControlMasters(context.WithoutCancel(ctx))
 
 	logf("first converge: skiff apply %s", playbook)
 	first, err := b.once(ctx, "first-converge.log", b.skiffArgs("apply", "--yes")...)
@@ -131,16 +165,22 @@ func run(ctx context.Context, runs int, out string) error {
 		return fmt.Errorf("skiff plan after the first converge exits %d, not 0 (no change):\n%s", code, planOut)
 	}
 
-	logf("no-op apply against the floor, %d runs each", runs)
-	r.noop, r.floor, err = b.pairs(ctx, b.skiffArgs("apply", "--yes"), []string{b.floor, "-i", b.inv})
+	if err := b.ansibleOnSkiffHosts(ctx, r, names); err != nil {
+		return err
+	}
+
+	logf("no-op: skiff apply, ansible-playbook and the floor in turn, %d runs each", runs)
+	ansibleNoop := timed{name: "ansible-playbook", argv: b.ans.args(), log: "ansible-noop.log",
+		check: func(m measurement) error {
+			_, err := checkRecap(runOutput(m), names, noChange)
+			return err
+		}}
+	skiffApply := timed{name: "skiff apply", argv: b.skiffArgs("apply", "--yes"), log: "skiff-apply.log", check: exitZero}
+	s, err := b.turns(ctx, skiffApply, ansibleNoop, b.floorCmd())
 	if err != nil {
 		return err
 	}
-	for _, m := range r.noop.list {
-		if m.exit != 0 {
-			return fmt.Errorf("a timed no-op apply exited %d:\n%s", m.exit, tail(m.log, 20))
-		}
-	}
+	r.noop, r.ansibleNoop, r.floor = s[0], s[1], s[2]
 	if code, planOut, err = b.plan(ctx); err != nil {
 		return err
 	} else if code != 0 {
@@ -165,14 +205,33 @@ func run(ctx context.Context, runs int, out string) error {
 	if !r.driftSeen {
 		return fmt.Errorf("skiff plan does not report the drift of /etc/nginx/nginx.conf on web1 (exit %d):\n%s", code, planOut)
 	}
-	logf("plan with one file drifted against the floor, %d runs each", runs)
-	r.drift, r.driftFloor, err = b.pairs(ctx, b.skiffArgs("plan", "--detailed-exitcode"), []string{b.floor, "-i", b.inv})
+	checkOut, err := b.once(ctx, "ansible-check-drift.log", b.ans.args("--check", "--diff")...)
 	if err != nil {
 		return err
 	}
-	for _, m := range r.drift.list {
-		if m.exit != 2 {
-			return fmt.Errorf("a timed skiff plan exited %d, not 2 (changes)", m.exit)
+	if err := ansibleDriftSeen(runOutput(checkOut)); err != nil {
+		return fmt.Errorf("ansible-playbook --check --diff does not report the drift of /etc/nginx/nginx.conf on web1: %w", err)
+	}
+	r.ansibleDriftSeen = true
+
+	logf("plan with one file drifted: skiff plan, ansible-playbook --check --diff and the floor in turn, %d runs each", runs)
+	skiffPlan := timed{name: "skiff plan", argv: b.skiffArgs("plan", "--detailed-exitcode"), log: "skiff-plan.log",
+		check: func(m measurement) error {
+			if m.exit != 2 {
+				return fmt.Errorf("exited %d, not 2 (changes):\n%s", m.exit, tail(m.log, 20))
+			}
+			return nil
+		}}
+	ansibleCheck := timed{name: "ansible-playbook --check", argv: b.ans.args("--check", "--diff"), log: "ansible-check.log",
+		check: func(m measurement) error { return ansibleDriftSeen(runOutput(m)) }}
+	if s, err = b.turns(ctx, skiffPlan, ansibleCheck, b.floorCmd()); err != nil {
+		return err
+	}
+	r.drift, r.ansibleDrift, r.driftFloor = s[0], s[1], s[2]
+
+	if only != "site" {
+		if err := b.fanout(ctx, r); err != nil {
+			return err
 		}
 	}
 
@@ -192,10 +251,13 @@ func (b *bench) skiffArgs(cmd string, extra ...string) []string {
 	return append([]string{b.skiff, cmd, "-i", b.inv, playbook}, extra...)
 }
 
-// plan runs skiff plan --detailed-exitcode once and returns its exit code
-// and output.
-func (b *bench) plan(ctx context.Context) (int, string, error) {
-	cmd := exec.CommandContext(ctx, b.skiff, "plan", "-i", b.inv, playbook, "--detailed-exitcode")
+// plan runs skiff plan --detailed-exitcode once on the bench's hosts and
+// returns its exit code and output.
+func (b *bench) plan(ctx context.Context) (int, string, error) { return b.planOn(ctx, b.inv) }
+
+// planOn runs skiff plan --detailed-exitcode once with inventory inv.
+func (b *bench) planOn(ctx context.Context, inv string) (int, string, error) {
+	cmd := exec.CommandContext(ctx, b.skiff, "plan", "-i", inv, playbook, "--detailed-exitcode")
 	cmd.Dir = b.root
 	outb, err := cmd.CombinedOutput()
 	if err != nil {

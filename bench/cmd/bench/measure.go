@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,7 +20,13 @@ type measurement struct {
 	cpu    time.Duration // user + system
 	maxRSS int64         // KiB, the process's peak resident memory
 	exit   int
-	log    string // its combined output
+	log    string // the log its combined output was appended to
+	// logFrom is where this run's output starts in log (runOutput reads it).
+	logFrom int64
+	// hostCPU is the CPU time the bench's hosts (their containers) used
+	// during the run, from their cgroups; 0 where unreadable. It includes
+	// what the hosts' own services do meanwhile (a few ms per second).
+	hostCPU time.Duration
 }
 
 // series is the counted runs of one command.
@@ -33,11 +41,17 @@ func (b *bench) once(ctx context.Context, logName string, argv ...string) (measu
 		return measurement{}, err
 	}
 	defer f.Close()
+	from, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return measurement{}, err
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = b.root, f, f
+	cpuBefore := b.hostsCPU()
 	start := time.Now()
 	err = cmd.Run()
 	wall := time.Since(start)
+	hostCPU := b.hostsCPU() - cpuBefore
 	if cmd.ProcessState == nil {
 		return measurement{}, fmt.Errorf("%s: %w", argv[0], err)
 	}
@@ -45,39 +59,101 @@ func (b *bench) once(ctx context.Context, logName string, argv ...string) (measu
 		return measurement{}, ctx.Err()
 	}
 	ps := cmd.ProcessState
-	m := measurement{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), exit: ps.ExitCode(), log: logPath}
+	m := measurement{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), exit: ps.ExitCode(), log: logPath, logFrom: from, hostCPU: hostCPU}
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 		m.maxRSS = ru.Maxrss // KiB on Linux
 	}
 	return m, nil
 }
 
-// pairs runs a and b in turn, a b a b …, one warm-up pair first (not
-// counted) then b.runs counted pairs, so that a ratio taken pair by pair
-// holds when the machine's speed drifts. b (the floor) must exit 0.
-func (b *bench) pairs(ctx context.Context, a, floor []string) (series, series, error) {
-	var sa, sb series
-	logA := filepath.Base(a[0]) + "-" + a[1] + ".log"
+// hostsCPU is the CPU time used so far by the containers of the bench's
+// site hosts; 0 when there are none or their cgroups cannot be read.
+func (b *bench) hostsCPU() time.Duration {
+	if b.c == nil {
+		return 0
+	}
+	var total time.Duration
+	for _, h := range b.c.Hosts {
+		total += containerCPU(h.ContainerID)
+	}
+	return total
+}
+
+// containerCPU reads a Docker container's CPU time from its cgroup (v1
+// cpuacct, or v2 cpu.stat under either cgroup driver).
+func containerCPU(id string) time.Duration {
+	if data, err := os.ReadFile("/sys/fs/cgroup/cpuacct/docker/" + id + "/cpuacct.usage"); err == nil {
+		ns, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+		return time.Duration(ns)
+	}
+	for _, p := range []string{"/sys/fs/cgroup/system.slice/docker-" + id + ".scope/cpu.stat", "/sys/fs/cgroup/docker/" + id + "/cpu.stat"} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+				us, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				return time.Duration(us) * time.Microsecond
+			}
+		}
+	}
+	return 0
+}
+
+// timed is one command that turns runs.
+type timed struct {
+	name string   // in progress lines: "skiff apply", "ansible", "floor"
+	argv []string // run from the repository root
+	log  string   // log file name in the bench's folder
+	// check judges each run (warm-up included); nil: any exit is accepted.
+	check func(measurement) error
+}
+
+// turns runs the commands in turn, c1 c2 c3 c1 c2 c3 …, one warm-up round
+// first (not counted) then b.runs counted rounds, so that ratios taken round
+// by round hold when the machine's speed drifts. It returns one series per
+// command, in order, and stops at the first run that fails its check.
+func (b *bench) turns(ctx context.Context, cmds ...timed) ([]series, error) {
+	out := make([]series, len(cmds))
 	for i := 0; i <= b.runs; i++ {
-		ma, err := b.once(ctx, logA, a...)
-		if err != nil {
-			return sa, sb, err
-		}
-		mb, err := b.once(ctx, "floor.log", floor...)
-		if err != nil {
-			return sa, sb, err
-		}
-		if mb.exit != 0 {
-			return sa, sb, fmt.Errorf("the floor exited %d:\n%s", mb.exit, tail(mb.log, 20))
+		ms := make([]measurement, len(cmds))
+		for j, c := range cmds {
+			m, err := b.once(ctx, c.log, c.argv...)
+			if err != nil {
+				return out, err
+			}
+			if c.check != nil {
+				if err := c.check(m); err != nil {
+					return out, fmt.Errorf("%s (run %d of %d, warm-up first): %w", c.name, i+1, b.runs+1, err)
+				}
+			}
+			ms[j] = m
 		}
 		if i == 0 {
 			continue // warm-up
 		}
-		logf("  run %d: %s %.2fs, floor %.2fs", i, a[1], ma.wall.Seconds(), mb.wall.Seconds())
-		sa.list = append(sa.list, ma)
-		sb.list = append(sb.list, mb)
+		parts := make([]string, len(cmds))
+		for j, c := range cmds {
+			parts[j] = fmt.Sprintf("%s %.2fs", c.name, ms[j].wall.Seconds())
+			out[j].list = append(out[j].list, ms[j])
+		}
+		logf("  run %d: %s", i, strings.Join(parts, ", "))
 	}
-	return sa, sb, nil
+	return out, nil
+}
+
+// floorCmd is the floor on the bench's inventory: it must exit 0.
+func (b *bench) floorCmd() timed {
+	return timed{name: "floor", argv: []string{b.floor, "-i", b.inv}, log: "floor.log", check: exitZero}
+}
+
+// exitZero accepts a run that exited 0.
+func exitZero(m measurement) error {
+	if m.exit != 0 {
+		return fmt.Errorf("exited %d:\n%s", m.exit, tail(m.log, 20))
+	}
+	return nil
 }
 
 // stat is min, median and max of one figure.
@@ -106,7 +182,10 @@ func (s series) figure(f func(measurement) float64) stat {
 }
 
 func (s series) wall() stat { return s.figure(func(m measurement) float64 { return m.wall.Seconds() }) }
-func (s series) cpu() stat  { return s.figure(func(m measurement) float64 { return m.cpu.Seconds() }) }
+func (s series) hostCPU() stat {
+	return s.figure(func(m measurement) float64 { return m.hostCPU.Seconds() })
+}
+func (s series) cpu() stat { return s.figure(func(m measurement) float64 { return m.cpu.Seconds() }) }
 func (s series) rssMiB() stat {
 	return s.figure(func(m measurement) float64 { return float64(m.maxRSS) / 1024 })
 }

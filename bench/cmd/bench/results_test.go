@@ -36,12 +36,20 @@ func TestRatioIsPairByPair(t *testing.T) {
 }
 
 func TestMarkdownSaysWhatIsMissing(t *testing.T) {
-	m := series{list: []measurement{{wall: 3 * time.Second, maxRSS: 20480}}}
-	f := series{list: []measurement{{wall: time.Second, maxRSS: 10240}}}
+	m := series{list: []measurement{{wall: 3 * time.Second, maxRSS: 20480, hostCPU: 1500 * time.Millisecond}}}
+	f := series{list: []measurement{{wall: time.Second, maxRSS: 10240, hostCPU: 250 * time.Millisecond}}}
+	a := series{list: []measurement{{wall: 60 * time.Second, maxRSS: 40960}}}
 	r := &results{runs: 1, hosts: 4, noop: m, floor: f, drift: m, driftFloor: f, driftSeen: true,
-		sessions: []sessionCounts{{host: "web1", connections: 1, pamSessions: 1, channels: 5, sudo: 4}}}
+		ansibleNoop: a, ansibleDrift: a, ansibleDriftSeen: true, ansibleIdle: true, ansibleFirst: measurement{wall: 200 * time.Second},
+		firstConverge: measurement{wall: 50 * time.Second}, skiffOnAnsible: planVerdict{code: 0}, ansibleSite: "yes", ansibleRerun: "yes",
+		sessions: []sessionCounts{{host: "web1", connections: 1, pamSessions: 1, channels: 5, sudo: 4}},
+		sections: []string{"## Fan-out\n\nfigures\n"}}
 	md := r.markdown()
-	for _, want := range []string{"| 3.00× | 3.00× | 3.00×", "missed: 3.00× the floor, 50% over", "| web1 | 1 | 1 | 5 | 4 |", "20.0 MiB", "Not measured yet", "Ansible", "50 hosts", "PNG"} {
+	for _, want := range []string{"| 3.00× | 3.00× | 3.00×", "missed: 3.00× the floor, 50% over", "| web1 | 1 | 1 | 5 | 4 |", "20.0 MiB",
+		"| **no-op skiff / Ansible** (round by round) | 0.05× | 0.05× | 0.05× |", "met: 0.050× Ansible's time, 50% under the 0.1× bound",
+		"| **first converge skiff / Ansible** (1 run each) | 0.25× |", "reported changed=0 and failed=0 on every host: yes", "exit 0, no change",
+		"## Fan-out\n\nfigures\n\n## Machine", "Limits of these figures", "in 5 SSH sessions per host at most",
+		"the hosts used 1.50 s of CPU per no-op against 0.25 s for the floor", "| hosts' CPU (all 4 containers), floor | 0.25 s |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
 		}
