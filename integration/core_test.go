@@ -118,6 +118,38 @@ func TestCoreOnRealHosts(t *testing.T) {
 		}
 	})
 
+	// Probes keep each file's digest in a record keyed by inode, size and
+	// nanosecond times, and hash it again only when that key moves: an edit
+	// in place, same inode and same size, must still be seen.
+	t.Run("a recorded digest never hides an in-place edit", func(t *testing.T) {
+		const conf = "/etc/nginx/sites-available/demo"
+		time.Sleep(2100 * time.Millisecond) // records are kept only for files at least 2 s old
+		if r := skiff(t, "plan", "-i", inv, "playbooks/demo.hcl", "--detailed-exitcode"); r.code != 0 {
+			t.Fatalf("plan: exit %d\n%s", r.code, r.stdout)
+		}
+		if n, _ := hostExec(t, c, "h2", "ls /var/lib/skiff/digests | wc -l"); strings.TrimSpace(n) == "0" {
+			t.Fatalf("no digest record on h2 after a plan of files 2 s old")
+		}
+		first, _ := hostExec(t, c, "h2", "head -c1 "+conf)
+		before, _ := hostExec(t, c, "h2", "stat -c '%i %s' "+conf)
+		other := "X"
+		if first == other {
+			other = "Y"
+		}
+		hostExec(t, c, "h2", "printf '"+other+"' | dd of="+conf+" bs=1 count=1 conv=notrunc 2>/dev/null")
+		if after, _ := hostExec(t, c, "h2", "stat -c '%i %s' "+conf); after != before {
+			t.Fatalf("the edit was not in place: %q, then %q", before, after)
+		}
+		r := skiff(t, "plan", "-i", inv, "playbooks/demo.hcl", "--output", "json", "--detailed-exitcode")
+		if st, n, _ := r.json.host("h2"); r.code != 2 || st != "changed" || n == 0 {
+			t.Fatalf("plan after an in-place edit: exit %d, h2 %s with %d changes", r.code, st, n)
+		}
+		hostExec(t, c, "h2", "printf '%s' '"+first+"' | dd of="+conf+" bs=1 count=1 conv=notrunc 2>/dev/null")
+		if r := skiff(t, "plan", "-i", inv, "playbooks/demo.hcl", "--detailed-exitcode"); r.code != 0 {
+			t.Fatalf("plan after the edit was undone: exit %d\n%s", r.code, r.stdout)
+		}
+	})
+
 	t.Run("drift is shown exactly and repaired", func(t *testing.T) {
 		const conf = "/etc/nginx/sites-available/demo"
 		orig, _ := hostExec(t, c, "h2", "cat "+conf)

@@ -14,13 +14,17 @@ import (
 )
 
 // probeBatch runs the Probe fragments of many tasks in one remote script:
-// one round trip however many tasks a host has. The fragments run
-// concurrently (probes only read; see module.Module), at most
-// probeParallel at a time, each in its own subshell with stdin closed and
-// its output kept in a private temporary folder; then their outputs are
-// printed in order, framed by markers carrying a random token, so no
-// output can be mistaken for a frame. Where no temporary folder can be
-// made, they run one after another.
+// one round trip however many tasks a host has. Each fragment's output is
+// framed by markers carrying a random token, so no output can be mistaken
+// for a frame. The fragments run concurrently (probes only read; see
+// module.Module), at most probeParallel at a time, each in its own
+// subshell with stdin closed, writing its framed output to its own file in
+// a private temporary folder; one cat then prints those files in order.
+// Where no temporary folder can be made, they run one after another.
+//
+// A fragment costs the host two forks and whatever it runs itself: on a
+// host with 30 tasks, a program started per fragment for framing would
+// cost more than most of the fragments.
 func probeBatch(ctx context.Context, t transport.Transport, fragments []string) ([]module.Probed, error) {
 	out := make([]module.Probed, len(fragments))
 	tok := token()
@@ -35,8 +39,9 @@ func probeBatch(ctx context.Context, t transport.Transport, fragments []string) 
 		}
 		n++
 		fmt.Fprintf(&funcs, "p%d() {\n(\n%s\n)\n}\n", i, f)
-		fmt.Fprintf(&parallel, "{ p%d </dev/null >\"$d/%d\"; echo $? >\"$d/%d.rc\"; } &\n", i, i, i)
-		fmt.Fprintf(&serial, "printf '@@%s begin %d\\n'\np%d </dev/null\nprintf '\\n@@%s end %d %%d\\n' \"$?\"\n", tok, i, i, tok, i)
+		framed := fmt.Sprintf("printf '@@%s begin %d\\n'; p%d </dev/null; printf '\\n@@%s end %d %%d\\n' \"$?\"", tok, i, i, tok, i)
+		fmt.Fprintf(&parallel, "{ %s; } >\"$d/%d\" &\n", framed, i)
+		fmt.Fprintf(&serial, "%s\n", framed)
 	}
 	if n == 0 {
 		return out, nil
@@ -47,7 +52,7 @@ func probeBatch(ctx context.Context, t transport.Transport, fragments []string) 
 	script.WriteString("trap 'rm -rf \"$d\"' EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n")
 	script.WriteString(parallel.String())
 	script.WriteString("wait\n")
-	fmt.Fprintf(&script, "for i in %s; do\nprintf '@@%s begin %%s\\n' \"$i\"\ncat \"$d/$i\"\nprintf '\\n@@%s end %%s %%s\\n' \"$i\" \"$(cat \"$d/$i.rc\" 2>/dev/null || echo 255)\"\ndone\n", indexList(fragments), tok, tok)
+	fmt.Fprintf(&script, "(cd \"$d\" && exec cat %s)\n", indexList(fragments))
 	script.WriteString("else\n")
 	script.WriteString(serial.String())
 	script.WriteString("fi\n")

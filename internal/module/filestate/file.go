@@ -32,6 +32,9 @@ type Spec struct {
 	// must exit 0 before the file replaces the live one.
 	Validate string
 	Absent   bool // state = "absent": remove the file
+	// DigestDir is where the host keeps digest records (see
+	// digestrecord.go); "" is DefaultDigestDir.
+	DigestDir string
 }
 
 // File manages one regular file: it implements module.Module for the file
@@ -111,14 +114,14 @@ func (f *File) Probe() string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString(StatScript(f.Path, false))
+	b.WriteString(statScript(f.Path, false, true))
 	// Temporaries of an upload that a killed run never renamed.
 	fmt.Fprintf(&b, "n=0; for x in %s.*.tmp; do [ -f \"$x\" ] && n=$((n+1)); done; echo \"stale_tmp=$n\"\n", shell.Quote(stalePrefix(f.Path)))
 	if f.Absent {
 		return b.String()
 	}
 	b.WriteString("if [ \"$t\" = file ]; then\n")
-	b.WriteString("  s=$(sha256sum <\"$p\" 2>/dev/null) && s=${s%% *} && echo \"sha256=$s\"\n")
+	b.WriteString(f.digestScript())
 	if f.Known && !f.Sensitive {
 		fmt.Fprintf(&b, "  if [ -n \"$s\" ] && [ \"$s\" != %s ] && [ \"$sz\" -le %d ] 2>/dev/null; then echo %s; base64 <\"$p\"; fi\n",
 			shell.Quote(f.wantSHA()), MaxDiffSize, shell.Quote(contentMarker))

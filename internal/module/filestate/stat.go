@@ -39,7 +39,12 @@ type Stat struct {
 // exists, its stat, and for a symlink its target. They set the variables
 // p (the path), t (the type) and sz (the size) for the lines that follow.
 // They change nothing and always exit 0.
-func StatScript(p string, follow bool) string {
+func StatScript(p string, follow bool) string { return statScript(p, follow, false) }
+
+// statScript is StatScript; with key, it also leaves the path's digest
+// record KEY (see digestrecord.go) in k, at no extra cost: the same stat
+// call prints it.
+func statScript(p string, follow, key bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "p=%s\n", shell.Quote(p))
 	if follow {
@@ -53,8 +58,12 @@ func StatScript(p string, follow bool) string {
 	if follow {
 		l = "-L "
 	}
-	b.WriteString("sz=0\n")
-	fmt.Fprintf(&b, "if [ \"$t\" != absent ]; then st=$(stat %s-c '%%a %%u %%g %%U %%G %%s' \"$p\" 2>/dev/null); echo \"stat=$st\"; sz=${st##* }; fi\n", l)
+	b.WriteString("sz=0; k=\n")
+	if key {
+		fmt.Fprintf(&b, "if [ \"$t\" != absent ]; then st=$(stat %s-c '%%a %%u %%g %%U %%G %%s %s' \"$p\" 2>/dev/null); k=${st##* }; st=${st%% *}; echo \"stat=$st\"; sz=${st##* }; fi\n", l, statKeyFormat)
+	} else {
+		fmt.Fprintf(&b, "if [ \"$t\" != absent ]; then st=$(stat %s-c '%%a %%u %%g %%U %%G %%s' \"$p\" 2>/dev/null); echo \"stat=$st\"; sz=${st##* }; fi\n", l)
+	}
 	b.WriteString(`if [ "$t" = symlink ]; then echo "link=$(readlink "$p")"; fi` + "\n")
 	return b.String()
 }
