@@ -118,6 +118,57 @@ func TestCoreOnRealHosts(t *testing.T) {
 		}
 	})
 
+	// apply copied skiff to every host as its probe helper; plans read
+	// through it. Whatever the drift, it must see exactly what sh sees.
+	t.Run("the probe helper sees what sh sees", func(t *testing.T) {
+		for _, h := range hosts {
+			if out, _ := hostExec(t, c, h, "ls /var/lib/skiff/helper"); len(strings.Fields(out)) != 1 || !strings.HasPrefix(out, "skiff-") {
+				t.Fatalf("%s: /var/lib/skiff/helper holds %q, want one skiff build", h, out)
+			}
+		}
+		// The helper on h1 leaves a mark when it runs.
+		hostExec(t, c, "h1", `cd /var/lib/skiff/helper && b=$(ls) && mv "$b" real && printf '#!/bin/sh\ntouch /tmp/helper-ran\nexec /var/lib/skiff/helper/real "$@"\n' > "$b" && chmod 700 "$b"`)
+		defer hostExec(t, c, "h1", `cd /var/lib/skiff/helper && b=$(ls skiff-*) && mv -f real "$b"`)
+		hostExec(t, c, "h1", "chmod 600 /var/www/demo/index.html && chmod 700 /var/www/demo && ln -sfn /etc/hostname /etc/nginx/sites-enabled/demo && systemctl stop nginx && rm -f /tmp/helper-ran")
+		hostExec(t, c, "h3", "echo drift >> /var/www/demo/index.html && touch /etc/nginx/sites-enabled/default && chmod 600 /etc/nginx/sites-available/demo")
+		changes := func(args ...string) map[string][]string {
+			r := skiff(t, append([]string{"plan", "-i", inv, "playbooks/demo.hcl", "--output", "json", "--detailed-exitcode"}, args...)...)
+			if r.code != 2 {
+				t.Fatalf("plan %v with drift: exit %d\n%s", args, r.code, r.stderr)
+			}
+			m := map[string][]string{}
+			for _, h := range r.json.Hosts {
+				for _, ch := range h.Changes {
+					m[h.Name] = append(m[h.Name], ch.Task+" "+ch.Action+"\n"+ch.Diff)
+				}
+			}
+			return m
+		}
+		viaHelper := changes()
+		if _, code := hostExec(t, c, "h1", "[ -e /tmp/helper-ran ]"); code != 0 {
+			t.Errorf("the plan did not run the probe helper on h1")
+		}
+		hostExec(t, c, "h1", "rm -f /tmp/helper-ran")
+		viaSh := changes("--no-probe-helper")
+		if _, code := hostExec(t, c, "h1", "[ -e /tmp/helper-ran ]"); code == 0 {
+			t.Errorf("--no-probe-helper ran the probe helper on h1")
+		}
+		if len(viaHelper["h1"]) < 4 || len(viaHelper["h3"]) < 3 || len(viaHelper["h2"]) != 0 {
+			t.Errorf("the plan missed drift: %q", viaHelper)
+		}
+		for _, h := range hosts {
+			if strings.Join(viaHelper[h], "\n--\n") != strings.Join(viaSh[h], "\n--\n") {
+				t.Errorf("%s: the helper's plan differs from sh's:\n%s\n=== sh:\n%s", h, strings.Join(viaHelper[h], "\n--\n"), strings.Join(viaSh[h], "\n--\n"))
+			}
+		}
+		if r := skiff(t, "apply", "-i", inv, "playbooks/demo.hcl", "--yes"); r.code != 0 {
+			t.Fatalf("repair: exit %d\n%s", r.code, r.stdout)
+		}
+		if r := skiff(t, "plan", "-i", inv, "playbooks/demo.hcl", "--detailed-exitcode"); r.code != 0 {
+			t.Fatalf("plan after the repair: exit %d\n%s", r.code, r.stdout)
+		}
+	})
+
 	// Probes keep each file's digest in a record keyed by inode, size and
 	// nanosecond times, and hash it again only when that key moves: an edit
 	// in place, same inode and same size, must still be seen.

@@ -11,6 +11,7 @@ import (
 
 	"skiff/internal/config"
 	"skiff/internal/engine"
+	"skiff/internal/hostprobe"
 	"skiff/internal/plan"
 	"skiff/internal/ui"
 )
@@ -101,11 +102,18 @@ func newPlanCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan -i INVENTORY PLAYBOOK",
 		Short: "Show what apply would change, with diffs; changes nothing",
-		Long: `plan connects to every host, reads its state in one batched round trip per
-play, and prints per host and task what apply would do:
+		Long: `plan connects to every host, reads the state of all its tasks in one batched
+round trip (again after a change), and prints per host and task what apply
+would do:
   + create   ~ update   - delete   ! run (commands, service operations)
 with unified diffs for files and templates. Secrets show as (sensitive).
 plan only reads: it never changes a host.
+
+The reads run on the host as sh. Where a host has skiff's probe helper (a
+copy of this skiff binary that apply leaves in /var/lib/skiff/helper/ on
+hosts of the same system and processor), the helper answers the reads of
+files, directories, links and services itself, without a program per read.
+--no-probe-helper reads with sh alone.
 
 With --out FILE the plan is saved; skiff apply FILE applies exactly it, and
 refuses hosts whose state changed since. Secrets are not written into it.
@@ -153,6 +161,13 @@ func newApplyCmd(g *globals) *cobra.Command {
 		Long: `apply checks every task (as plan does) and makes the changes, in order,
 host by host in parallel. Handlers run once at the end of a play on hosts
 where a task notified them.
+
+Where a host runs the same system and processor as this machine, apply
+copies this skiff binary to /var/lib/skiff/helper/ (root-only, once per
+skiff build; older copies are removed) as its probe helper: later plans
+and applies read files, directories, links and services through it, in one
+process instead of a program per read. It only reads. --no-probe-helper
+neither copies nor uses it.
 
 Safety:
   - every host the run touches is locked first (a second apply or rollback
@@ -271,6 +286,12 @@ func (g *globals) run(ctx context.Context, ld *loaded, mode engine.Mode) *plan.P
 	progress := ui.NewProgress(g.stderr, g.stderrTTY, g.verbose)
 	ld.engine.Observer = progress
 	ld.engine.Dial = g.dialer()
+	ld.engine.Warn = g.warnf
+	if !g.noHelper {
+		if b, err := hostprobe.Self(); err == nil {
+			ld.engine.Helper = b
+		}
+	}
 	p := ld.engine.Run(ctx, mode)
 	progress.Close()
 	return p

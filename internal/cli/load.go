@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -94,6 +95,11 @@ func (g *globals) load(playbook string) (*loaded, error) {
 		Hosts:     ld.limit,
 		Forks:     g.forks,
 		RunID:     engine.NewRunID(),
+	}
+	// The sha256 of large local files (the app binary) is kept across
+	// runs in the user's cache, where the machine offers one.
+	if dir, err := os.UserCacheDir(); err == nil {
+		ld.engine.Scope.KeepDigests(filepath.Join(dir, "skiff", "digests"))
 	}
 	if g.printDiags(l, config.RedactDiagnostics(ld.engine.Validate(), secrets)) {
 		return nil, exitError{1}

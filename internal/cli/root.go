@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"skiff/internal/hostprobe"
 )
 
 // exitError carries an exit code through cobra without printing twice.
@@ -33,6 +35,7 @@ type globals struct {
 	connectTimeout time.Duration
 	verbose        bool
 	askBecomePass  bool
+	noHelper       bool
 	becomePass     string // read once by --ask-become-pass; never printed
 
 	stdin          io.Reader
@@ -43,6 +46,11 @@ type globals struct {
 
 // Main runs skiff with args (without the program name) and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// On a host, skiff is its own probe helper (see package hostprobe),
+	// started once per probe batch: no command tree, no flags.
+	if len(args) == 1 && args[0] == hostprobe.Command {
+		return hostprobe.Main(stdin, stdout, stderr)
+	}
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr,
 		stdinTTY: isTerminal(stdin), stderrTTY: isTerminal(stderr)}
 	root := newRoot(g)
@@ -107,6 +115,7 @@ func addCommon(cmd *cobra.Command, g *globals, withPlaybook bool) {
 	f.BoolVarP(&g.askBecomePass, "ask-become-pass", "K", false, "ask once for the sudo password (no terminal: $"+becomePasswordEnv+")")
 	askBecomePassword(cmd, g)
 	if withPlaybook {
+		f.BoolVar(&g.noHelper, "no-probe-helper", false, "probe with sh alone: never copy skiff to hosts as a probe helper, nor use a copy there")
 		f.StringArrayVarP(&g.extra, "extra-var", "e", nil, "key=value variable, highest precedence (repeatable)")
 		f.StringArrayVar(&g.rolesPath, "roles-path", nil, "further folder to look for roles in (repeatable)")
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"skiff/internal/config"
+	"skiff/internal/hostprobe"
 	"skiff/internal/inventory"
 	"skiff/internal/journal"
 	"skiff/internal/module"
@@ -63,8 +64,17 @@ type Engine struct {
 	// the hosts that had completed it (a rollout reverted everywhere).
 	RevertAll bool
 
-	pool   connPool
-	probes probeCache
+	// Helper, when set, is copied to the hosts that can run it by the
+	// first apply that finds it missing, and then answers their probes
+	// (package hostprobe). Nil probes with sh alone.
+	Helper *hostprobe.Binary
+	// Warn, when set, tells the user of what went wrong without failing
+	// the run (a helper that could not be installed).
+	Warn func(format string, args ...any)
+
+	pool    connPool
+	probes  probeCache
+	helpers sync.Map // host name -> the helper's path on it, where present
 }
 
 // connPool holds one connection per host for the whole run, shared by the
@@ -119,7 +129,7 @@ type hostRun struct {
 	// readAhead is set once the host's later plays were read ahead; ahead
 	// holds their probes until the next check sends them.
 	readAhead bool
-	ahead     []string
+	ahead     []probeItem
 }
 
 // Run executes the playbook in mode and returns what was found or done.
@@ -243,7 +253,7 @@ func (e *Engine) connect(ctx context.Context, hr *hostRun) error {
 	if err != nil {
 		return err
 	}
-	facts, err := gatherFacts(ctx, conn)
+	facts, err := e.gatherFacts(ctx, hr.host.Name, conn)
 	if err != nil {
 		return err
 	}
@@ -438,16 +448,16 @@ func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*mod
 	}
 	for _, target := range order {
 		idx := groups[target]
-		frags := make([]string, len(idx))
+		items := make([]probeItem, len(idx))
 		sending := map[string]bool{}
 		for k, i := range idx {
-			frags[k] = tasks[i].Module.Probe()
-			sending[frags[k]] = true
+			items[k] = itemOf(tasks[i].Module)
+			sending[items[k].fragment] = true
 		}
 		if target == nil {
-			for _, f := range ahead {
-				if !sending[f] {
-					frags = append(frags, f)
+			for _, it := range ahead {
+				if !sending[it.fragment] {
+					items = append(items, it)
 				}
 			}
 		}
@@ -461,21 +471,21 @@ func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*mod
 		if err != nil {
 			return nil, err
 		}
+		host := hr.host.Name
+		if target != nil {
+			host = target.Name
+		}
 		gen := e.probes.generation()
-		out, err := probeBatch(ctx, conn, frags)
+		out, err := e.probe(ctx, host, conn, items)
 		if err != nil {
 			if target != nil {
 				return nil, fmt.Errorf("on %s: %w", target.Name, err)
 			}
 			return nil, err
 		}
-		host := hr.host.Name
-		if target != nil {
-			host = target.Name
-		}
-		for k, f := range frags {
+		for k, it := range items {
 			if k >= len(idx) || cacheable(tasks[idx[k]].Module) {
-				e.probes.put(host, f, gen, out[k])
+				e.probes.put(host, it.fragment, gen, out[k])
 			}
 		}
 		for k, i := range idx {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"skiff/internal/module/shell"
 	"skiff/internal/transport"
 )
 
@@ -25,24 +26,43 @@ printf 'init=%s\n' "$(cat /proc/1/comm 2>/dev/null)"
 // numericFact reports the facts that are converted to numbers.
 func numericFact(k string) bool { return k == "cpus" || k == "memory_mb" }
 
-// gatherFacts reads the host's facts: the `facts` object of expressions.
-func gatherFacts(ctx context.Context, t transport.Transport) (cty.Value, error) {
-	res, err := t.Run(ctx, factsScript)
+// helperFact is the line the facts script prints when the host has the
+// probe helper; it is not one of the facts expressions see.
+const helperFact = "skiff_helper"
+
+// gatherFacts reads host's facts (the `facts` object of expressions) and
+// whether it has the run's probe helper, which probes then use.
+func (e *Engine) gatherFacts(ctx context.Context, host string, t transport.Transport) (cty.Value, error) {
+	script := factsScript
+	if e.Helper != nil {
+		script += "if [ -x " + shell.Quote(e.Helper.RemotePath()) + " ]; then echo " + helperFact + "=yes; fi\n"
+	}
+	res, err := t.Run(ctx, script)
 	if err != nil {
 		return cty.NilVal, err
 	}
 	if res.ExitCode != 0 {
 		return cty.NilVal, fmt.Errorf("reading facts: exit %d: %s", res.ExitCode, tail(res.Stderr))
 	}
-	return parseFacts(string(res.Stdout)), nil
+	facts, helper := parseFacts(string(res.Stdout))
+	if helper && e.Helper != nil {
+		e.helpers.Store(host, e.Helper.RemotePath())
+	}
+	return facts, nil
 }
 
-func parseFacts(out string) cty.Value {
+// parseFacts reads the facts script's output; helper says whether it
+// found the probe helper.
+func parseFacts(out string) (facts cty.Value, helper bool) {
 	m := map[string]cty.Value{}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), "=")
 		if !ok {
+			continue
+		}
+		if k == helperFact {
+			helper = v == "yes"
 			continue
 		}
 		if numericFact(k) {
@@ -53,5 +73,5 @@ func parseFacts(out string) cty.Value {
 		}
 		m[k] = cty.StringVal(v)
 	}
-	return cty.ObjectVal(m)
+	return cty.ObjectVal(m), helper
 }

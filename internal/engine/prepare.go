@@ -84,7 +84,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		if hr != nil {
 			go func() {
 				defer close(read)
-				facts, factsErr = gatherFacts(ctx, t)
+				facts, factsErr = e.gatherFacts(ctx, h.Name, t)
 			}()
 		} else {
 			close(read)
@@ -98,6 +98,9 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		}
 		if hr != nil {
 			hr.conn, hr.facts = t, facts
+			if err == nil {
+				e.installHelper(ctx, h.Name, t, facts)
+			}
 		}
 		if err != nil && (hr != nil || !transport.IsUnreachable(err)) {
 			mu.Lock()
@@ -120,4 +123,29 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		}
 	}
 	return false
+}
+
+// installHelper copies the run's probe helper to a host that can run it
+// and lacks it (prepare runs in apply, with the host locked). A failure
+// only costs speed: the host is probed with sh, and the user told why.
+func (e *Engine) installHelper(ctx context.Context, host string, t transport.Transport, facts cty.Value) {
+	if e.Helper == nil {
+		return
+	}
+	if _, ok := e.helpers.Load(host); ok {
+		return
+	}
+	if facts == cty.NilVal || !facts.Type().IsObjectType() || !facts.Type().HasAttribute("arch") {
+		return
+	}
+	if arch := facts.GetAttr("arch"); arch.IsNull() || !e.Helper.Fits(arch.AsString()) {
+		return
+	}
+	if err := e.Helper.Install(ctx, t); err != nil {
+		if e.Warn != nil {
+			e.Warn("%s: the probe helper could not be installed, probing with sh: %v", host, err)
+		}
+		return
+	}
+	e.helpers.Store(host, e.Helper.RemotePath())
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"skiff/internal/hostprobe"
 	"skiff/internal/module"
 	"skiff/internal/transport"
 )
@@ -26,7 +28,6 @@ import (
 // host with 30 tasks, a program started per fragment for framing would
 // cost more than most of the fragments.
 func probeBatch(ctx context.Context, t transport.Transport, fragments []string) ([]module.Probed, error) {
-	out := make([]module.Probed, len(fragments))
 	tok := token()
 	var funcs, parallel, serial strings.Builder
 	n := 0
@@ -44,7 +45,7 @@ func probeBatch(ctx context.Context, t transport.Transport, fragments []string) 
 		fmt.Fprintf(&serial, "%s\n", framed)
 	}
 	if n == 0 {
-		return out, nil
+		return make([]module.Probed, len(fragments)), nil
 	}
 	var script strings.Builder
 	script.WriteString(funcs.String())
@@ -60,6 +61,48 @@ func probeBatch(ctx context.Context, t transport.Transport, fragments []string) 
 	if err != nil {
 		return nil, err
 	}
+	return parseFrames(res, tok, len(fragments), n)
+}
+
+// helperBatch runs the probes of items with the host's probe helper kept
+// at path (see package hostprobe): natively where their kind allows, with
+// sh otherwise. gone reports that the helper was not there: nothing ran.
+func helperBatch(ctx context.Context, t transport.Transport, path string, items []probeItem) (out []module.Probed, gone bool, err error) {
+	b := hostprobe.Batch{Token: token()}
+	for i, it := range items {
+		if strings.TrimSpace(it.fragment) == "" {
+			continue
+		}
+		hi := hostprobe.Item{Index: i, Sh: it.fragment, Kind: it.kind}
+		if it.kind != "" {
+			if hi.Query, err = json.Marshal(it.query); err != nil {
+				return nil, false, fmt.Errorf("encoding a native probe: %w", err)
+			}
+		}
+		b.Items = append(b.Items, hi)
+	}
+	if len(b.Items) == 0 {
+		return make([]module.Probed, len(items)), false, nil
+	}
+	script, err := hostprobe.Script(path, b)
+	if err != nil {
+		return nil, false, err
+	}
+	res, err := t.Run(ctx, script)
+	if err != nil {
+		return nil, false, err
+	}
+	if res.ExitCode == 127 && len(res.Stdout) == 0 {
+		return nil, true, nil
+	}
+	out, err = parseFrames(res, b.Token, len(items), len(b.Items))
+	return out, false, err
+}
+
+// parseFrames reads the n framed outputs (of at most size tasks) that a
+// batch printed.
+func parseFrames(res transport.Result, tok string, size, n int) ([]module.Probed, error) {
+	out := make([]module.Probed, size)
 	seen := 0
 	rest := res.Stdout
 	for len(rest) > 0 {
@@ -98,6 +141,42 @@ func probeBatch(ctx context.Context, t transport.Transport, fragments []string) 
 		return nil, fmt.Errorf("probe returned %d of %d results (exit %d, stderr: %s)", seen, n, res.ExitCode, tail(res.Stderr))
 	}
 	return out, nil
+}
+
+// probe runs items on host over conn: with the host's probe helper where
+// it has one, else (or when it has gone since) with sh alone.
+func (e *Engine) probe(ctx context.Context, host string, conn transport.Transport, items []probeItem) ([]module.Probed, error) {
+	if path, ok := e.helpers.Load(host); ok {
+		out, gone, err := helperBatch(ctx, conn, path.(string), items)
+		if !gone {
+			return out, err
+		}
+		e.helpers.Delete(host)
+	}
+	frags := make([]string, len(items))
+	for i, it := range items {
+		frags[i] = it.fragment
+	}
+	return probeBatch(ctx, conn, frags)
+}
+
+// probeItem is one task's probe: its sh fragment and, where its kind has
+// one, the query the host's probe helper answers natively.
+type probeItem struct {
+	fragment string
+	kind     string
+	query    any
+}
+
+// itemOf is m's probe.
+func itemOf(m module.Module) probeItem {
+	it := probeItem{fragment: m.Probe()}
+	if n, ok := m.(module.NativeProber); ok {
+		if kind, q, ok := n.NativeProbe(); ok {
+			it.kind, it.query = kind, q
+		}
+	}
+	return it
 }
 
 // probeParallel bounds the probes running at once on a host.

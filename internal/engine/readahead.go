@@ -81,10 +81,10 @@ func cacheable(m module.Module) bool {
 // readAhead returns the probe fragments of the tasks that the plays after p
 // will run on hr's own host (not delegated ones), each once. Tasks that
 // cannot be bound now are left out: their play reports them.
-func (e *Engine) readAhead(p *config.Play, hr *hostRun) []string {
+func (e *Engine) readAhead(p *config.Play, hr *hostRun) []probeItem {
 	after := false
 	seen := map[string]bool{}
-	var out []string
+	var out []probeItem
 	for _, later := range e.Playbook.Plays {
 		if later == p {
 			after = true
@@ -104,9 +104,9 @@ func (e *Engine) readAhead(p *config.Play, hr *hostRun) []string {
 				if diags.HasErrors() || skip || !cacheable(b.Module) {
 					continue
 				}
-				if f := b.Module.Probe(); f != "" && !seen[f] {
-					seen[f] = true
-					out = append(out, f)
+				if it := itemOf(b.Module); it.fragment != "" && !seen[it.fragment] {
+					seen[it.fragment] = true
+					out = append(out, it)
 				}
 			}
 		}

@@ -29,6 +29,10 @@ type Scope struct {
 	files *module.LocalFiles
 }
 
+// KeepDigests keeps the sha256 of large local files in dir across runs
+// (module.LocalFiles.DigestDir). Call it before the run.
+func (s *Scope) KeepDigests(dir string) { s.files.DigestDir = dir }
+
 // NewScope builds the run-wide part of every evaluation context. Secrets
 // carry the secret mark, so anything computed from them is redacted.
 // local adds functions with local side effects (tls_cert…).

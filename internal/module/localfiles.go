@@ -11,6 +11,11 @@ import (
 // not 50 times. An entry is reused while the file's size and modification
 // time stay the same. Safe for concurrent use; the zero value is ready.
 type LocalFiles struct {
+	// DigestDir, when set, keeps the sha256 of large files across runs
+	// (see localdigest.go), so that an unchanged 10 MB binary is not
+	// hashed again at every run.
+	DigestDir string
+
 	mu sync.Mutex
 	m  map[string]localFile
 }
@@ -33,7 +38,7 @@ func (c *LocalFiles) Read(path string) ([]byte, error) {
 		return f.data, nil
 	}
 	c.mu.Unlock()
-	data, err := os.ReadFile(path)
+	data, err := c.readDigested(path)
 	if err != nil {
 		return nil, err
 	}

@@ -67,6 +67,28 @@ type Volatile interface {
 	Volatile() bool
 }
 
+// NativeProber is implemented by kinds whose probe skiff's on-host helper
+// (package hostprobe) can answer in-process, without starting a program
+// per read. kind names the helper's answerer; query is JSON-encoded for
+// it. The answerer prints exactly what the Probe fragment would print, or
+// declines, and the fragment then runs: the fragment stays the reference,
+// and is all that runs where the helper is absent. ok is false when this
+// task has no native probe.
+type NativeProber interface {
+	NativeProbe() (kind string, query any, ok bool)
+}
+
+// NativeAnswer is the helper's answer to one native query: the output the
+// Probe fragment would have printed, when OK.
+type NativeAnswer struct {
+	Probed
+	OK bool
+}
+
+// NativeAnswerer answers, on the host, all the native queries of its kind
+// in one probe batch at once (JSON-encoded, in order), one answer each.
+type NativeAnswerer func(queries [][]byte) []NativeAnswer
+
 // Probed is the output of one task's Probe fragment.
 type Probed struct {
 	Stdout   []byte

@@ -251,3 +251,12 @@ func (d *Directory) treeReversal(dir string) (backup, undo string) {
 	b.WriteString("fi\n")
 	return backup, b.String()
 }
+
+// NativeProbe implements module.NativeProber: the helper prints Probe's
+// stat lines in-process.
+func (d *Directory) NativeProbe() (string, any, bool) {
+	if d.path == "" {
+		return "", nil, false
+	}
+	return filestate.NativeStat, filestate.StatQuery{Path: d.path, Follow: !d.absent}, true
+}

@@ -70,7 +70,7 @@ func (f *File) digestScript() string {
 	b.WriteString("if [ -z \"$s\" ]; then\n")
 	b.WriteString("  s=$(sha256sum <\"$p\" 2>/dev/null) && s=${s%% *}\n")
 	b.WriteString("  c=${k##*:}; c=${c%%.*}\n")
-	fmt.Fprintf(&b, "  if [ -n \"$s\" ] && [ -n \"$k\" ] && [ \"$c\" -le $(($(date +%%s) - 2)) ] 2>/dev/null && { [ -d %s ] || mkdir %s; } 2>/dev/null; then\n",
+	fmt.Fprintf(&b, "  if [ -n \"$s\" ] && [ -n \"$k\" ] && [ \"$c\" -le $(($(date +%%s) - 2)) ] 2>/dev/null && { [ -d %s ] || mkdir -m 700 %s; } 2>/dev/null; then\n",
 		shell.Quote(f.digestDir()), shell.Quote(f.digestDir()))
 	b.WriteString("    { umask 077; printf '%s %s\\n' \"$k\" \"$s\" >\"$r.$$\" && mv -f \"$r.$$\" \"$r\"; } 2>/dev/null || rm -f \"$r.$$\" 2>/dev/null\n")
 	b.WriteString("  fi\n")

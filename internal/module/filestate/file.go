@@ -3,13 +3,10 @@ package filestate
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"path"
 	"strings"
-	"sync"
 
 	"skiff/internal/module"
 	"skiff/internal/module/shell"
@@ -69,41 +66,9 @@ func (f *File) wantSHA() string {
 	return contentSHA(f.Content)
 }
 
-// largeContent is the size from which contentSHA remembers digests.
-const largeContent = 64 << 10
-
-// digests holds the sha256 of large contents by their backing array. A
-// local file's bytes are read once per run and shared by every host's task
-// (module.LocalFiles; nobody modifies them), so a 10 MB binary is hashed
-// once per run instead of at every probe and check on every host. The key
-// keeps the array alive, so its address cannot be reused by other content.
-var digests sync.Map // digestKey -> *digest
-
-type digestKey struct {
-	first *byte
-	n     int
-}
-
-// digest is computed once, however many hosts ask at the same time.
-type digest struct {
-	once sync.Once
-	hex  string
-}
-
-// contentSHA is the hex sha256 of content.
-func contentSHA(content []byte) string {
-	if len(content) < largeContent {
-		sum := sha256.Sum256(content)
-		return hex.EncodeToString(sum[:])
-	}
-	v, _ := digests.LoadOrStore(digestKey{&content[0], len(content)}, &digest{})
-	d := v.(*digest)
-	d.once.Do(func() {
-		sum := sha256.Sum256(content)
-		d.hex = hex.EncodeToString(sum[:])
-	})
-	return d.hex
-}
+// contentSHA is the hex sha256 of content (module.SHA256: remembered for
+// a local file's content shared by every host).
+func contentSHA(content []byte) string { return module.SHA256(content) }
 
 // Probe prints StatScript's lines (not following symlinks) and, for a
 // regular file, "sha256=…"; then, when that differs from the wanted sha256

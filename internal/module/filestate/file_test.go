@@ -1,7 +1,6 @@
 package filestate
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -123,22 +122,5 @@ func TestTempPath(t *testing.T) {
 	a, b := TempPath("/etc/nginx/x.conf"), TempPath("/etc/nginx/x.conf")
 	if a == b || !strings.HasPrefix(a, "/etc/nginx/.skiff-x.conf.") || !strings.HasSuffix(a, ".tmp") {
 		t.Errorf("TempPath = %q, %q", a, b)
-	}
-}
-
-func TestContentSHARemembersLargeContentByArray(t *testing.T) {
-	a := bytes.Repeat([]byte("a"), largeContent+1)
-	b := bytes.Repeat([]byte("b"), largeContent+1)
-	sum := func(p []byte) string { s := sha256.Sum256(p); return hex.EncodeToString(s[:]) }
-	for i := 0; i < 2; i++ {
-		if got := contentSHA(a); got != sum(a) {
-			t.Fatalf("contentSHA(a) = %s, want %s", got, sum(a))
-		}
-		if got := contentSHA(b); got != sum(b) {
-			t.Fatalf("contentSHA(b) = %s, want %s (same length, other array)", got, sum(b))
-		}
-	}
-	if got := contentSHA(a[:largeContent]); got != sum(a[:largeContent]) {
-		t.Fatalf("a shorter slice of the same array got the longer one's digest")
 	}
 }

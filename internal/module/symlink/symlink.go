@@ -135,3 +135,12 @@ func (s *Symlink) Reversal(dir string) (backup, undo, after string) {
 	backup, undo = filestate.Reversal(s.path, dir)
 	return backup, undo, ""
 }
+
+// NativeProbe implements module.NativeProber: the helper prints Probe's
+// stat lines in-process.
+func (s *Symlink) NativeProbe() (string, any, bool) {
+	if s.path == "" {
+		return "", nil, false
+	}
+	return filestate.NativeStat, filestate.StatQuery{Path: s.path}, true
+}

@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"skiff/internal/hostprobe"
+	"skiff/internal/module/filestate"
+)
+
+// The test binary stands in for skiff on the "host" when it is started
+// with SKIFF_TEST_PROBE_HELPER set: it is then the probe helper.
+func TestMain(m *testing.M) {
+	if os.Getenv("SKIFF_TEST_PROBE_HELPER") != "" && len(os.Args) == 2 && os.Args[1] == hostprobe.Command {
+		os.Exit(hostprobe.Main(os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// testHelper installs the test binary as the probe helper, at a path
+// returned for e.helpers.
+func testHelper(t *testing.T) string {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "skiff-test")
+	script := "#!/bin/sh\nSKIFF_TEST_PROBE_HELPER=1 exec " + exe + " \"$@\"\n"
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func probeItems(t *testing.T) ([]probeItem, []string) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "f")
+	os.WriteFile(f, []byte("on host\n"), 0o644)
+	file := filestate.New(filestate.Spec{Path: f, Known: true, Content: []byte("wanted\n"), DigestDir: filepath.Join(dir, "d")})
+	items := []probeItem{
+		itemOf(file),
+		{fragment: "echo plain; exit 4"},
+		{fragment: ""},
+	}
+	var want []string
+	for _, it := range items {
+		if it.fragment == "" {
+			want = append(want, "")
+			continue
+		}
+		out, err := probeBatch(context.Background(), &localTransport{}, []string{it.fragment})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, string(out[0].Stdout))
+	}
+	return items, want
+}
+
+// With a helper on the host, one session runs it, and every task gets
+// what its sh fragment prints.
+func TestProbeThroughTheHelper(t *testing.T) {
+	items, want := probeItems(t)
+	if items[0].kind == "" {
+		t.Fatal("the file task has no native probe")
+	}
+	e := &Engine{}
+	e.helpers.Store("h", testHelper(t))
+	lt := &localTransport{}
+	out, err := e.probe(context.Background(), "h", lt, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lt.runs != 1 {
+		t.Errorf("%d sessions, want 1", lt.runs)
+	}
+	for i := range items {
+		if string(out[i].Stdout) != want[i] {
+			t.Errorf("item %d: %q, want %q", i, out[i].Stdout, want[i])
+		}
+	}
+	if out[1].ExitCode != 4 {
+		t.Errorf("exit code %d, want 4", out[1].ExitCode)
+	}
+	if !strings.Contains(string(out[0].Stdout), "[content]") {
+		t.Errorf("the file's content was not sent for the diff: %q", out[0].Stdout)
+	}
+}
+
+// A helper that went away since the facts were read (another skiff build
+// replaced it) costs a second round trip with sh, and is forgotten.
+func TestProbeFallsBackToShWhenTheHelperIsGone(t *testing.T) {
+	items, want := probeItems(t)
+	e := &Engine{}
+	e.helpers.Store("h", filepath.Join(t.TempDir(), "gone"))
+	lt := &localTransport{}
+	out, err := e.probe(context.Background(), "h", lt, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range items {
+		if string(out[i].Stdout) != want[i] {
+			t.Errorf("item %d: %q, want %q", i, out[i].Stdout, want[i])
+		}
+	}
+	if lt.runs != 2 {
+		t.Errorf("%d sessions, want 2 (helper, then sh)", lt.runs)
+	}
+	if _, ok := e.helpers.Load("h"); ok {
+		t.Errorf("the missing helper is still used")
+	}
+}

@@ -1,0 +1,159 @@
+// Package hostprobe is skiff's on-host probe helper: the skiff binary
+// itself, copied to a host whose system and processor match the machine
+// skiff runs on, and started there once per probe batch. It answers the
+// reads of the common kinds (files, directories, links, services) in
+// process, where the sh fragments start a program or more per read, and
+// runs every other task's fragment with sh, concurrently. Its output is
+// framed exactly like the sh batch's, so the engine reads both alike.
+//
+// The helper only reads. Where it is absent (another system or processor
+// on the laptop, a plan before the first apply) the engine sends the sh
+// batch: the helper is a shortcut, never needed.
+package hostprobe
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sync"
+	"syscall"
+
+	"skiff/internal/module"
+	"skiff/internal/module/filestate"
+	"skiff/internal/module/service"
+	"skiff/internal/module/shell"
+)
+
+// Command is the skiff subcommand that runs the helper (hidden from help).
+const Command = "probe-helper"
+
+// answerers are the native kinds the helper knows.
+var answerers = map[string]module.NativeAnswerer{
+	filestate.NativeFile: filestate.AnswerFiles,
+	filestate.NativeStat: filestate.AnswerStats,
+	service.NativeUnit:   service.AnswerUnits,
+}
+
+// Batch is what the engine sends the helper: the tasks' probes and the
+// token of the frames around each output.
+type Batch struct {
+	Token string `json:"token"`
+	Items []Item `json:"items"`
+}
+
+// Item is one task's probe: its sh fragment, and a native query when its
+// kind has one.
+type Item struct {
+	Index int             `json:"i"`
+	Sh    string          `json:"sh"`
+	Kind  string          `json:"kind,omitempty"`
+	Query json.RawMessage `json:"query,omitempty"`
+}
+
+// parallel bounds the fragments run at once, as the sh batch does.
+const parallel = 16
+
+// Serve reads a Batch from in and writes every item's output to out,
+// framed and in order: "@@TOKEN begin I\n", the output, "\n@@TOKEN end I
+// EXIT\n". Fragments' stderr goes to stderr.
+func Serve(in io.Reader, out, stderr io.Writer) error {
+	var b Batch
+	if err := json.NewDecoder(in).Decode(&b); err != nil {
+		return fmt.Errorf("reading the probe batch: %w", err)
+	}
+	results := make([]module.Probed, len(b.Items))
+	answered := make([]bool, len(b.Items))
+	byKind := map[string][]int{}
+	for i, it := range b.Items {
+		if it.Kind != "" && answerers[it.Kind] != nil {
+			byKind[it.Kind] = append(byKind[it.Kind], i)
+		}
+	}
+	for kind, idx := range byKind {
+		queries := make([][]byte, len(idx))
+		for k, i := range idx {
+			queries[k] = b.Items[i].Query
+		}
+		for k, a := range answerers[kind](queries) {
+			if k < len(idx) && a.OK {
+				results[idx[k]], answered[idx[k]] = a.Probed, true
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	sem := make(chan struct{}, parallel)
+	for i := range b.Items {
+		if answered[i] {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			var so, se bytes.Buffer
+			results[i] = runSh(b.Items[i].Sh, &so, &se)
+			if se.Len() > 0 {
+				errMu.Lock()
+				stderr.Write(se.Bytes())
+				errMu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	var w bytes.Buffer
+	for i, it := range b.Items {
+		fmt.Fprintf(&w, "@@%s begin %d\n", b.Token, it.Index)
+		w.Write(results[i].Stdout)
+		fmt.Fprintf(&w, "\n@@%s end %d %d\n", b.Token, it.Index, results[i].ExitCode)
+	}
+	_, err := out.Write(w.Bytes())
+	return err
+}
+
+// Script is the remote sh script that runs b with the helper kept at
+// path: the batch, one line of JSON, is the helper's stdin. It exits 127
+// without output when the helper is not there.
+func Script(path string, b Batch) (string, error) {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return "", err
+	}
+	eof := "SKIFF_PROBE_BATCH_" + b.Token
+	q := shell.Quote(path)
+	return "[ -x " + q + " ] || exit 127\nexec " + q + " " + Command + " <<'" + eof + "'\n" + string(data) + "\n" + eof + "\n", nil
+}
+
+// runSh runs fragment with sh, stdin closed, as the sh batch runs it.
+func runSh(fragment string, stdout, stderr *bytes.Buffer) module.Probed {
+	cmd := exec.Command("sh", "-c", fragment)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	p := module.Probed{Stdout: stdout.Bytes()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			p.ExitCode = 128 + int(ws.Signal())
+		} else {
+			p.ExitCode = ee.ExitCode()
+		}
+	default:
+		fmt.Fprintf(stderr, "skiff probe helper: %v\n", err)
+		p.ExitCode = 127
+	}
+	return p
+}
+
+// Main is the helper's entry point: skiff probe-helper, the batch on stdin.
+func Main(stdin io.Reader, stdout, stderr io.Writer) int {
+	if err := Serve(stdin, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "skiff probe helper:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,261 @@
+package filestate
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"skiff/internal/module"
+)
+
+// AnswerFiles is the helper's answerer for NativeFile.
+func AnswerFiles(queries [][]byte) []module.NativeAnswer {
+	names := loadNames()
+	out := make([]module.NativeAnswer, len(queries))
+	for i, raw := range queries {
+		var q FileQuery
+		if json.Unmarshal(raw, &q) != nil || q.Path == "" {
+			continue
+		}
+		out[i] = answerFile(q, names)
+	}
+	return out
+}
+
+// AnswerStats is the helper's answerer for NativeStat.
+func AnswerStats(queries [][]byte) []module.NativeAnswer {
+	names := loadNames()
+	out := make([]module.NativeAnswer, len(queries))
+	for i, raw := range queries {
+		var q StatQuery
+		if json.Unmarshal(raw, &q) != nil || q.Path == "" {
+			continue
+		}
+		var b bytes.Buffer
+		if _, _, ok := statNative(&b, q.Path, q.Follow, false, names); ok {
+			out[i] = module.NativeAnswer{Probed: module.Probed{Stdout: b.Bytes()}, OK: true}
+		}
+	}
+	return out
+}
+
+// statNative prints statScript's lines for p. It returns the path's type,
+// its stat (nil when absent or unreadable) and false where it declines.
+func statNative(b *bytes.Buffer, p string, follow, key bool, names *idNames) (string, *syscall.Stat_t, bool) {
+	var st syscall.Stat_t
+	var err error
+	if follow {
+		err = syscall.Stat(p, &st)
+	} else {
+		err = syscall.Lstat(p, &st)
+	}
+	t := Absent
+	if err == nil {
+		switch st.Mode & syscall.S_IFMT {
+		case syscall.S_IFLNK:
+			t = Symlink
+		case syscall.S_IFREG:
+			t = Regular
+		case syscall.S_IFDIR:
+			t = Directory
+		default:
+			t = Other
+		}
+	}
+	fmt.Fprintf(b, "type=%s\n", t)
+	if fi, err := os.Stat(path.Dir(p)); err == nil && fi.IsDir() {
+		b.WriteString("parent=1\n")
+	} else {
+		b.WriteString("parent=0\n")
+	}
+	if t == Absent {
+		return t, nil, true
+	}
+	user, okU := names.users[st.Uid]
+	group, okG := names.groups[st.Gid]
+	if !okU || !okG {
+		return t, nil, false
+	}
+	fmt.Fprintf(b, "stat=%s %d %d %s %s %d\n", strconv.FormatUint(uint64(st.Mode&0o7777), 8), st.Uid, st.Gid, user, group, st.Size)
+	if t == Symlink {
+		target, _ := os.Readlink(p)
+		fmt.Fprintf(b, "link=%s\n", strings.TrimRight(target, "\n"))
+	}
+	return t, &st, true
+}
+
+// answerFile is File.Probe's output for q.
+func answerFile(q FileQuery, names *idNames) module.NativeAnswer {
+	var b bytes.Buffer
+	t, st, ok := statNative(&b, q.Path, false, true, names)
+	if !ok {
+		return module.NativeAnswer{}
+	}
+	fmt.Fprintf(&b, "stale_tmp=%d\n", staleTemps(q.Path))
+	if !q.Absent && t == Regular && st != nil {
+		f := &File{Spec: Spec{Path: q.Path, DigestDir: q.DigestDir}}
+		if s := f.nativeDigest(st); s != "" {
+			fmt.Fprintf(&b, "sha256=%s\n", s)
+			if q.Want != "" && s != q.Want && st.Size <= MaxDiffSize {
+				b.WriteString(contentMarker + "\n")
+				if content, err := os.ReadFile(q.Path); err == nil {
+					writeBase64(&b, content)
+				}
+			}
+		}
+	}
+	return module.NativeAnswer{Probed: module.Probed{Stdout: b.Bytes()}, OK: true}
+}
+
+// staleTemps counts, as the fragment's glob does, the regular files named
+// like TempPath's beside p.
+func staleTemps(p string) int {
+	prefix := ".skiff-" + path.Base(p) + "."
+	entries, err := os.ReadDir(path.Dir(p))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		name := e.Name()
+		if len(name) < len(prefix)+len(".tmp") || !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, ".tmp") {
+			continue
+		}
+		if fi, err := os.Stat(path.Join(path.Dir(p), name)); err == nil && fi.Mode().IsRegular() {
+			n++
+		}
+	}
+	return n
+}
+
+// statKey is KEY (see digestrecord.go) for st.
+func statKey(st *syscall.Stat_t) string {
+	return fmt.Sprintf("%d:%d:%d:%d.%09d:%d.%09d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+}
+
+// nativeDigest is digestScript in-process: the sha256 of the regular file
+// f.Path whose stat is st, from its record when the key matches, else by
+// reading it (and recording it when old enough); "" when unreadable.
+func (f *File) nativeDigest(st *syscall.Stat_t) string {
+	key := statKey(st)
+	rec := f.recordPath()
+	if data, err := os.ReadFile(rec); err == nil {
+		// As read(1) splits the first line, which must be complete.
+		line, _, complete := strings.Cut(string(data), "\n")
+		line = strings.Trim(line, " \t")
+		rk, rs := line, ""
+		if i := strings.IndexAny(line, " \t"); i >= 0 {
+			rk, rs = line[:i], strings.Trim(line[i:], " \t")
+		}
+		if complete && rk == key && len(rs) == 64 && strings.Trim(rs, "0123456789abcdef") == "" {
+			return rs
+		}
+	}
+	file, err := os.Open(f.Path)
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, file)
+	file.Close()
+	if err != nil {
+		return ""
+	}
+	s := hex.EncodeToString(h.Sum(nil))
+	if st.Ctim.Sec <= time.Now().Unix()-2 {
+		dir := f.digestDir()
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() || os.Mkdir(dir, 0o700) == nil {
+			tmp := fmt.Sprintf("%s.%d", rec, os.Getpid())
+			if os.WriteFile(tmp, []byte(key+" "+s+"\n"), 0o600) == nil {
+				if os.Rename(tmp, rec) != nil {
+					os.Remove(tmp)
+				}
+			}
+		}
+	}
+	return s
+}
+
+// writeBase64 writes content as base64(1) does: lines of 76 characters.
+func writeBase64(b *bytes.Buffer, content []byte) {
+	enc := base64.StdEncoding.EncodeToString(content)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76])
+		b.WriteByte('\n')
+		enc = enc[76:]
+	}
+	if enc != "" {
+		b.WriteString(enc)
+		b.WriteByte('\n')
+	}
+}
+
+// idNames are the user and group names of /etc/passwd and /etc/group,
+// first entry of an id winning as in getpwuid(3), or none at all when
+// the name service looks elsewhere first (so every answer declines).
+type idNames struct {
+	users, groups map[uint32]string
+}
+
+// loadNames reads the names stat(1) would print, where it can be sure.
+func loadNames() *idNames {
+	n := &idNames{users: map[uint32]string{}, groups: map[uint32]string{}}
+	if !filesFirst("passwd") || !filesFirst("group") {
+		return n
+	}
+	readIDs("/etc/passwd", n.users)
+	readIDs("/etc/group", n.groups)
+	return n
+}
+
+// filesFirst reports whether nsswitch.conf asks the local files first for
+// db (also when it does not say: glibc's default).
+func filesFirst(db string) bool {
+	data, err := os.ReadFile("/etc/nsswitch.conf")
+	if err != nil {
+		return os.IsNotExist(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		name, sources, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) != db {
+			continue
+		}
+		f := strings.Fields(sources)
+		return len(f) > 0 && f[0] == "files"
+	}
+	return true
+}
+
+// readIDs maps ids to names from a passwd(5) or group(5) file.
+func readIDs(file string, m map[uint32]string) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(line, ":", 4)
+		if len(f) < 3 || f[0] == "" || strings.HasPrefix(f[0], "+") || strings.HasPrefix(f[0], "-") {
+			continue
+		}
+		id, err := strconv.ParseUint(f[2], 10, 32)
+		if err != nil {
+			continue
+		}
+		if _, seen := m[uint32(id)]; !seen {
+			m[uint32(id)] = f[0]
+		}
+	}
+}
