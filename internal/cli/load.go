@@ -101,6 +101,9 @@ func (g *globals) load(playbook string) (*loaded, error) {
 	if dir, err := os.UserCacheDir(); err == nil {
 		ld.engine.Scope.KeepDigests(filepath.Join(dir, "skiff", "digests"))
 	}
+	// Each host's facts are kept beside the inventory, for the next
+	// apply to send its probes with the lock.
+	ld.engine.FactsDir = filepath.Join(ld.invCfg.Dir, ".skiff", "facts")
 	if g.printDiags(l, config.RedactDiagnostics(ld.engine.Validate(), secrets)) {
 		return nil, exitError{1}
 	}

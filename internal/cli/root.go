@@ -48,7 +48,7 @@ type globals struct {
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// On a host, skiff is its own probe helper (see package hostprobe),
 	// started once per probe batch: no command tree, no flags.
-	if len(args) == 1 && args[0] == hostprobe.Command {
+	if len(args) == 1 && args[0] == hostprobe.Subcommand {
 		return hostprobe.Main(stdin, stdout, stderr)
 	}
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr,

@@ -64,6 +64,10 @@ type Engine struct {
 	// the hosts that had completed it (a rollout reverted everywhere).
 	RevertAll bool
 
+	// FactsDir, when set, keeps each host's facts between runs: the next
+	// apply binds the tasks with them while connecting and sends their
+	// probes with the lock (see speculate.go).
+	FactsDir string
 	// Helper, when set, is copied to the hosts that can run it by the
 	// first apply that finds it missing, and then answers their probes
 	// (package hostprobe). Nil probes with sh alone.
@@ -293,7 +297,7 @@ func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hos
 	}
 	if !hr.readAhead {
 		hr.readAhead = true
-		hr.ahead = e.readAhead(p, hr)
+		hr.ahead = e.readAhead(p, hr, hr.facts)
 	}
 	e.Observer.HostTasks(name, len(tasks))
 	changedBefore := len(hr.out.Changes)
@@ -456,10 +460,13 @@ func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*mod
 		}
 		if target == nil {
 			for _, it := range ahead {
-				if !sending[it.fragment] {
+				if _, cached := e.probes.get(hr.host.Name, it.fragment); !sending[it.fragment] && !cached {
 					items = append(items, it)
 				}
 			}
+		}
+		if len(items) == 0 {
+			continue
 		}
 		var conn transport.Transport
 		var err error

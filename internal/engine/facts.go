@@ -13,14 +13,20 @@ import (
 	"skiff/internal/transport"
 )
 
-// factsScript prints key=value lines about the host; read-only.
+// factsScript prints key=value lines about the host; read-only. It reads
+// /proc with sh's own read where it can: a program started per fact costs
+// more than the rest of the script.
 const factsScript = `. /etc/os-release 2>/dev/null
-printf 'hostname=%s\n' "$(hostname 2>/dev/null || cat /etc/hostname)"
+h=; read -r h </proc/sys/kernel/hostname 2>/dev/null || h=$(hostname 2>/dev/null || cat /etc/hostname)
+printf 'hostname=%s\n' "$h"
 printf 'os_id=%s\nos_version=%s\nos_codename=%s\n' "$ID" "$VERSION_ID" "$VERSION_CODENAME"
-printf 'arch=%s\nkernel=%s\n' "$(uname -m)" "$(uname -r)"
+k=; read -r k </proc/sys/kernel/osrelease 2>/dev/null || k=$(uname -r)
+printf 'arch=%s\nkernel=%s\n' "$(uname -m)" "$k"
 printf 'cpus=%s\n' "$(nproc 2>/dev/null || echo 1)"
-printf 'memory_mb=%s\n' "$(awk '/^MemTotal/ {print int($2/1024)}' /proc/meminfo 2>/dev/null)"
-printf 'init=%s\n' "$(cat /proc/1/comm 2>/dev/null)"
+m=; while read -r n v _; do [ "$n" = MemTotal: ] && { m=$((v / 1024)); break; }; done </proc/meminfo 2>/dev/null
+printf 'memory_mb=%s\n' "$m"
+i=; read -r i </proc/1/comm 2>/dev/null
+printf 'init=%s\n' "$i"
 `
 
 // numericFact reports the facts that are converted to numbers.
@@ -33,14 +39,24 @@ const helperFact = "skiff_helper"
 // gatherFacts reads host's facts (the `facts` object of expressions) and
 // whether it has the run's probe helper, which probes then use.
 func (e *Engine) gatherFacts(ctx context.Context, host string, t transport.Transport) (cty.Value, error) {
-	script := factsScript
-	if e.Helper != nil {
-		script += "if [ -x " + shell.Quote(e.Helper.RemotePath()) + " ]; then echo " + helperFact + "=yes; fi\n"
-	}
-	res, err := t.Run(ctx, script)
+	res, err := t.Run(ctx, e.factsScript())
 	if err != nil {
 		return cty.NilVal, err
 	}
+	return e.readFacts(host, res)
+}
+
+// factsScript is the script that reads the facts, and looks for the
+// run's probe helper.
+func (e *Engine) factsScript() string {
+	if e.Helper == nil {
+		return factsScript
+	}
+	return factsScript + "if [ -x " + shell.Quote(e.Helper.RemotePath()) + " ]; then echo " + helperFact + "=yes; fi\n"
+}
+
+// readFacts reads what factsScript printed on host.
+func (e *Engine) readFacts(host string, res transport.Result) (cty.Value, error) {
 	if res.ExitCode != 0 {
 		return cty.NilVal, fmt.Errorf("reading facts: exit %d: %s", res.ExitCode, tail(res.Stderr))
 	}

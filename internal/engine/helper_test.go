@@ -14,7 +14,7 @@ import (
 // The test binary stands in for skiff on the "host" when it is started
 // with SKIFF_TEST_PROBE_HELPER set: it is then the probe helper.
 func TestMain(m *testing.M) {
-	if os.Getenv("SKIFF_TEST_PROBE_HELPER") != "" && len(os.Args) == 2 && os.Args[1] == hostprobe.Command {
+	if os.Getenv("SKIFF_TEST_PROBE_HELPER") != "" && len(os.Args) == 2 && os.Args[1] == hostprobe.Subcommand {
 		os.Exit(hostprobe.Main(os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -111,5 +111,31 @@ func TestProbeFallsBackToShWhenTheHelperIsGone(t *testing.T) {
 	}
 	if _, ok := e.helpers.Load("h"); ok {
 		t.Errorf("the missing helper is still used")
+	}
+}
+
+// Prepare's first script carries the facts script in its session; the
+// script's own output and exit code come back untouched, even when it
+// exits early.
+func TestFactsRideOnPreparesFirstScript(t *testing.T) {
+	lt := &localTransport{}
+	r := &factsRider{Transport: lt, facts: "echo os_id=test; echo init=x"}
+	res, err := r.Run(context.Background(), "echo held; printf 'no newline'; exit 3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Stdout) != "held\nno newline" || res.ExitCode != 3 {
+		t.Errorf("Prepare's script saw %q exit %d", res.Stdout, res.ExitCode)
+	}
+	if !r.rode || r.err != nil || string(r.out.Stdout) != "os_id=test\ninit=x\n" || r.out.ExitCode != 0 {
+		t.Errorf("facts: rode %v, err %v, out %q exit %d", r.rode, r.err, r.out.Stdout, r.out.ExitCode)
+	}
+	if _, err := r.Run(context.Background(), "echo second"); err != nil || lt.runs != 2 {
+		t.Errorf("second run: %v, %d sessions", err, lt.runs)
+	}
+	e := &Engine{}
+	facts, err := e.readFacts("h", r.out)
+	if err != nil || facts.GetAttr("os_id").AsString() != "test" {
+		t.Errorf("facts %#v, %v", facts, err)
 	}
 }

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/zclconf/go-cty/cty"
@@ -76,21 +79,47 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			}
 			return // an unreachable delegate fails the tasks delegated to it
 		}
-		// The facts are read while Prepare runs, on a second session of
-		// the same connection: one round trip's wait instead of two.
+		// The facts are read in the session of Prepare's first script
+		// (the lock): one session and one round trip for both. A Prepare
+		// that runs nothing leaves them to a session of their own.
 		var facts cty.Value
 		var factsErr error
-		read := make(chan struct{})
 		if hr != nil {
-			go func() {
-				defer close(read)
+			rider := &factsRider{Transport: t, facts: e.factsScript()}
+			kept, keptFacts, keptHelper, ok := e.keptFacts(h.Name)
+			var spec []probeItem
+			var specTok string
+			var specN int
+			if ok {
+				spec = e.readAhead(nil, hr, keptFacts)
+				rider.probe, specTok, specN = e.speculativeProbe(spec, keptHelper)
+			}
+			gen := e.probes.generation()
+			err = e.Prepare(ctx, h, rider)
+			if rider.rode {
+				if rider.err != nil {
+					factsErr = rider.err
+				} else {
+					facts, factsErr = e.readFacts(h.Name, rider.out)
+				}
+			} else if !transport.IsUnreachable(err) {
 				facts, factsErr = e.gatherFacts(ctx, h.Name, t)
-			}()
+			}
+			if err == nil && factsErr == nil {
+				e.keepFacts(h.Name, kept, string(rider.out.Stdout))
+				if specN > 0 && rider.probed {
+					if out, perr := parseFrames(rider.probeOut, specTok, len(spec), specN); perr == nil {
+						for k, it := range spec {
+							e.probes.put(h.Name, it.fragment, gen, out[k])
+						}
+						// Same facts: every later play's probe is in.
+						hr.readAhead = facts.RawEquals(keptFacts)
+					}
+				}
+			}
 		} else {
-			close(read)
+			err = e.Prepare(ctx, h, t)
 		}
-		err = e.Prepare(ctx, h, t)
-		<-read
 		if hr != nil && factsErr != nil {
 			hr.done, hr.out.Error, hr.out.Status = true, factsErr.Error(), StatusOf(factsErr)
 			e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
@@ -148,4 +177,56 @@ func (e *Engine) installHelper(ctx context.Context, host string, t transport.Tra
 		return
 	}
 	e.helpers.Store(host, e.Helper.RemotePath())
+}
+
+// factsRider runs the facts script in the same session as the first
+// script run through it, after that script, and hands that script's own
+// output back alone. With probe set, the probe batch follows the facts
+// when that first script succeeded (the lock was taken).
+type factsRider struct {
+	transport.Transport
+	facts string
+	probe string
+
+	mu       sync.Mutex
+	rode     bool
+	out      transport.Result // the facts script's
+	probeOut transport.Result // the probe batch's, when it ran
+	probed   bool
+	err      error
+}
+
+func (r *factsRider) Run(ctx context.Context, script string) (transport.Result, error) {
+	r.mu.Lock()
+	first := !r.rode
+	r.rode = true
+	r.mu.Unlock()
+	if !first {
+		return r.Transport.Run(ctx, script)
+	}
+	tok := token()
+	var b strings.Builder
+	fmt.Fprintf(&b, "(\n%s\n)\nskiff_rc=$?\nprintf '\\n@@%s facts\\n'\n(\n%s\n)\nprintf '\\n@@%s facts-exit %%d\\n' \"$?\"\n", script, tok, r.facts, tok)
+	if r.probe != "" {
+		fmt.Fprintf(&b, "if [ \"$skiff_rc\" = 0 ]; then\nprintf '@@%s probe\\n'\n(\n%s\n)\nfi\n", tok, r.probe)
+	}
+	b.WriteString("exit $skiff_rc\n")
+	res, err := r.Transport.Run(ctx, b.String())
+	if err != nil {
+		r.err = err
+		return res, err
+	}
+	own, rest, ok := bytes.Cut(res.Stdout, []byte("\n@@"+tok+" facts\n"))
+	facts, rest, ok2 := bytes.Cut(rest, []byte("\n@@"+tok+" facts-exit "))
+	if !ok || !ok2 {
+		r.err = fmt.Errorf("reading facts: the script ended early (exit %d): %s", res.ExitCode, tail(res.Stderr))
+		return transport.Result{Stdout: own, Stderr: res.Stderr, ExitCode: res.ExitCode}, nil
+	}
+	exit, probe, _ := bytes.Cut(rest, []byte("\n"))
+	code, _ := strconv.Atoi(string(exit))
+	r.out = transport.Result{Stdout: facts, Stderr: res.Stderr, ExitCode: code}
+	if p, ok := bytes.CutPrefix(probe, []byte("@@"+tok+" probe\n")); ok {
+		r.probeOut, r.probed = transport.Result{Stdout: p, Stderr: res.Stderr, ExitCode: res.ExitCode}, true
+	}
+	return transport.Result{Stdout: own, Stderr: res.Stderr, ExitCode: res.ExitCode}, nil
 }

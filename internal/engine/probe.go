@@ -28,9 +28,22 @@ import (
 // host with 30 tasks, a program started per fragment for framing would
 // cost more than most of the fragments.
 func probeBatch(ctx context.Context, t transport.Transport, fragments []string) ([]module.Probed, error) {
-	tok := token()
+	script, tok, n := shBatch(fragments)
+	if n == 0 {
+		return make([]module.Probed, len(fragments)), nil
+	}
+	res, err := t.Run(ctx, script)
+	if err != nil {
+		return nil, err
+	}
+	return parseFrames(res, tok, len(fragments), n)
+}
+
+// shBatch is probeBatch's script, its frames' token and the number of
+// non-empty fragments in it.
+func shBatch(fragments []string) (script, tok string, n int) {
+	tok = token()
 	var funcs, parallel, serial strings.Builder
-	n := 0
 	for i, f := range fragments {
 		if strings.TrimSpace(f) == "" {
 			continue
@@ -44,45 +57,26 @@ func probeBatch(ctx context.Context, t transport.Transport, fragments []string) 
 		fmt.Fprintf(&parallel, "{ %s; } >\"$d/%d\" &\n", framed, i)
 		fmt.Fprintf(&serial, "%s\n", framed)
 	}
-	if n == 0 {
-		return make([]module.Probed, len(fragments)), nil
-	}
-	var script strings.Builder
-	script.WriteString(funcs.String())
-	script.WriteString("if [ " + strconv.Itoa(n) + " -gt 1 ] && d=$(mktemp -d \"${TMPDIR:-/tmp}/skiff-probe.XXXXXX\" 2>/dev/null); then\n")
-	script.WriteString("trap 'rm -rf \"$d\"' EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n")
-	script.WriteString(parallel.String())
-	script.WriteString("wait\n")
-	fmt.Fprintf(&script, "(cd \"$d\" && exec cat %s)\n", indexList(fragments))
-	script.WriteString("else\n")
-	script.WriteString(serial.String())
-	script.WriteString("fi\n")
-	res, err := t.Run(ctx, script.String())
-	if err != nil {
-		return nil, err
-	}
-	return parseFrames(res, tok, len(fragments), n)
+	var b strings.Builder
+	b.WriteString(funcs.String())
+	b.WriteString("if [ " + strconv.Itoa(n) + " -gt 1 ] && d=$(mktemp -d \"${TMPDIR:-/tmp}/skiff-probe.XXXXXX\" 2>/dev/null); then\n")
+	b.WriteString("trap 'rm -rf \"$d\"' EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n")
+	b.WriteString(parallel.String())
+	b.WriteString("wait\n")
+	fmt.Fprintf(&b, "(cd \"$d\" && exec cat %s)\n", indexList(fragments))
+	b.WriteString("else\n")
+	b.WriteString(serial.String())
+	b.WriteString("fi\n")
+	return b.String(), tok, n
 }
 
 // helperBatch runs the probes of items with the host's probe helper kept
 // at path (see package hostprobe): natively where their kind allows, with
 // sh otherwise. gone reports that the helper was not there: nothing ran.
 func helperBatch(ctx context.Context, t transport.Transport, path string, items []probeItem) (out []module.Probed, gone bool, err error) {
-	b := hostprobe.Batch{Token: token()}
-	for i, it := range items {
-		if strings.TrimSpace(it.fragment) == "" {
-			continue
-		}
-		hi := hostprobe.Item{Index: i, Sh: it.fragment, Kind: it.kind}
-		if it.kind != "" {
-			if hi.Query, err = json.Marshal(it.query); err != nil {
-				return nil, false, fmt.Errorf("encoding a native probe: %w", err)
-			}
-		}
-		b.Items = append(b.Items, hi)
-	}
-	if len(b.Items) == 0 {
-		return make([]module.Probed, len(items)), false, nil
+	b, err := helperItems(items)
+	if err != nil || len(b.Items) == 0 {
+		return make([]module.Probed, len(items)), false, err
 	}
 	script, err := hostprobe.Script(path, b)
 	if err != nil {
@@ -97,6 +91,26 @@ func helperBatch(ctx context.Context, t transport.Transport, path string, items 
 	}
 	out, err = parseFrames(res, b.Token, len(items), len(b.Items))
 	return out, false, err
+}
+
+// helperItems is the helper's batch for items.
+func helperItems(items []probeItem) (hostprobe.Batch, error) {
+	b := hostprobe.Batch{Token: token()}
+	for i, it := range items {
+		if strings.TrimSpace(it.fragment) == "" {
+			continue
+		}
+		hi := hostprobe.Item{Index: i, Sh: it.fragment, Kind: it.kind}
+		if it.kind != "" {
+			q, err := json.Marshal(it.query)
+			if err != nil {
+				return b, fmt.Errorf("encoding a native probe: %w", err)
+			}
+			hi.Query = q
+		}
+		b.Items = append(b.Items, hi)
+	}
+	return b, nil
 }
 
 // parseFrames reads the n framed outputs (of at most size tasks) that a

@@ -3,6 +3,8 @@ package engine
 import (
 	"sync"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"skiff/internal/config"
 	"skiff/internal/inventory"
 	"skiff/internal/module"
@@ -78,11 +80,12 @@ func cacheable(m module.Module) bool {
 	return !ok || !v.Volatile()
 }
 
-// readAhead returns the probe fragments of the tasks that the plays after p
-// will run on hr's own host (not delegated ones), each once. Tasks that
-// cannot be bound now are left out: their play reports them.
-func (e *Engine) readAhead(p *config.Play, hr *hostRun) []probeItem {
-	after := false
+// readAhead returns the probes of the tasks that the plays after p (every
+// play when p is nil) will run on hr's own host (not delegated ones), each
+// once, as bound with facts. Tasks that cannot be bound now are left out:
+// their play reports them.
+func (e *Engine) readAhead(p *config.Play, hr *hostRun, facts cty.Value) []probeItem {
+	after := p == nil
 	seen := map[string]bool{}
 	var out []probeItem
 	for _, later := range e.Playbook.Plays {
@@ -95,7 +98,7 @@ func (e *Engine) readAhead(p *config.Play, hr *hostRun) []probeItem {
 		}
 		for _, rn := range later.Roles {
 			role := e.Playbook.Roles[rn]
-			evalCtx := e.Scope.Context(hr.host, role, later, hr.facts)
+			evalCtx := e.Scope.Context(hr.host, role, later, facts)
 			for _, t := range role.Tasks {
 				if t.DelegateTo != nil {
 					continue

@@ -22,16 +22,18 @@ import (
 	"syscall"
 
 	"skiff/internal/module"
+	"skiff/internal/module/apt"
 	"skiff/internal/module/filestate"
 	"skiff/internal/module/service"
 	"skiff/internal/module/shell"
 )
 
-// Command is the skiff subcommand that runs the helper (hidden from help).
-const Command = "probe-helper"
+// Subcommand is the skiff subcommand that runs the helper (hidden from help).
+const Subcommand = "probe-helper"
 
 // answerers are the native kinds the helper knows.
 var answerers = map[string]module.NativeAnswerer{
+	apt.NativePackages:   apt.AnswerPackages,
 	filestate.NativeFile: filestate.AnswerFiles,
 	filestate.NativeStat: filestate.AnswerStats,
 	service.NativeUnit:   service.AnswerUnits,
@@ -118,13 +120,22 @@ func Serve(in io.Reader, out, stderr io.Writer) error {
 // path: the batch, one line of JSON, is the helper's stdin. It exits 127
 // without output when the helper is not there.
 func Script(path string, b Batch) (string, error) {
+	cmd, err := Invocation(path, b)
+	if err != nil {
+		return "", err
+	}
+	return "[ -x " + shell.Quote(path) + " ] || exit 127\nexec " + cmd, nil
+}
+
+// Invocation is the sh command (with its here-document) that runs b with
+// the helper kept at path, for a script that goes on after it.
+func Invocation(path string, b Batch) (string, error) {
 	data, err := json.Marshal(b)
 	if err != nil {
 		return "", err
 	}
 	eof := "SKIFF_PROBE_BATCH_" + b.Token
-	q := shell.Quote(path)
-	return "[ -x " + q + " ] || exit 127\nexec " + q + " " + Command + " <<'" + eof + "'\n" + string(data) + "\n" + eof + "\n", nil
+	return shell.Quote(path) + " " + Subcommand + " <<'" + eof + "'\n" + string(data) + "\n" + eof + "\n", nil
 }
 
 // runSh runs fragment with sh, stdin closed, as the sh batch runs it.

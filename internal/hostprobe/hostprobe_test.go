@@ -86,7 +86,7 @@ func TestScriptRunsTheHelperOrExits127(t *testing.T) {
 	}
 	// A stand-in helper that prints its stdin shows what it is fed.
 	cat := filepath.Join(t.TempDir(), "helper")
-	os.WriteFile(cat, []byte("#!/bin/sh\n[ \"$1\" = "+Command+" ] && exec cat\n"), 0o755)
+	os.WriteFile(cat, []byte("#!/bin/sh\n[ \"$1\" = "+Subcommand+" ] && exec cat\n"), 0o755)
 	s, _ = Script(cat, b)
 	out, err = exec.Command("/bin/sh", "-c", s).Output()
 	if err != nil {

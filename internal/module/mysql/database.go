@@ -71,9 +71,8 @@ func (d *Database) Probe() string {
 	if d.name == "" {
 		return ""
 	}
-	return probePrelude + "echo '[db]'\n" + runSQL(fmt.Sprintf(
-		"SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s;", sqlString(d.name)),
-		" 2>&1 && echo '[end]'")
+	return probeInOneCall("db", "", fmt.Sprintf(
+		"SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s;", sqlString(d.name)), "end")
 }
 
 // Check compares the database with the wanted one.

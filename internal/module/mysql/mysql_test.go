@@ -245,7 +245,7 @@ func TestClientTurnsTLSOff(t *testing.T) {
 func TestProbeStartsTheClientOnlyForQueries(t *testing.T) {
 	bin := t.TempDir()
 	log := filepath.Join(bin, "calls")
-	fake := "#!/bin/sh\necho \"$*\" >> " + log + "\ncat >/dev/null\necho 10.11.6-MariaDB\n"
+	fake := "#!/bin/sh\necho \"$*\" >> " + log + "\ncat >/dev/null\necho " + versionMark + "10.11.6-MariaDB\necho utf8mb4\n"
 	for _, name := range []string{"mysql", "mariadb"} {
 		if err := os.WriteFile(filepath.Join(bin, name), []byte(fake), 0o755); err != nil {
 			t.Fatal(err)
@@ -255,12 +255,42 @@ func TestProbeStartsTheClientOnlyForQueries(t *testing.T) {
 	cmd := exec.Command("/bin/sh")
 	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
 	cmd.Stdin = strings.NewReader("(\n" + d.Probe() + ")\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("%v: %s", err, out)
+	}
+	if want := "server=up\nversion=10.11.6-MariaDB\n[db]\nutf8mb4\n[end]\n"; string(out) != want {
+		t.Errorf("probe printed %q, want %q", out, want)
 	}
 	calls, _ := os.ReadFile(log)
 	lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
-	if len(lines) != 2 || strings.Count(string(calls), "--skip-ssl --protocol=socket") != 2 {
-		t.Errorf("mysql calls:\n%s\nwant two queries, both with --skip-ssl", calls)
+	if len(lines) != 1 || strings.Count(string(calls), "--skip-ssl --protocol=socket") != 1 {
+		t.Errorf("mysql calls:\n%s\nwant one, with --skip-ssl", calls)
+	}
+}
+
+// probeInOneCall prints what the prelude and a second call printed: the
+// server's state and version, the section, the client's output and [end]
+// after a success; the client's first error lines when it cannot connect.
+func TestProbeInOneCallOutput(t *testing.T) {
+	for name, tc := range map[string]struct{ fake, want string }{
+		"no rows": {"echo " + versionMark + "10.11.6-MariaDB", "server=up\nversion=10.11.6-MariaDB\n[db]\n[end]\n"},
+		"rows":    {"echo " + versionMark + "8.0.36; echo latin1", "server=up\nversion=8.0.36\n[db]\nlatin1\n[end]\n"},
+		"failed query": {"echo " + versionMark + "8.0.36; echo 'ERROR 1044 (42000): denied' >&2; exit 1",
+			"server=up\nversion=8.0.36\n[db]\nERROR 1044 (42000): denied\n"},
+		"down": {"echo \"ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)\" >&2; exit 1",
+			"server=down\nerror=ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)\n"},
+	} {
+		bin := t.TempDir()
+		if err := os.WriteFile(filepath.Join(bin, "mysql"), []byte("#!/bin/sh\ncat >/dev/null\n"+tc.fake+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("/bin/sh")
+		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
+		cmd.Stdin = strings.NewReader("(\n" + probeInOneCall("db", "", "SELECT 1;", "end") + ")\n")
+		out, _ := cmd.Output() // a failed query fails the probe, as before
+		if string(out) != tc.want {
+			t.Errorf("%s: printed %q, want %q", name, out, tc.want)
+		}
 	}
 }

@@ -162,8 +162,7 @@ func (u *User) Probe() string {
 		fmt.Fprintf(&sql, "SHOW GRANTS FOR %s;\n", account(u.name, h))
 	}
 	sql.WriteString("SELECT '[end]';\n")
-	return probePrelude + "echo '[user]'\n" +
-		runSQLFlags(" --force", sql.String(), ` 2>&1 | sed -e 's/ IDENTIFIED .* WITH GRANT OPTION/ WITH GRANT OPTION/' -e 's/ IDENTIFIED .*//'`)
+	return probeInOneCall("user", " --force", sql.String(), `sed -e 's/ IDENTIFIED .* WITH GRANT OPTION/ WITH GRANT OPTION/' -e 's/ IDENTIFIED .*//'`)
 }
 
 // acct is an existing account as probed.

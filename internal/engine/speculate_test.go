@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"skiff/internal/inventory"
+	"skiff/internal/transport"
+)
+
+// withLock gives the fixture's engine a Prepare that runs a script, as the
+// deploy lock does, and a FactsDir.
+func withLock(f *fixture) {
+	f.eng.Prepare = func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
+		_, err := t.Run(ctx, "echo locked")
+		return err
+	}
+	f.eng.FactsDir = filepath.Join(f.dir, "facts")
+}
+
+// With the facts of the last run kept, an apply sends every probe with the
+// lock: a run that changes nothing is one round trip per host (the lock's
+// release is the Finish hook's, not counted here).
+func TestKeptFactsMakeANoOpApplyOneRoundTrip(t *testing.T) {
+	f := threePlays(t, map[string]string{
+		"r1": `task "touch" "x" { path = "DIR/${host.name}-x" }`,
+		"r2": `task "touch" "y" { path = "DIR/${host.name}-${facts.os_id}" }`,
+		"r3": `task "vtouch" "z" { path = "DIR/${host.name}-z" }`,
+	})
+	withLock(f)
+	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
+		t.Fatalf("first apply: %+v", p.Summary)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "facts", "a.facts")); err != nil {
+		t.Fatalf("facts not kept: %v", err)
+	}
+	f.resetRuns()
+	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 0 {
+		t.Fatalf("second apply: %+v", p.Summary)
+	}
+	for _, h := range []string{"b", "c"} {
+		if got := f.conns[h].runs; got != 1 {
+			t.Errorf("%d round trips on %s, want 1 (lock, facts and probes)", got, h)
+		}
+	}
+	// a's volatile probe is never sent ahead: one more round trip.
+	if got := f.conns["a"].runs; got != 2 {
+		t.Errorf("%d round trips on a, want 2", got)
+	}
+	// Drift is seen from the probes sent with the lock.
+	os.Remove(filepath.Join(f.dir, "DIR", "b-x"))
+	f.resetRuns()
+	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 1 {
+		t.Fatalf("apply after drift: %+v", p.Summary)
+	}
+}
+
+// Kept facts that no longer hold (another OS release) bind other probes:
+// those are sent at their play, and the run is right, only slower.
+func TestStaleKeptFactsCostARoundTripNotAWrongResult(t *testing.T) {
+	f := threePlays(t, map[string]string{
+		"r1": `task "touch" "x" { path = "DIR/${host.name}-x" }`,
+		"r2": `task "touch" "y" { path = "DIR/${host.name}-${facts.os_id}" }`,
+		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
+	})
+	withLock(f)
+	if p := f.eng.Run(context.Background(), Apply); p.Failed() {
+		t.Fatalf("first apply: %+v", p.Summary)
+	}
+	kept := filepath.Join(f.dir, "facts", "b.facts")
+	data, err := os.ReadFile(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The kept facts say another OS, whose file does exist on b: a probe
+	// bound with them answers "present", which must not be taken for
+	// the real task's.
+	os.WriteFile(kept, append(data, "os_id=elsewhere\n"...), 0o600)
+	os.WriteFile(filepath.Join(f.dir, "DIR", "b-elsewhere"), nil, 0o644)
+	real, _ := filepath.Glob(filepath.Join(f.dir, "DIR", "b-*"))
+	for _, p := range real {
+		if filepath.Base(p) != "b-x" && filepath.Base(p) != "b-z" && filepath.Base(p) != "b-elsewhere" {
+			os.Remove(p) // b's real os_id file: drift
+		}
+	}
+	f.resetRuns()
+	p := f.eng.Run(context.Background(), Apply)
+	if p.Failed() || p.Summary.Changed != 1 {
+		t.Fatalf("apply with stale kept facts: %+v", p.Summary)
+	}
+	if got := f.conns["b"].runs; got < 2 {
+		t.Errorf("%d round trips on b: the stale speculation cannot have covered play two", got)
+	}
+}
