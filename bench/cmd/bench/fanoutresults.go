@@ -250,6 +250,24 @@ func spliceSection(doc, section string) string {
 	return doc + section
 }
 
+// sectionOf is the "## " section of doc whose heading starts with
+// heading, its "### " subsections included; "" when there is none.
+func sectionOf(doc, heading string) string {
+	lines := strings.SplitAfter(doc, "\n")
+	at := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, heading) })
+	if at < 0 {
+		return ""
+	}
+	end := len(lines)
+	for i := at + 1; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "## ") {
+			end = i
+			break
+		}
+	}
+	return strings.Join(lines[at:end], "")
+}
+
 // fanoutOnly is `bench -only fanout`: the fan-out measure alone, its
 // section put into the results file in place of the previous one (the
 // rest of the file, from an earlier full run, is kept).

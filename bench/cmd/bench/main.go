@@ -31,7 +31,8 @@
 //
 // It writes bench/RESULTS.md and removes its hosts at the end. Run it with
 // `make bench` (root and a Docker engine; it needs bin/skiff);
-// `-only fanout` replaces only the fan-out section of RESULTS.md.
+// `-only fanout` replaces only the fan-out section of RESULTS.md; `-only
+// site` rewrites the rest and keeps that section.
 package main
 
 import (
@@ -229,15 +230,21 @@ func run(ctx context.Context, runs int, out, only string) error {
 	}
 	r.drift, r.ansibleDrift, r.driftFloor = s[0], s[1], s[2]
 
+	path := filepath.Join(root, out)
 	if only != "site" {
 		if err := b.fanout(ctx, r); err != nil {
 			return err
+		}
+	} else if old, err := os.ReadFile(path); err == nil {
+		// The fan-out section of the last full run stays, with its own
+		// date: -only site measures the site alone.
+		if sec := sectionOf(string(old), "## Fan-out"); sec != "" {
+			r.sections = append(r.sections, sec)
 		}
 	}
 
 	r.machine = machineInfo(ctx)
 	r.elapsed = time.Since(started)
-	path := filepath.Join(root, out)
 	if err := os.WriteFile(path, []byte(r.markdown()), 0o644); err != nil {
 		return err
 	}

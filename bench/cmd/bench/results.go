@@ -157,9 +157,10 @@ func (r *results) markdown() string {
 			channels = max(channels, sc.channels)
 		}
 		p(" Why: a no-op still has to read the state of every task on every host. skiff does it in %d SSH sessions per host at most ", channels)
-		p("(facts while the deploy lock is taken, one probe batch with every play's reads, the lock's release; see the table below), ")
-		p("but the reads themselves run programs on the hosts (stat and sha256sum of each managed file, the app binary and the collector package included, ")
-		p("systemctl, dpkg-query, the mysql client): the hosts used %.2f s of CPU per no-op against %.2f s for the floor, ", hs, hf)
+		p("(the deploy lock with the facts and every play's reads, then the lock's release; see the table below), ")
+		p("and its probe helper answers the file, directory, link, service and package reads in one process; ")
+		p("but the other reads still start programs on the hosts (the mysql client, iptables and sed for ufw, getent and id for users, ")
+		p("the `unless` commands of the roles), and sshd and sudo cost each session: the hosts used %.2f s of CPU per no-op against %.2f s for the floor, ", hs, hf)
 		p("and here the %d hosts and skiff share the machine's %d processors, so that work is paid in wall time.", r.hosts, runtime.NumCPU())
 	}
 	p("\n\n")

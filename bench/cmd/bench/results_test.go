@@ -55,3 +55,13 @@ func TestMarkdownSaysWhatIsMissing(t *testing.T) {
 		}
 	}
 }
+
+func TestSectionOfKeepsSubsections(t *testing.T) {
+	doc := "# t\n\n## Site\n\nx\n\n## Fan-out: role\n\na\n\n### memory\n\nb\n\n## Machine\n\nm\n"
+	if got, want := sectionOf(doc, "## Fan-out"), "## Fan-out: role\n\na\n\n### memory\n\nb\n\n"; got != want {
+		t.Errorf("sectionOf = %q, want %q", got, want)
+	}
+	if got := sectionOf(doc, "## Nothing"); got != "" {
+		t.Errorf("missing section: %q", got)
+	}
+}
