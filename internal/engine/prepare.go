@@ -71,7 +71,24 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 	var refused []string
 	Parallel(len(targets), e.Forks, func(i int) {
 		h, hr := targets[i].h, targets[i].hr
+		// The tasks are bound with the kept facts while the connection
+		// is made (see speculate.go).
+		type speculation struct {
+			kept      string
+			keptFacts cty.Value
+			helper    bool
+			items     []probeItem
+		}
+		bound := make(chan speculation, 1)
+		go func() {
+			var sp speculation
+			if kept, facts, helper, ok := e.keptFacts(h.Name); ok && hr != nil {
+				sp = speculation{kept, facts, helper, e.readAhead(nil, hr, facts)}
+			}
+			bound <- sp
+		}()
 		t, err := e.conn(ctx, h)
+		sp := <-bound
 		if err != nil {
 			if hr != nil {
 				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), StatusOf(err)
@@ -86,13 +103,11 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		var factsErr error
 		if hr != nil {
 			rider := &factsRider{Transport: t, facts: e.factsScript()}
-			kept, keptFacts, keptHelper, ok := e.keptFacts(h.Name)
-			var spec []probeItem
+			kept, keptFacts, spec := sp.kept, sp.keptFacts, sp.items
 			var specTok string
 			var specN int
-			if ok {
-				spec = e.readAhead(nil, hr, keptFacts)
-				rider.probe, specTok, specN = e.speculativeProbe(spec, keptHelper)
+			if len(spec) > 0 {
+				rider.probe, specTok, specN = e.speculativeProbe(spec, sp.helper)
 			}
 			gen := e.probes.generation()
 			err = e.Prepare(ctx, h, rider)

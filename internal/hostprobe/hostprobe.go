@@ -26,6 +26,7 @@ import (
 	"skiff/internal/module/filestate"
 	"skiff/internal/module/service"
 	"skiff/internal/module/shell"
+	"skiff/internal/module/ufw"
 )
 
 // Subcommand is the skiff subcommand that runs the helper (hidden from help).
@@ -37,6 +38,7 @@ var answerers = map[string]module.NativeAnswerer{
 	filestate.NativeFile: filestate.AnswerFiles,
 	filestate.NativeStat: filestate.AnswerStats,
 	service.NativeUnit:   service.AnswerUnits,
+	ufw.NativeFirewall:   ufw.AnswerFirewalls,
 }
 
 // Batch is what the engine sends the helper: the tasks' probes and the

@@ -15,6 +15,7 @@ package template
 import (
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -67,7 +68,7 @@ func render(a *module.Args, src string) (content []byte, known, sensitive bool) 
 		}
 		return nil, false, false
 	}
-	expr, diags := hclsyntax.ParseTemplate(text, p, hcl.InitialPos)
+	expr, diags := parse(text, p, a.Files != nil)
 	if diags.HasErrors() {
 		a.AddDiagnostics(diags)
 		return nil, false, false
@@ -92,4 +93,38 @@ func render(a *module.Args, src string) (content []byte, known, sensitive bool) 
 		return nil, false, sensitive
 	}
 	return []byte(sv.AsString()), true, sensitive
+}
+
+// parsed holds templates parsed in this run, by their text's backing array
+// (module.LocalFiles reads a template once per run and shares the bytes
+// with every host's task; nobody modifies them) and path: a template is
+// parsed once, not once per host and again by validation. Parsed
+// expressions are only read when evaluated, so hosts share them.
+var parsed sync.Map // parsedKey -> parsedTemplate
+
+type parsedKey struct {
+	first *byte
+	n     int
+	path  string
+}
+
+type parsedTemplate struct {
+	expr  hclsyntax.Expression
+	diags hcl.Diagnostics
+}
+
+// parse parses text, remembering it when shared says the bytes are a
+// LocalFiles entry (kept for the run; other callers' bytes are not).
+func parse(text []byte, path string, shared bool) (hclsyntax.Expression, hcl.Diagnostics) {
+	if len(text) == 0 || !shared {
+		return hclsyntax.ParseTemplate(text, path, hcl.InitialPos)
+	}
+	k := parsedKey{&text[0], len(text), path}
+	if v, ok := parsed.Load(k); ok {
+		t := v.(parsedTemplate)
+		return t.expr, t.diags
+	}
+	expr, diags := hclsyntax.ParseTemplate(text, path, hcl.InitialPos)
+	parsed.Store(k, parsedTemplate{expr, diags})
+	return expr, diags
 }
