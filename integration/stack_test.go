@@ -508,6 +508,39 @@ func TestStackOnRealHosts(t *testing.T) {
 		}
 	})
 
+	// Through the probe helper (which apply copied to every host) or with
+	// sh alone, the plan of a drifted site is the same: ufw rules, users,
+	// groups, packages, services, files and modes.
+	t.Run("the probe helper's plan is sh's", func(t *testing.T) {
+		hostExec(t, c, "web1", "ufw allow 9999/tcp >/dev/null && gpasswd -d foobar foobar >/dev/null 2>&1; usermod -s /bin/sh foobar && chmod 0644 /etc/foobar/foobar.env && systemctl stop collector")
+		hostExec(t, c, "db2", "groupmod -g 4321 foobar 2>/dev/null; echo '# drift' >> /etc/mysql/mariadb.conf.d/60-foobar.cnf 2>/dev/null; ufw delete allow 3306/tcp >/dev/null 2>&1; true")
+		changes := func(args ...string) map[string][]string {
+			r := skiff(t, append([]string{"plan", "-i", s.inv, "playbooks/site.hcl", "--output", "json", "--detailed-exitcode"}, args...)...)
+			if r.code != 2 {
+				t.Fatalf("plan %v with drift: exit %d\n%s", args, r.code, r.stderr)
+			}
+			m := map[string][]string{}
+			for _, h := range r.json.Hosts {
+				for _, ch := range h.Changes {
+					m[h.Name] = append(m[h.Name], ch.Task+" "+ch.Action+" "+ch.Summary+"\n"+ch.Diff)
+				}
+			}
+			return m
+		}
+		viaHelper, viaSh := changes(), changes("--no-probe-helper")
+		if len(viaHelper["web1"]) < 3 {
+			t.Errorf("the plan missed web1's drift: %q", viaHelper["web1"])
+		}
+		for _, h := range []string{"web1", "web2", "db1", "db2"} {
+			if a, b := strings.Join(viaHelper[h], "\n--\n"), strings.Join(viaSh[h], "\n--\n"); a != b {
+				t.Errorf("%s: the helper's plan differs from sh's:\n%s\n=== sh:\n%s", h, a, b)
+			}
+		}
+		if r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes"); r.code != 0 {
+			t.Fatalf("repair: exit %d\n%s", r.code, r.stdout)
+		}
+	})
+
 	t.Run("a rerun changes nothing", func(t *testing.T) {
 		r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--output", "json")
 		s.noSecrets(t, r)

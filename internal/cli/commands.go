@@ -112,7 +112,8 @@ plan only reads: it never changes a host.
 The reads run on the host as sh. Where a host has skiff's probe helper (a
 copy of this skiff binary that apply leaves in /var/lib/skiff/helper/ on
 hosts of the same system and processor), the helper answers the reads of
-files, directories, links and services itself, without a program per read.
+files, directories, links, services, packages, ufw, users and groups
+itself, without a program per read.
 --no-probe-helper reads with sh alone.
 
 With --out FILE the plan is saved; skiff apply FILE applies exactly it, and
@@ -165,13 +166,16 @@ where a task notified them.
 Where a host runs the same system and processor as this machine, apply
 copies this skiff binary to /var/lib/skiff/helper/ (root-only, once per
 skiff build; older copies are removed) as its probe helper: later plans
-and applies read files, directories, links and services through it, in one
-process instead of a program per read. It only reads. --no-probe-helper
-neither copies nor uses it.
+and applies read files, directories, links, services, packages, ufw, users
+and groups through it, in one process instead of a program per read. It
+only reads. --no-probe-helper neither copies nor uses it.
 
 Safety:
-  - every host the run touches is locked first (a second apply or rollback
-    is refused, naming the holder; see skiff lock);
+  - every host the run touches is locked before its first change (a second
+    apply or rollback is refused, naming the holder; see skiff lock): apply
+    reads the hosts first, checking only that no other run holds them, then
+    locks them all and reads again; an apply with nothing to change takes
+    no lock;
   - every change is journalled in .skiff/runs/ beside the inventory, with
     what undoing it needs (backups stay on the host, root-only);
   - when a task fails on a host, that host's changes in the failing play are
@@ -268,6 +272,7 @@ func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, 
 	ld.engine.Journal = w
 	ld.engine.Rollback = rollback
 	ld.engine.Prepare = lk.acquire
+	ld.engine.Peek = lk.peek
 	ld.engine.Finish = lk.release
 	p := g.run(ctx, ld, engine.Apply)
 	lk.release()

@@ -80,6 +80,24 @@ func (lk *locker) acquire(ctx context.Context, h *inventory.Host, t transport.Tr
 	return nil
 }
 
+// peek is the engine's Peek hook: it refuses a host whose lock another
+// live run holds, and changes nothing. A free, stale or corrupt lock, or
+// one of a dead run of this machine, is left to acquire, which takes it
+// over (and says so) if the run comes to change anything.
+func (lk *locker) peek(ctx context.Context, h *inventory.Host, t transport.Transport) error {
+	holder, err := lock.Status(ctx, t)
+	if err != nil {
+		return fmt.Errorf("%s: deploy lock: %w", h.Name, err)
+	}
+	switch {
+	case holder == nil, holder.Corrupt, holder.RunID == lk.info.RunID:
+		return nil
+	case time.Since(holder.Heartbeat) > lockTTL, deadLocalRun(*holder, lk.info.Owner):
+		return nil
+	}
+	return &lock.HeldError{Host: h.Name, Holder: *holder}
+}
+
 func (lk *locker) keep() {
 	defer close(lk.done)
 	tick := time.NewTicker(lockTTL / 6)

@@ -64,6 +64,12 @@ type Engine struct {
 	// the hosts that had completed it (a rollout reverted everywhere).
 	RevertAll bool
 
+	// Peek, when set, makes locking lazy (see lazylock.go): it is called
+	// instead of Prepare for every host the run will touch, and must only
+	// check that no other run holds the host (the lock's status); Prepare
+	// then runs on all of them before the run's first change. An apply that
+	// changes nothing takes no lock.
+	Peek func(ctx context.Context, h *inventory.Host, t transport.Transport) error
 	// FactsDir, when set, keeps each host's facts between runs: the next
 	// apply binds the tasks with them while connecting and sends their
 	// probes with the lock (see speculate.go).
@@ -78,6 +84,7 @@ type Engine struct {
 
 	pool    connPool
 	probes  probeCache
+	lazy    lazyLock
 	helpers sync.Map // host name -> the helper's path on it, where present
 }
 
@@ -147,6 +154,7 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 	}
 	result := &plan.Plan{RunID: e.RunID, Mode: string(mode)}
 	e.probes = probeCache{}
+	e.lazy = lazyLock{}
 	runs := map[string]*hostRun{}
 	limit := e.Hosts
 	if limit == nil {
@@ -191,7 +199,8 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 			continue
 		}
 		e.Observer.PlayStarted(p.Name, names)
-		if stop := e.runPlay(ctx, mode, p, hosts); stop {
+		stop := e.runPlay(ctx, mode, p, hosts)
+		if e.lockRefused(runs) || stop {
 			break
 		}
 		if ctx.Err() != nil {
@@ -346,6 +355,7 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 	stale := true
 	for i := 0; i < len(tasks); i++ {
 		if stale {
+			held := e.locksHeld()
 			var err error
 			changes, err = e.check(ctx, hr, tasks[i:])
 			if err != nil {
@@ -353,6 +363,18 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 			}
 			stale = false
 			if forced == nil {
+				forced = e.gate(p, tasks, changes)
+			}
+			// The first change of a lazily locked run (only ever at the
+			// play's first check: later checks follow a change) takes the
+			// locks, then reads again under them.
+			if mode == Apply && !held && i == 0 && wantsChange(changes, forced) {
+				if err := e.lockAll(ctx, name); err != nil {
+					return nil, err
+				}
+				if changes, err = e.check(ctx, hr, tasks); err != nil {
+					return nil, fmt.Errorf("%s: %w", p.Name, err)
+				}
 				forced = e.gate(p, tasks, changes)
 			}
 		}

@@ -101,6 +101,12 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		// that runs nothing leaves them to a session of their own.
 		var facts cty.Value
 		var factsErr error
+		// Lazily locked runs only check the lock here (Peek); they take it
+		// before their first change.
+		hook := e.Prepare
+		if e.Peek != nil {
+			hook = e.Peek
+		}
 		if hr != nil {
 			rider := &factsRider{Transport: t, facts: e.factsScript()}
 			kept, keptFacts, spec := sp.kept, sp.keptFacts, sp.items
@@ -110,7 +116,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 				rider.probe, specTok, specN = e.speculativeProbe(spec, sp.helper)
 			}
 			gen := e.probes.generation()
-			err = e.Prepare(ctx, h, rider)
+			err = hook(ctx, h, rider)
 			if rider.rode {
 				if rider.err != nil {
 					factsErr = rider.err
@@ -133,7 +139,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 				}
 			}
 		} else {
-			err = e.Prepare(ctx, h, t)
+			err = hook(ctx, h, t)
 		}
 		if hr != nil && factsErr != nil {
 			hr.done, hr.out.Error, hr.out.Status = true, factsErr.Error(), StatusOf(factsErr)
@@ -142,7 +148,12 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		}
 		if hr != nil {
 			hr.conn, hr.facts = t, facts
-			if err == nil {
+		}
+		if err == nil {
+			if e.Peek != nil {
+				e.addLockTarget(h, t)
+			}
+			if hr != nil {
 				e.installHelper(ctx, h.Name, t, facts)
 			}
 		}
@@ -170,8 +181,10 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 }
 
 // installHelper copies the run's probe helper to a host that can run it
-// and lacks it (prepare runs in apply, with the host locked). A failure
-// only costs speed: the host is probed with sh, and the user told why.
+// and lacks it (prepare runs in apply only; the helper is skiff's own,
+// like the digest records, so it needs no lock: see Binary.Install). A
+// failure only costs speed: the host is probed with sh, and the user told
+// why.
 func (e *Engine) installHelper(ctx context.Context, host string, t transport.Transport, facts cty.Value) {
 	if e.Helper == nil {
 		return

@@ -98,7 +98,9 @@ func (b *Binary) Fits(arch string) bool { return b != nil && arch == b.arch }
 
 // Install copies the binary to the host at RemotePath (as root), to a
 // temporary name first and then renamed, so a host never runs a partial
-// helper; older builds' copies are removed.
+// helper; older builds' copies are removed (a run still using one falls
+// back to sh), and temporary copies an hour old (a concurrent install's
+// are younger). It needs no deploy lock: it touches only skiff's folder.
 func (b *Binary) Install(ctx context.Context, t transport.Transport) error {
 	if res, err := t.Run(ctx, "mkdir -p -m 700 "+shell.Quote(Dir)); err != nil || res.ExitCode != 0 {
 		return fmt.Errorf("making %s: %v (exit %d)", Dir, err, res.ExitCode)
@@ -116,8 +118,8 @@ func (b *Binary) Install(ctx context.Context, t transport.Transport) error {
 		return err
 	}
 	final := shell.Quote(b.RemotePath())
-	res, err := t.Run(ctx, fmt.Sprintf("mv -f %s %s || { rm -f %s; exit 1; }\nfor f in %s/skiff-* %s/.skiff-*.tmp; do [ \"$f\" = %s ] || rm -f \"$f\"; done\n",
-		shell.Quote(tmp), final, shell.Quote(tmp), shell.Quote(Dir), shell.Quote(Dir), final))
+	res, err := t.Run(ctx, fmt.Sprintf("mv -f %s %s || { rm -f %s; exit 1; }\nfor f in %s/skiff-*; do [ \"$f\" = %s ] || rm -f \"$f\"; done\nfind %s -maxdepth 1 -name '.skiff-*.tmp' -mmin +60 -delete 2>/dev/null\nexit 0\n",
+		shell.Quote(tmp), final, shell.Quote(tmp), shell.Quote(Dir), final, shell.Quote(Dir)))
 	if err != nil {
 		return err
 	}

@@ -24,9 +24,11 @@ import (
 	"skiff/internal/module"
 	"skiff/internal/module/apt"
 	"skiff/internal/module/filestate"
+	"skiff/internal/module/group"
 	"skiff/internal/module/service"
 	"skiff/internal/module/shell"
 	"skiff/internal/module/ufw"
+	"skiff/internal/module/user"
 )
 
 // Subcommand is the skiff subcommand that runs the helper (hidden from help).
@@ -39,6 +41,8 @@ var answerers = map[string]module.NativeAnswerer{
 	filestate.NativeStat: filestate.AnswerStats,
 	service.NativeUnit:   service.AnswerUnits,
 	ufw.NativeFirewall:   ufw.AnswerFirewalls,
+	user.NativeUser:      user.AnswerUsers,
+	group.NativeGroup:    group.AnswerGroups,
 }
 
 // Batch is what the engine sends the helper: the tasks' probes and the

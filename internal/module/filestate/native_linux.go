@@ -1,7 +1,6 @@
 package filestate
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"skiff/internal/module"
+	"skiff/internal/module/nssfiles"
 )
 
 // AnswerFiles is the helper's answerer for NativeFile.
@@ -82,8 +82,8 @@ func statNative(b *bytes.Buffer, p string, follow, key bool, names *idNames) (st
 	if t == Absent {
 		return t, nil, true
 	}
-	user, okU := names.users[st.Uid]
-	group, okG := names.groups[st.Gid]
+	user, okU := names.user(st.Uid)
+	group, okG := names.group(st.Gid)
 	if !okU || !okG {
 		return t, nil, false
 	}
@@ -201,61 +201,34 @@ func writeBase64(b *bytes.Buffer, content []byte) {
 	}
 }
 
-// idNames are the user and group names of /etc/passwd and /etc/group,
-// first entry of an id winning as in getpwuid(3), or none at all when
-// the name service looks elsewhere first (so every answer declines).
+// idNames are the user and group names stat(1) prints, by id, where
+// nssfiles is sure of them.
 type idNames struct {
-	users, groups map[uint32]string
+	db nssfiles.DB
 }
 
-// loadNames reads the names stat(1) would print, where it can be sure.
-func loadNames() *idNames {
-	n := &idNames{users: map[uint32]string{}, groups: map[uint32]string{}}
-	if !filesFirst("passwd") || !filesFirst("group") {
-		return n
+func loadNames() *idNames { return &idNames{nssfiles.Load("")} }
+
+// user and group name an id as stat's %U and %G would; ok is false where
+// the files do not (another name service may).
+func (n *idNames) user(uid uint32) (string, bool) {
+	if !n.db.OK() {
+		return "", false
 	}
-	readIDs("/etc/passwd", n.users)
-	readIDs("/etc/group", n.groups)
-	return n
+	e, ok := n.db.UserByID(strconv.FormatUint(uint64(uid), 10))
+	if !ok {
+		return "", false
+	}
+	return e[0], true
 }
 
-// filesFirst reports whether nsswitch.conf asks the local files first for
-// db (also when it does not say: glibc's default).
-func filesFirst(db string) bool {
-	data, err := os.ReadFile("/etc/nsswitch.conf")
-	if err != nil {
-		return os.IsNotExist(err)
+func (n *idNames) group(gid uint32) (string, bool) {
+	if !n.db.OK() {
+		return "", false
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		name, sources, ok := strings.Cut(line, ":")
-		if !ok || strings.TrimSpace(name) != db {
-			continue
-		}
-		f := strings.Fields(sources)
-		return len(f) > 0 && f[0] == "files"
+	e, ok := n.db.GroupByID(strconv.FormatUint(uint64(gid), 10))
+	if !ok {
+		return "", false
 	}
-	return true
-}
-
-// readIDs maps ids to names from a passwd(5) or group(5) file.
-func readIDs(file string, m map[uint32]string) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.SplitN(line, ":", 4)
-		if len(f) < 3 || f[0] == "" || strings.HasPrefix(f[0], "+") || strings.HasPrefix(f[0], "-") {
-			continue
-		}
-		id, err := strconv.ParseUint(f[2], 10, 32)
-		if err != nil {
-			continue
-		}
-		if _, seen := m[uint32(id)]; !seen {
-			m[uint32(id)] = f[0]
-		}
-	}
+	return e[0], true
 }

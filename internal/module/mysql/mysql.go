@@ -152,7 +152,9 @@ func (s server) why() string {
 // prints, where emit is "end" (then "[end]" follows the client's output
 // when the client succeeded) or a command the output is piped into. A
 // client start costs a host more CPU than the queries (about 14 ms with
-// the server's side): one per probe instead of two.
+// the server's side): one per probe instead of two. The version's line is
+// looked for anywhere in the output: the client's errors (stderr, written
+// at once) can come before its buffered rows.
 func probeInOneCall(section, flags, sql, emit string) string {
 	var b strings.Builder
 	b.WriteString(`command -v mysql >/dev/null 2>&1 || { echo server=missing; exit 0; }
@@ -160,14 +162,19 @@ skiff_tls_off=--ssl-mode=DISABLED
 command -v mariadb >/dev/null 2>&1 && skiff_tls_off=--skip-ssl
 o=$(` + runSQLFlags(flags, "SELECT CONCAT('"+versionMark+"', VERSION());\n"+sql, " 2>&1") + `)
 rc=$?
-case $o in
-` + versionMark + `*) ;;
+x="${skiff_nl}$o"
+case $x in
+*"${skiff_nl}` + versionMark + `"*) ;;
 *) echo server=down; printf '%s\n' "$o" | head -n 3 | sed 's/^/error=/'; exit 0 ;;
 esac
-v=${o%%"$skiff_nl"*}
-case $o in *"$skiff_nl"*) o=${o#*"$skiff_nl"} ;; *) o= ;; esac
+pre=${x%%"${skiff_nl}` + versionMark + `"*}
+v=${x#*"${skiff_nl}` + versionMark + `"}
+case $v in *"${skiff_nl}"*) post=${v#*"${skiff_nl}"} v=${v%%"${skiff_nl}"*} ;; *) post= ;; esac
+o=${pre#"${skiff_nl}"}
+[ -n "$o" ] && [ -n "$post" ] && o="$o${skiff_nl}"
+o="$o$post"
 echo server=up
-echo "version=${v#` + versionMark + `}"
+echo "version=$v"
 echo '[` + section + `]'
 `)
 	if emit == "end" {

@@ -278,6 +278,10 @@ func TestProbeInOneCallOutput(t *testing.T) {
 		"rows":    {"echo " + versionMark + "8.0.36; echo latin1", "server=up\nversion=8.0.36\n[db]\nlatin1\n[end]\n"},
 		"failed query": {"echo " + versionMark + "8.0.36; echo 'ERROR 1044 (42000): denied' >&2; exit 1",
 			"server=up\nversion=8.0.36\n[db]\nERROR 1044 (42000): denied\n"},
+		"errors before rows": {"echo 'ERROR 1141 (42000) at line 4: There is no such grant' >&2; echo " + versionMark + "10.11.6-MariaDB; echo acct; echo '[end]'",
+			"server=up\nversion=10.11.6-MariaDB\n[db]\nERROR 1141 (42000) at line 4: There is no such grant\nacct\n[end]\n[end]\n"},
+		"only an error after": {"echo " + versionMark + "10.11.6-MariaDB; echo 'ERROR 1141 (42000): no grant' >&2",
+			"server=up\nversion=10.11.6-MariaDB\n[db]\nERROR 1141 (42000): no grant\n[end]\n"},
 		"down": {"echo \"ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)\" >&2; exit 1",
 			"server=down\nerror=ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)\n"},
 	} {
