@@ -513,7 +513,8 @@ func TestStackOnRealHosts(t *testing.T) {
 	// groups, packages, services, files and modes.
 	t.Run("the probe helper's plan is sh's", func(t *testing.T) {
 		hostExec(t, c, "web1", "ufw allow 9999/tcp >/dev/null && gpasswd -d foobar foobar >/dev/null 2>&1; usermod -s /bin/sh foobar && chmod 0644 /etc/foobar/foobar.env && systemctl stop collector")
-		hostExec(t, c, "db2", "groupmod -g 4321 foobar 2>/dev/null; echo '# drift' >> /etc/mysql/mariadb.conf.d/60-foobar.cnf 2>/dev/null; ufw delete allow 3306/tcp >/dev/null 2>&1; true")
+		// The app's database account on the primary (not replicated).
+		hostExec(t, c, "db1", `h=$(mysql -N -B -e "SELECT Host FROM mysql.user WHERE User = 'foobar' LIMIT 1") && mysql -e "SET sql_log_bin = 0; ALTER USER 'foobar'@'$h' IDENTIFIED BY 'drifted'"`)
 		changes := func(args ...string) map[string][]string {
 			r := skiff(t, append([]string{"plan", "-i", s.inv, "playbooks/site.hcl", "--output", "json", "--detailed-exitcode"}, args...)...)
 			if r.code != 2 {
@@ -528,8 +529,8 @@ func TestStackOnRealHosts(t *testing.T) {
 			return m
 		}
 		viaHelper, viaSh := changes(), changes("--no-probe-helper")
-		if len(viaHelper["web1"]) < 3 {
-			t.Errorf("the plan missed web1's drift: %q", viaHelper["web1"])
+		if len(viaHelper["web1"]) < 3 || len(viaHelper["db1"]) == 0 {
+			t.Errorf("the plan missed drift: %q", viaHelper)
 		}
 		for _, h := range []string{"web1", "web2", "db1", "db2"} {
 			if a, b := strings.Join(viaHelper[h], "\n--\n"), strings.Join(viaSh[h], "\n--\n"); a != b {

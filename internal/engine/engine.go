@@ -368,7 +368,7 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 			// The first change of a lazily locked run (only ever at the
 			// play's first check: later checks follow a change) takes the
 			// locks, then reads again under them.
-			if mode == Apply && !held && i == 0 && wantsChange(changes, forced) {
+			if mode == Apply && !held && i == 0 && wantsChange(tasks, changes, forced) {
 				if err := e.lockAll(ctx, name); err != nil {
 					return nil, err
 				}

@@ -49,13 +49,15 @@ func (e *Engine) locksHeld() bool {
 	return e.lazy.done && e.lazy.err == nil
 }
 
-// wantsChange reports whether a check found anything to apply.
-func wantsChange(changes []*module.Change, forced map[*Bound]string) bool {
+// wantsChange reports whether a check of tasks found anything to apply: a
+// change, or a task gated on others' changes (if_changed) that runs; a
+// gated task whose changes did not happen is skipped, whatever it found.
+func wantsChange(tasks []*Bound, changes []*module.Change, forced map[*Bound]string) bool {
 	if len(forced) > 0 {
 		return true
 	}
-	for _, c := range changes {
-		if c != nil {
+	for i, c := range changes {
+		if c != nil && len(tasks[i].Task.IfChanged) == 0 {
 			return true
 		}
 	}

@@ -24,7 +24,10 @@ type lockLog struct {
 
 func lazyFixture(t *testing.T, l *lockLog) *fixture {
 	f := threePlays(t, map[string]string{
-		"r1": `task "touch" "x" { path = "DIR/${host.name}-x" }`,
+		// gated always finds a change once its file is gone, but runs only
+		// when x changes.
+		"r1": "task \"touch\" \"x\" { path = \"DIR/${host.name}-x\" }\n" +
+			"task \"touch\" \"gated\" {\n  path = \"DIR/${host.name}-gated\"\n  if_changed = [\"touch.x\"]\n}\n",
 		"r2": `task "touch" "y" { path = "DIR/${host.name}-y" }`,
 		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
 	})
@@ -67,6 +70,9 @@ func TestLazyLockOnlyWhenSomethingChanges(t *testing.T) {
 	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
 		t.Fatalf("first apply: %+v", p.Summary)
 	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*-gated")); len(m) != 3 {
+		t.Fatalf("the gated task did not run with x's change: %v", m)
+	}
 	if len(l.locks) != 3 || len(l.peeks) != 3 {
 		t.Errorf("first apply: %d peeks, %d locks, want 3 and 3", len(l.peeks), len(l.locks))
 	}
@@ -74,6 +80,9 @@ func TestLazyLockOnlyWhenSomethingChanges(t *testing.T) {
 		t.Errorf("a change was applied before every lock was taken")
 	}
 	l.locks, l.peeks = nil, nil
+	for _, h := range []string{"a", "b", "c"} {
+		os.Remove(filepath.Join(dir, h+"-gated"))
+	}
 	f.resetRuns()
 	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 0 {
 		t.Fatalf("no-op apply: %+v", p.Summary)

@@ -25,6 +25,7 @@ import (
 	"skiff/internal/module/apt"
 	"skiff/internal/module/filestate"
 	"skiff/internal/module/group"
+	"skiff/internal/module/mysql"
 	"skiff/internal/module/service"
 	"skiff/internal/module/shell"
 	"skiff/internal/module/ufw"
@@ -43,6 +44,7 @@ var answerers = map[string]module.NativeAnswerer{
 	ufw.NativeFirewall:   ufw.AnswerFirewalls,
 	user.NativeUser:      user.AnswerUsers,
 	group.NativeGroup:    group.AnswerGroups,
+	mysql.NativeQueries:  mysql.AnswerQueries,
 }
 
 // Batch is what the engine sends the helper: the tasks' probes and the

@@ -71,8 +71,12 @@ func (d *Database) Probe() string {
 	if d.name == "" {
 		return ""
 	}
-	return probeInOneCall("db", "", fmt.Sprintf(
-		"SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s;", sqlString(d.name)), "end")
+	return probeInOneCall(d.oneCall())
+}
+
+func (d *Database) oneCall() oneCall {
+	return oneCall{Section: "db", Emit: emitEnd, SQL: fmt.Sprintf(
+		"SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s;", sqlString(d.name))}
 }
 
 // Check compares the database with the wanted one.

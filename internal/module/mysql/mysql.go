@@ -147,20 +147,26 @@ func (s server) why() string {
 // SQL does not depend on the server's flavor: it asks VERSION() first, in
 // the same call as sql, and prints what probePrelude followed by
 //
-//	echo '[section]'; CLIENT FLAGS <<SQL 2>&1 EMIT
+//	echo '[section]'; CLIENT <<SQL 2>&1 ...
 //
-// prints, where emit is "end" (then "[end]" follows the client's output
-// when the client succeeded) or a command the output is piped into. A
-// client start costs a host more CPU than the queries (about 14 ms with
-// the server's side): one per probe instead of two. The version's line is
-// looked for anywhere in the output: the client's errors (stderr, written
-// at once) can come before its buffered rows.
-func probeInOneCall(section, flags, sql, emit string) string {
+// prints: with emit emitEnd, the client's output then "[end]" when the
+// client succeeded; with emitGrants, the output with the IDENTIFIED parts
+// of SHOW GRANTS cut off (grantsSed). A client start costs a host more CPU
+// than the queries (about 14 ms with the server's side): one per probe
+// instead of two, and the probe helper runs one for every such probe of
+// a batch (native.go). The client runs unbuffered (-n), so its errors
+// come in order with its rows; the version's line is looked for anywhere
+// all the same.
+func probeInOneCall(q oneCall) string {
+	flags := " -n"
+	if q.Force {
+		flags += " --force"
+	}
 	var b strings.Builder
 	b.WriteString(`command -v mysql >/dev/null 2>&1 || { echo server=missing; exit 0; }
 skiff_tls_off=--ssl-mode=DISABLED
 command -v mariadb >/dev/null 2>&1 && skiff_tls_off=--skip-ssl
-o=$(` + runSQLFlags(flags, "SELECT CONCAT('"+versionMark+"', VERSION());\n"+sql, " 2>&1") + `)
+o=$(` + runSQLFlags(flags, "SELECT CONCAT('"+versionMark+"', VERSION());\n"+q.SQL, " 2>&1") + `)
 rc=$?
 x="${skiff_nl}$o"
 case $x in
@@ -175,15 +181,35 @@ o=${pre#"${skiff_nl}"}
 o="$o$post"
 echo server=up
 echo "version=$v"
-echo '[` + section + `]'
+echo '[` + q.Section + `]'
 `)
-	if emit == "end" {
+	switch q.Emit {
+	case emitEnd:
 		b.WriteString("[ -n \"$o\" ] && printf '%s\\n' \"$o\"\n[ \"$rc\" = 0 ] && echo '[end]'\n")
-	} else {
-		b.WriteString("[ -n \"$o\" ] && printf '%s\\n' \"$o\" | " + emit + "\n")
+	case emitGrants:
+		b.WriteString("[ -n \"$o\" ] && printf '%s\\n' \"$o\" | " + grantsSed + "\n")
 	}
 	return "skiff_nl='\n'\n" + b.String()
 }
+
+// oneCall is a probe of probeInOneCall; it is also the probe helper's
+// query for it.
+type oneCall struct {
+	Section string `json:"section"`
+	Force   bool   `json:"force,omitempty"` // --force: go on after a failed statement
+	SQL     string `json:"sql"`
+	Emit    string `json:"emit"`
+}
+
+// How probeInOneCall prints the client's output.
+const (
+	emitEnd    = "end"
+	emitGrants = "grants"
+)
+
+// grantsSed cuts the IDENTIFIED parts (password hashes) off SHOW GRANTS
+// lines; grantsWithOption and grantsRest are the same, for the helper.
+const grantsSed = `sed -e 's/ IDENTIFIED .* WITH GRANT OPTION/ WITH GRANT OPTION/' -e 's/ IDENTIFIED .*//'`
 
 // versionMark starts the line of VERSION() in probeInOneCall's output.
 const versionMark = "skiff-server-version="

@@ -291,7 +291,7 @@ func TestProbeInOneCallOutput(t *testing.T) {
 		}
 		cmd := exec.Command("/bin/sh")
 		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
-		cmd.Stdin = strings.NewReader("(\n" + probeInOneCall("db", "", "SELECT 1;", "end") + ")\n")
+		cmd.Stdin = strings.NewReader("(\n" + probeInOneCall(oneCall{Section: "db", SQL: "SELECT 1;", Emit: emitEnd}) + ")\n")
 		out, _ := cmd.Output() // a failed query fails the probe, as before
 		if string(out) != tc.want {
 			t.Errorf("%s: printed %q, want %q", name, out, tc.want)

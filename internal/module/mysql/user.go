@@ -156,13 +156,17 @@ func (u *User) Probe() string {
 	if u.name == "" || len(u.hosts) == 0 {
 		return ""
 	}
+	return probeInOneCall(u.oneCall())
+}
+
+func (u *User) oneCall() oneCall {
 	var sql strings.Builder
 	fmt.Fprintf(&sql, "SELECT CONCAT('acct', CHAR(9), Host, CHAR(9), IFNULL(plugin, ''), CHAR(9), IFNULL(authentication_string, '')) FROM mysql.user WHERE User = %s;\n", sqlString(u.name))
 	for _, h := range u.hosts {
 		fmt.Fprintf(&sql, "SHOW GRANTS FOR %s;\n", account(u.name, h))
 	}
 	sql.WriteString("SELECT '[end]';\n")
-	return probeInOneCall("user", " --force", sql.String(), `sed -e 's/ IDENTIFIED .* WITH GRANT OPTION/ WITH GRANT OPTION/' -e 's/ IDENTIFIED .*//'`)
+	return oneCall{Section: "user", Force: true, SQL: sql.String(), Emit: emitGrants}
 }
 
 // acct is an existing account as probed.
