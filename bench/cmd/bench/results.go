@@ -156,11 +156,12 @@ func (r *results) markdown() string {
 		for _, sc := range r.sessions {
 			channels = max(channels, sc.channels)
 		}
-		p(" Why: a no-op still has to read the state of every task on every host. skiff does it in %d SSH sessions per host at most ", channels)
-		p("(the deploy lock with the facts and every play's reads, then the lock's release; see the table below), ")
-		p("and its probe helper answers the file, directory, link, service and package reads in one process; ")
-		p("but the other reads still start programs on the hosts (the mysql client, iptables and sed for ufw, getent and id for users, ")
-		p("the `unless` commands of the roles), and sshd and sudo cost each session: the hosts used %.2f s of CPU per no-op against %.2f s for the floor, ", hs, hf)
+		p(" Why: a no-op still has to read the state of every task on every host. skiff does it in %d SSH session(s) per host ", channels)
+		p("(the deploy lock's status, the facts and every play's reads in one; see the table below), ")
+		p("and its probe helper answers most reads in one process; but some still start programs on the hosts ")
+		p("(systemctl, dpkg-query and iptables once each, one mysql client call for the databases and users and three for the replica's replication state, ")
+		p("and the roles' own `unless` commands, such as dpkg-deb reading the collector package), on top of what sshd and sudo cost for the session: ")
+		p("the hosts used %.2f s of CPU per no-op against %.2f s for the floor, ", hs, hf)
 		p("and here the %d hosts and skiff share the machine's %d processors, so that work is paid in wall time.", r.hosts, runtime.NumCPU())
 	}
 	p("\n\n")
