@@ -48,7 +48,7 @@ func TestMarkdownSaysWhatIsMissing(t *testing.T) {
 	for _, want := range []string{"| 3.00× | 3.00× | 3.00×", "missed: 3.00× the floor, 50% over", "| web1 | 1 | 1 | 5 | 4 |", "20.0 MiB",
 		"| **no-op skiff / Ansible** (round by round) | 0.05× | 0.05× | 0.05× |", "met: 0.050× Ansible's time, 50% under the 0.1× bound",
 		"| **first converge skiff / Ansible** (1 run each) | 0.25× |", "reported changed=0 and failed=0 on every host: yes", "exit 0, no change",
-		"## Fan-out\n\nfigures\n\n## Machine", "Limits of these figures", "in 5 SSH sessions per host at most",
+		"## Fan-out\n\nfigures\n\n## Machine", "Limits of these figures", "in 5 SSH session(s) per host",
 		"the hosts used 1.50 s of CPU per no-op against 0.25 s for the floor", "| hosts' CPU (all 4 containers), floor | 0.25 s |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
