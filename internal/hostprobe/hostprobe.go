@@ -87,7 +87,7 @@ func Serve(in io.Reader, out, stderr io.Writer) error {
 		for k, i := range idx {
 			queries[k] = b.Items[i].Query
 		}
-		for k, a := range answerers[kind](queries) {
+		for k, a := range answer(answerers[kind], queries, stderr) {
 			if k < len(idx) && a.OK {
 				results[idx[k]], answered[idx[k]] = a.Probed, true
 			}
@@ -144,6 +144,18 @@ func Invocation(path string, b Batch) (string, error) {
 	}
 	eof := "SKIFF_PROBE_BATCH_" + b.Token
 	return shell.Quote(path) + " " + Subcommand + " <<'" + eof + "'\n" + string(data) + "\n" + eof + "\n", nil
+}
+
+// answer runs an answerer; one that panics answers nothing, and its
+// items run as sh: a native shortcut must never cost a probe.
+func answer(a module.NativeAnswerer, queries [][]byte, stderr io.Writer) (out []module.NativeAnswer) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "skiff probe helper: %v (running the sh probes instead)\n", r)
+			out = nil
+		}
+	}()
+	return a(queries)
 }
 
 // runSh runs fragment with sh, stdin closed, as the sh batch runs it.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"skiff/internal/module"
 	"skiff/internal/module/filestate"
 )
 
@@ -95,5 +96,19 @@ func TestScriptRunsTheHelperOrExits127(t *testing.T) {
 	var got Batch
 	if err := json.Unmarshal(out, &got); err != nil || got.Items[0].Sh != b.Items[0].Sh {
 		t.Errorf("the helper was fed %q (%v)", out, err)
+	}
+}
+
+// A native answerer that panics costs nothing but speed: its items run as
+// sh, and the helper says why on stderr.
+func TestServeFallsBackWhenAnAnswererPanics(t *testing.T) {
+	answerers["test-panic"] = func([][]byte) []module.NativeAnswer { panic("boom") }
+	defer delete(answerers, "test-panic")
+	out, errOut := serve(t, Batch{Token: "t", Items: []Item{{Index: 0, Sh: "echo from sh", Kind: "test-panic", Query: []byte("{}")}}})
+	if out != "@@t begin 0\nfrom sh\n\n@@t end 0 0\n" {
+		t.Errorf("output %q", out)
+	}
+	if !strings.Contains(errOut, "boom") {
+		t.Errorf("stderr %q", errOut)
 	}
 }
