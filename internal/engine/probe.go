@@ -167,11 +167,16 @@ func (e *Engine) probe(ctx context.Context, host string, conn transport.Transpor
 		}
 		e.helpers.Delete(host)
 	}
+	return probeBatch(ctx, conn, fragments(items))
+}
+
+// fragments are the items' sh fragments.
+func fragments(items []probeItem) []string {
 	frags := make([]string, len(items))
 	for i, it := range items {
 		frags[i] = it.fragment
 	}
-	return probeBatch(ctx, conn, frags)
+	return frags
 }
 
 // probeItem is one task's probe: its sh fragment and, where its kind has

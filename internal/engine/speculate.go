@@ -66,10 +66,5 @@ func (e *Engine) speculativeProbe(items []probeItem, helper bool) (script, tok s
 			}
 		}
 	}
-	frags := make([]string, len(items))
-	for i, it := range items {
-		frags[i] = it.fragment
-	}
-	script, tok, n = shBatch(frags)
-	return script, tok, n
+	return shBatch(fragments(items))
 }

@@ -75,43 +75,64 @@ func Serve(in io.Reader, out, stderr io.Writer) error {
 		return fmt.Errorf("reading the probe batch: %w", err)
 	}
 	results := make([]module.Probed, len(b.Items))
-	answered := make([]bool, len(b.Items))
-	byKind := map[string][]int{}
-	for i, it := range b.Items {
-		if it.Kind != "" && answerers[it.Kind] != nil {
-			byKind[it.Kind] = append(byKind[it.Kind], i)
-		}
-	}
-	for kind, idx := range byKind {
-		queries := make([][]byte, len(idx))
-		for k, i := range idx {
-			queries[k] = b.Items[i].Query
-		}
-		for k, a := range answer(answerers[kind], queries, stderr) {
-			if k < len(idx) && a.OK {
-				results[idx[k]], answered[idx[k]] = a.Probed, true
-			}
-		}
-	}
-	var wg sync.WaitGroup
 	var errMu sync.Mutex
+	logErr := func(p []byte) {
+		errMu.Lock()
+		stderr.Write(p)
+		errMu.Unlock()
+	}
+	// Fragments run as sh, at most parallel at a time.
+	var wg sync.WaitGroup
 	sem := make(chan struct{}, parallel)
-	for i := range b.Items {
-		if answered[i] {
-			continue
-		}
+	runFragment := func(i int) {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(i int) {
+		go func() {
 			defer func() { <-sem; wg.Done() }()
 			var so, se bytes.Buffer
 			results[i] = runSh(b.Items[i].Sh, &so, &se)
 			if se.Len() > 0 {
-				errMu.Lock()
-				stderr.Write(se.Bytes())
-				errMu.Unlock()
+				logErr(se.Bytes())
 			}
-		}(i)
+		}()
+	}
+	// The items without a native answer start at once; meanwhile each
+	// native kind answers its items, and those it declines run as sh too.
+	byKind := map[string][]int{}
+	var plain []int
+	for i, it := range b.Items {
+		if it.Kind != "" && answerers[it.Kind] != nil {
+			byKind[it.Kind] = append(byKind[it.Kind], i)
+		} else {
+			plain = append(plain, i)
+		}
+	}
+	declined := make(chan int, len(b.Items))
+	var natives sync.WaitGroup
+	for kind, idx := range byKind {
+		natives.Add(1)
+		go func() {
+			defer natives.Done()
+			queries := make([][]byte, len(idx))
+			for k, i := range idx {
+				queries[k] = b.Items[i].Query
+			}
+			answers := answer(answerers[kind], queries, logErr)
+			for k, i := range idx {
+				if k < len(answers) && answers[k].OK {
+					results[i] = answers[k].Probed
+				} else {
+					declined <- i
+				}
+			}
+		}()
+	}
+	go func() { natives.Wait(); close(declined) }()
+	for _, i := range plain {
+		runFragment(i)
+	}
+	for i := range declined {
+		runFragment(i)
 	}
 	wg.Wait()
 	var w bytes.Buffer
@@ -148,10 +169,10 @@ func Invocation(path string, b Batch) (string, error) {
 
 // answer runs an answerer; one that panics answers nothing, and its
 // items run as sh: a native shortcut must never cost a probe.
-func answer(a module.NativeAnswerer, queries [][]byte, stderr io.Writer) (out []module.NativeAnswer) {
+func answer(a module.NativeAnswerer, queries [][]byte, logErr func([]byte)) (out []module.NativeAnswer) {
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "skiff probe helper: %v (running the sh probes instead)\n", r)
+			logErr(fmt.Appendf(nil, "skiff probe helper: %v (running the sh probes instead)\n", r))
 			out = nil
 		}
 	}()

@@ -63,12 +63,8 @@ const (
 )
 
 func (f *File) wantSHA() string {
-	return contentSHA(f.Content)
+	return module.SHA256(f.Content) // remembered for shared local files
 }
-
-// contentSHA is the hex sha256 of content (module.SHA256: remembered for
-// a local file's content shared by every host).
-func contentSHA(content []byte) string { return module.SHA256(content) }
 
 // Probe prints StatScript's lines (not following symlinks) and, for a
 // regular file, "sha256=…"; then, when that differs from the wanted sha256

@@ -139,16 +139,11 @@ func staleTemps(p string) int {
 	return n
 }
 
-// statKey is KEY (see digestrecord.go) for st.
-func statKey(st *syscall.Stat_t) string {
-	return fmt.Sprintf("%d:%d:%d:%d.%09d:%d.%09d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
-}
-
 // nativeDigest is digestScript in-process: the sha256 of the regular file
 // f.Path whose stat is st, from its record when the key matches, else by
 // reading it (and recording it when old enough); "" when unreadable.
 func (f *File) nativeDigest(st *syscall.Stat_t) string {
-	key := statKey(st)
+	key := module.StatKey(st)
 	rec := f.recordPath()
 	if data, err := os.ReadFile(rec); err == nil {
 		// As read(1) splits the first line, which must be complete.

@@ -83,7 +83,7 @@ func TestNativeFileProbeMatchesTheFragment(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := New(Spec{Path: old, DigestDir: digests}).recordPath()
-	if err := os.WriteFile(rec, []byte(statKey(&st)+" "+sha("from the record")+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(rec, []byte(module.StatKey(&st)+" "+sha("from the record")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 

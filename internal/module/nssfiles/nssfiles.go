@@ -26,7 +26,8 @@ type DB struct {
 // Load reads root/etc/nsswitch.conf, passwd and group ("" is /).
 func Load(root string) DB {
 	var d DB
-	if !filesFirst(root, "passwd") || !filesFirst(root, "group") || hasInitgroups(root) {
+	ns := nsswitch(root)
+	if _, ok := ns["initgroups"]; ok || !filesFirst(ns, "passwd") || !filesFirst(ns, "group") {
 		return d
 	}
 	for _, dir := range []string{"/etc/userdb", "/run/userdb"} {
@@ -129,10 +130,10 @@ func read(path string, n int, nums []int) ([][]string, bool) {
 	return out, true
 }
 
-// filesFirst reports whether nsswitch.conf asks the files first for db
-// (also when it does not say: the C library's default).
-func filesFirst(root, db string) bool {
-	sources, ok := nsswitch(root, db)
+// filesFirst reports whether nsswitch.conf (ns) asks the files first for
+// db (also when it does not say: the C library's default).
+func filesFirst(ns map[string]string, db string) bool {
+	sources, ok := ns[db]
 	if !ok {
 		return true
 	}
@@ -140,25 +141,24 @@ func filesFirst(root, db string) bool {
 	return len(f) > 0 && f[0] == "files"
 }
 
-// hasInitgroups reports an initgroups line, which would change where id
-// looks for memberships.
-func hasInitgroups(root string) bool {
-	_, ok := nsswitch(root, "initgroups")
-	return ok
-}
-
-func nsswitch(root, db string) (string, bool) {
+// nsswitch is root's nsswitch.conf: the sources of each database named.
+// An initgroups line would change where id looks for memberships.
+func nsswitch(root string) map[string]string {
+	ns := map[string]string{}
 	data, err := os.ReadFile(filepath.Join(root, "/etc/nsswitch.conf"))
 	if err != nil {
-		return "", false
+		return ns
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		line, _, _ := strings.Cut(sc.Text(), "#")
-		name, sources, ok := strings.Cut(line, ":")
-		if ok && strings.TrimSpace(name) == db {
-			return sources, true
+		if name, sources, ok := strings.Cut(line, ":"); ok {
+			if n := strings.TrimSpace(name); n != "" {
+				if _, seen := ns[n]; !seen {
+					ns[n] = sources
+				}
+			}
 		}
 	}
-	return "", false
+	return ns
 }
