@@ -20,8 +20,12 @@ unit:
 # fuzz runs each fuzz target briefly (go test -fuzz takes one target at a
 # time); the inputs that once crashed run in `unit`, from testdata/fuzz/.
 # A short minimization keeps a cold corpus fuzzing instead of minimizing.
-FUZZTIME ?= 8s
-FUZZMIN  ?= 2s
+# Budgets are counts of executions, not durations: Go 1.26's fuzz coordinator
+# can report its own -fuzztime deadline as a failure ("context deadline
+# exceeded", no crasher) when a worker is mid-call as the clock runs out;
+# a count has no deadline to race.
+FUZZTIME ?= 6000x
+FUZZMIN  ?= 100x
 fuzz:
 	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzLoadInventory$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
 	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzLoadRole$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
