@@ -9,8 +9,9 @@ import (
 	"skiff/internal/module"
 )
 
-// NativeUnit is the helper's kind for the service probe: one systemctl
-// for every service of a batch instead of one per task.
+// NativeUnit is the helper's kind for the service probe: one D-Bus round
+// with systemd (or one systemctl) for every service of a batch instead of
+// one systemctl per task.
 const NativeUnit = "unit"
 
 // unitQuery is Probe's question to the helper.
@@ -29,11 +30,13 @@ func (s *Service) NativeProbe() (string, any, bool) {
 	return NativeUnit, unitQuery{Name: s.name}, true
 }
 
-// AnswerUnits is the helper's answerer for NativeUnit: it runs systemctl
-// show once for all the units and prints each unit's part as the fragment
-// prints its own call's output. It declines a unit whose UnitFileState
-// is empty or "generated" (the fragment then asks is-enabled), and all of
-// them when systemctl fails or prints other than one part per unit.
+// AnswerUnits is the helper's answerer for NativeUnit: it prints each
+// unit's part as the fragment prints its own systemctl show call. It asks
+// systemd over D-Bus first (native_dbus.go: no exec) and runs systemctl
+// show once for the units D-Bus left unanswered. It declines a unit whose
+// UnitFileState is empty or "generated" (the fragment then asks
+// is-enabled), and all those left to systemctl when it fails or prints
+// other than one part per unit.
 func AnswerUnits(queries [][]byte) []module.NativeAnswer {
 	out := make([]module.NativeAnswer, len(queries))
 	names := make([]string, len(queries))
@@ -61,20 +64,28 @@ func AnswerUnits(queries [][]byte) []module.NativeAnswer {
 		}
 		return out
 	}
-	cmd := exec.Command("systemctl", append(append([]string{"show"}, unitProps...), units...)...)
-	stdout, err := cmd.Output()
-	if err != nil {
-		return out
+	byBus := showOverDBus(units)
+	var rest []string
+	for j, u := range units {
+		if !byBus[j].known {
+			rest = append(rest, u)
+		}
 	}
-	parts := strings.Split(strings.TrimRight(string(stdout), "\n"), "\n\n")
-	if len(parts) != len(units) {
-		return out
-	}
+	byExec := showByExec(rest)
 	for i, n := range names {
 		if n == "" {
 			continue
 		}
-		part := strings.TrimRight(parts[index[n]], "\n")
+		if s := byBus[index[n]]; s.known {
+			if s.stdout != nil {
+				out[i] = module.NativeAnswer{Probed: module.Probed{Stdout: s.stdout}, OK: true}
+			}
+			continue
+		}
+		part, ok := byExec[n]
+		if !ok {
+			continue
+		}
 		if !strings.Contains("\n"+part+"\n", "\nLoadState=") {
 			continue
 		}
@@ -87,4 +98,27 @@ func AnswerUnits(queries [][]byte) []module.NativeAnswer {
 		out[i] = module.NativeAnswer{Probed: module.Probed{Stdout: b.Bytes()}, OK: true}
 	}
 	return out
+}
+
+// showByExec runs systemctl show once for the units and returns each
+// unit's part of its output (trailing newlines cut), or nil when it fails
+// or prints other than one part per unit.
+func showByExec(units []string) map[string]string {
+	if len(units) == 0 {
+		return nil
+	}
+	cmd := exec.Command("systemctl", append(append([]string{"show"}, unitProps...), units...)...)
+	stdout, err := cmd.Output()
+	if err != nil {
+		return nil
+	}
+	parts := strings.Split(strings.TrimRight(string(stdout), "\n"), "\n\n")
+	if len(parts) != len(units) {
+		return nil
+	}
+	m := make(map[string]string, len(units))
+	for j, u := range units {
+		m[u] = strings.TrimRight(parts[j], "\n")
+	}
+	return m
 }
