@@ -27,9 +27,9 @@ task "command" "download" {
   unless  = "[ \"$(cat /var/cache/skiff/sumocollector.url 2>/dev/null)\" = '${var.sumo_package}' ]"
 }
 
-task "command" "install" {
-  command = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q /var/cache/skiff/sumocollector.deb"
-  unless  = "[ \"$(dpkg-query -W -f='$${Version}' sumocollector 2>/dev/null)\" = \"$(dpkg-deb -f /var/cache/skiff/sumocollector.deb Version 2>/dev/null)\" ]"
+# Installed unless the .deb's package is installed at the .deb's version.
+task "package" "install" {
+  deb = "/var/cache/skiff/sumocollector.deb"
 }
 
 task "directory" "config" {

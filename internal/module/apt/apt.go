@@ -8,6 +8,22 @@
 //	  update_cache = true                # apt-get update before installing
 //	}
 //
+//	task "package" "collector" {
+//	  deb = "/var/cache/skiff/sumocollector.deb"  # a .deb on the host
+//	}
+//
+// deb (instead of name or names; state "present" only, no version; with
+// update_cache, apt-get update runs first, for the deb's dependencies)
+// installs a .deb file already on the host, its path absolute: skiff reads
+// its Package and Version (dpkg-deb -f) and, unless that package is
+// installed at that version, runs apt-get install on the file, which
+// resolves its dependencies from the apt sources and replaces a newer or
+// older installed version. A plan reads the host before any task changed
+// it: a .deb that an earlier task of the run uploads is planned as
+// "install PATH (not on the host yet)" when it is not there yet, and
+// compared as it is (not as it will be) when it is; apply reads the host
+// again after such a task changed it.
+//
 // latest compares with the candidate of the host's current apt cache, read
 // during the probe: with update_cache the upgrade found at apply time may be
 // newer than the plan said. Names must be real package names: a virtual
@@ -25,7 +41,12 @@
 // dependencies are not downgraded. Undo refuses to remove a package that
 // the purge would take along beyond those (one installed since, say), and
 // fails with a clear message when an old version is no longer available
-// from the host's apt sources.
+// from the host's apt sources. A deb task's package counts as named (its
+// name read from the .deb when the backup runs, which fails, and so stops
+// Apply, when the .deb is not there): undo purges it when it was not
+// installed, and reinstalls its old version from the apt sources when the
+// deb replaced one; a package installed from a local .deb is seldom there,
+// and undo then fails with that message.
 package apt
 
 import (
@@ -36,6 +57,7 @@ import (
 	"strings"
 
 	"skiff/internal/module"
+	"skiff/internal/module/filestate"
 	"skiff/internal/module/shell"
 	"skiff/internal/plan"
 	"skiff/internal/transport"
@@ -47,9 +69,10 @@ type Package struct {
 	state       string
 	version     string
 	updateCache bool
+	deb         string // the path of a .deb on the host, instead of names
 
 	// set by Check
-	install []string // apt-get install operands: "name" or "name=version"
+	install []string // apt-get install operands: "name", "name=version" or the deb
 	remove  []string
 }
 
@@ -73,6 +96,9 @@ func New(a *module.Args) module.Module {
 	a.RejectSensitive("name", "names", "version")
 	hasName, hasNames := a.Has("name"), a.Has("names")
 	switch {
+	case a.Has("deb"):
+		p.deb = debArg(a, p, hasName || hasNames)
+		return p
 	case hasName && hasNames:
 		a.Errorf("names", "Give either name or names, not both.")
 	case hasName:
@@ -105,6 +131,26 @@ func New(a *module.Args) module.Module {
 	return p
 }
 
+// debArg reads deb, the absolute path of a .deb on the host, and rejects
+// the arguments that do not go with it.
+func debArg(a *module.Args, p *Package, hasNames bool) string {
+	d := filestate.PathArg(a, "deb")
+	switch {
+	case hasNames:
+		a.Errorf("deb", "Give either deb or name (names), not both: the package's name is the .deb's own.")
+	case p.state != "present":
+		a.Errorf("state", "deb goes with state = \"present\" only, not %q: to remove the package, give its name.", p.state)
+	case a.Has("version"):
+		a.Errorf("version", "version does not go with deb: the version is the .deb's own.")
+	}
+	if d != "" && !strings.HasSuffix(d, ".deb") {
+		// apt-get install takes an operand for a file only when it ends so.
+		a.Errorf("deb", "deb must be the path of a .deb file, ending in \".deb\", not %q.", d)
+		return ""
+	}
+	return d
+}
+
 func argOf(hasName bool) string {
 	if hasName {
 		return "name"
@@ -115,6 +161,9 @@ func argOf(hasName bool) string {
 // Probe prints "[dpkg]" then dpkg-query's lines "name want ok status version",
 // for latest "[policy]" then apt-cache policy, then "[end]"; or "[nodpkg]".
 func (p *Package) Probe() string {
+	if p.deb != "" {
+		return debProbe(p.deb)
+	}
 	if len(p.names) == 0 {
 		return ""
 	}
@@ -128,6 +177,27 @@ func (p *Package) Probe() string {
 		b.WriteString("echo '[policy]'\n")
 		fmt.Fprintf(&b, "apt-cache policy %s 2>/dev/null\n", names)
 	}
+	b.WriteString("echo '[end]'\n")
+	return b.String()
+}
+
+// debProbe is the probe of a deb task. It prints "[deb]" then what
+// dpkg-deb -f prints for the fields Package and Version ("Package: NAME",
+// "Version: VERSION"), "[dpkg]" then dpkg-query's lines for NAME (as the
+// names probe does), then "[end]". When the file is not there it prints
+// "[nodeb]" and "[end]"; when dpkg-deb cannot read it, "[baddeb]", the
+// end of dpkg-deb's complaint and "[end]"; "[nodpkg]" without dpkg.
+func debProbe(deb string) string {
+	var b strings.Builder
+	b.WriteString("LC_ALL=C; export LC_ALL\n")
+	b.WriteString("if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then echo '[nodpkg]'; exit 0; fi\n")
+	fmt.Fprintf(&b, "d=%s\n", shell.Quote(deb))
+	b.WriteString("if [ ! -e \"$d\" ]; then printf '[nodeb]\\n[end]\\n'; exit 0; fi\n")
+	b.WriteString("if ! f=$(dpkg-deb -f \"$d\" Package Version 2>/dev/null); then\n")
+	b.WriteString("  echo '[baddeb]'; dpkg-deb -f \"$d\" Package Version 2>&1 >/dev/null | sed -n '/error/,$p'; echo '[end]'; exit 0\nfi\n")
+	b.WriteString("printf '[deb]\\n%s\\n[dpkg]\\n' \"$f\"\n")
+	b.WriteString("n=$(printf '%s\\n' \"$f\" | sed -n 's/^Package: //p')\n")
+	b.WriteString("[ -z \"$n\" ] || dpkg-query -W -f='${Package} ${Status} ${Version}\\n' \"$n\" 2>/dev/null\n")
 	b.WriteString("echo '[end]'\n")
 	return b.String()
 }
@@ -186,6 +256,9 @@ func (p *Package) Check(pr module.Probed) (*module.Change, error) {
 	if _, ok := sec["end"]; !ok {
 		return nil, fmt.Errorf("package probe did not finish (exit %d): %q", pr.ExitCode, strings.TrimSpace(string(pr.Stdout)))
 	}
+	if p.deb != "" {
+		return p.checkDeb(sec)
+	}
 	installed := parseDpkg(sec["dpkg"])
 	candidates := parsePolicy(sec["policy"])
 
@@ -236,6 +309,46 @@ func (p *Package) Check(pr module.Probed) (*module.Change, error) {
 	return &module.Change{Action: action, Summary: strings.Join(msgs, "; ")}, nil
 }
 
+// checkDeb is Check for a deb task: the deb's package is to be installed
+// unless it is installed at the deb's version.
+func (p *Package) checkDeb(sec map[string]string) (*module.Change, error) {
+	if _, ok := sec["nodeb"]; ok {
+		// Not an error: an earlier task of the run (a file task, a
+		// download) may put it there, and a plan reads the host before
+		// any task changed it. Apply reads the host again after such a
+		// task ran, and fails clearly if the deb is still missing.
+		p.install = []string{p.deb}
+		return &module.Change{Action: plan.Create, Summary: fmt.Sprintf("install %s (not on the host yet)", p.deb)}, nil
+	}
+	if msg, ok := sec["baddeb"]; ok {
+		msg = strings.Join(strings.Fields(msg), " ")
+		if msg == "" {
+			msg = "dpkg-deb could not read it"
+		}
+		return nil, fmt.Errorf("%s is not a readable .deb: %s", p.deb, msg)
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(sec["deb"], "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			fields[k] = v
+		}
+	}
+	name, version := fields["Package"], fields["Version"]
+	if !nameRE.MatchString(name) || strings.Contains(name, ":") || version == "" {
+		return nil, fmt.Errorf("%s: dpkg-deb printed no usable package name and version: %q", p.deb, strings.TrimSpace(sec["deb"]))
+	}
+	have, isInstalled := parseDpkg(sec["dpkg"])[name]
+	switch {
+	case !isInstalled:
+		p.install = []string{p.deb}
+		return &module.Change{Action: plan.Create, Summary: fmt.Sprintf("install %s %s from %s", name, version, p.deb)}, nil
+	case have != version:
+		p.install = []string{p.deb}
+		return &module.Change{Action: plan.Update, Summary: fmt.Sprintf("install %s %s from %s (installed: %s)", name, version, p.deb, have)}, nil
+	}
+	return nil, nil
+}
+
 // aptOpts make apt-get non-interactive, keep changed config files, and wait
 // for the dpkg lock (unattended-upgrades often holds it on fresh hosts).
 const aptOpts = "-y -q -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
@@ -250,11 +363,15 @@ func (p *Package) Apply(ctx context.Context, t transport.Transport) error {
 				return err
 			}
 		}
-		extra := ""
-		if p.version != "" {
-			extra = " --allow-downgrades"
+		extra, check := "", ""
+		if p.version != "" || p.deb != "" {
+			extra = " --allow-downgrades" // the wanted version may be older
 		}
-		script := fmt.Sprintf("%sapt-get install %s --no-install-recommends%s %s\n", env, aptOpts, extra, shell.Join(p.install))
+		if p.deb != "" {
+			// Else apt-get takes it for a package name it cannot find.
+			check = fmt.Sprintf("[ -f %s ] || { echo %s >&2; exit 1; }\n", shell.Quote(p.deb), shell.Quote("skiff: no file "+p.deb+" on the host"))
+		}
+		script := fmt.Sprintf("%s%sapt-get install %s --no-install-recommends%s %s\n", env, check, aptOpts, extra, shell.Join(p.install))
 		if err := run(ctx, t, "apt-get install "+strings.Join(p.install, " "), script); err != nil {
 			return err
 		}
@@ -297,7 +414,16 @@ func (p *Package) Reversal(dir string) (backup, undo, after string) {
 	var b strings.Builder
 	b.WriteString("LC_ALL=C; export LC_ALL\n")
 	fmt.Fprintf(&b, "l=%s\n: > \"$l\" || exit 1\n", list)
-	fmt.Fprintf(&b, "for n in %s; do\n", shell.Join(p.names))
+	names := shell.Join(p.names)
+	if p.deb != "" {
+		// The deb's package, read again now: the deb may have changed
+		// since Check (or only now be there), and what Apply installs is
+		// what the deb holds now. No deb, no Apply.
+		fmt.Fprintf(&b, "d=$(dpkg-deb -f %s Package 2>/dev/null) && [ -n \"$d\" ] || { echo %s >&2; exit 1; }\n",
+			shell.Quote(p.deb), shell.Quote("skiff: cannot read the package name of "+p.deb+" (missing, or not a .deb)"))
+		names = "\"$d\""
+	}
+	fmt.Fprintf(&b, "for n in %s; do\n", names)
 	b.WriteString("  s=$(dpkg-query -W -f='${db:Status-Status} ${Version}\\n' \"$n\" 2>/dev/null | head -n 1)\n")
 	b.WriteString("  case $s in\n")
 	b.WriteString("  'installed '*) echo \"pkg $n installed ${s#installed }\" ;;\n")
@@ -313,7 +439,7 @@ func (p *Package) Reversal(dir string) (backup, undo, after string) {
 	}
 	if len(p.install) > 0 {
 		extra := " --no-install-recommends"
-		if p.version != "" {
+		if p.version != "" || p.deb != "" {
 			extra += " --allow-downgrades"
 		}
 		sim("install", p.install, extra)

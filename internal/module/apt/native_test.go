@@ -24,6 +24,14 @@ for n in "$@"; do grep "^$n " "$FAKE_DPKG/db"; done | sort -u
 exit $rc
 `
 
+// useDpkgQuery makes the helper run dpkg-query (a fake) rather than read
+// the status file, for the rest of the test.
+func useDpkgQuery(t *testing.T) {
+	old := dpkgAdminDir
+	dpkgAdminDir = filepath.Join(t.TempDir(), "no-dpkg-database")
+	t.Cleanup(func() { dpkgAdminDir = old })
+}
+
 // One dpkg-query answers every package task of a batch, each with the
 // lines its own call prints.
 func TestAnswerPackagesMatchesTheFragments(t *testing.T) {
@@ -34,6 +42,7 @@ func TestAnswerPackagesMatchesTheFragments(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "db"), []byte("nginx install ok installed 1.22\nsudo install ok installed 1.9\nold deinstall ok config-files 0.1\n"), 0o644)
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 	t.Setenv("FAKE_DPKG", dir)
+	useDpkgQuery(t)
 	lists := [][]string{{"sudo", "nginx"}, {"missing"}, {"nginx"}, {"old", "missing", "sudo"}}
 	var queries [][]byte
 	var pkgs []*Package

@@ -3,6 +3,7 @@ package apt
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,7 +19,8 @@ import (
 // dpkg-query that reads it and an apt-get that changes it. apt-get -s
 // prints $FAKES/sim-install for install, a Remv line per operand plus
 // $FAKES/sim-remove-extra for remove, and $FAKES/autoremove for
-// autoremove. Installing a NAME=VERSION listed in $FAKES/unavailable fails.
+// autoremove. Installing a NAME=VERSION listed in $FAKES/unavailable fails;
+// installing a .deb (the real dpkg-deb reads it) installs its package.
 const (
 	fakeDpkgQuery = `for n; do :; done
 l=$(grep "^${n%%:*} " "$FAKES/dpkg") || exit 1
@@ -50,6 +52,7 @@ done
 for a in $args; do
   n=${a%%=*} v=${a#*=}
   [ "$v" = "$a" ] && v=new
+  case $a in /*.deb) n=$(dpkg-deb -f "$a" Package) v=$(dpkg-deb -f "$a" Version) ;; esac
   grep -v "^$n " "$FAKES/dpkg" > "$FAKES/dpkg.new"
   case $verb in
   install) echo "$n installed $v" >> "$FAKES/dpkg.new" ;;
@@ -216,5 +219,89 @@ func TestUndoWithoutBackupFails(t *testing.T) {
 	_, undo, _ := moduletest.Reversal(t, p, t.TempDir())
 	if res := moduletest.RunFragment(t, undo); res.ExitCode == 0 || !strings.Contains(string(res.Stderr), "no saved package state") {
 		t.Errorf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+}
+
+// A deb task's package, not installed before, is purged by undo, with
+// the dependency the deb brought.
+func TestUndoDebInstall(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("no dpkg-deb here")
+	}
+	deb := writeDeb(t, t.TempDir(), "sumo.deb", sumoControl)
+	const before = "nginx installed 1.22\n"
+	f := fakeApt(t, before)
+	f.Write(t, "sim-install", "Inst libfoo (1.0 Debian:12/stable [amd64])\nInst sumocollector (19.470-3 local-deb [amd64])\n")
+	p, undo := prepare(t, f, map[string]cty.Value{"deb": cty.StringVal(deb)}, "[deb]\nPackage: sumocollector\nVersion: 19.470-3\n[dpkg]\n[end]\n")
+	if err := p.Apply(context.Background(), &moduletest.Local{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := changing(t, f); len(got) != 1 || got[0] != "apt-get install "+opts+" --no-install-recommends --allow-downgrades "+deb {
+		t.Errorf("apply ran %q", got)
+	}
+	f.Write(t, "dpkg", "libfoo installed 1.0\nnginx installed 1.22\nsumocollector installed 19.470-3\n")
+	f.Write(t, "autoremove", "Remv libfoo [1.0]\n")
+	moduletest.MustRunFragment(t, "undo", undo)
+	want := []string{"apt-get purge " + opts + " sumocollector", "apt-get purge " + opts + " libfoo"}
+	if got := changing(t, f); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("undo ran:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := db(t, f); got != strings.TrimSpace(before) {
+		t.Errorf("packages after undo: %s", got)
+	}
+	moduletest.MustRunFragment(t, "undo again", undo)
+	if got := changing(t, f); len(got) > 0 {
+		t.Errorf("second undo ran %q", got)
+	}
+}
+
+// Undoing an upgrade from a deb reinstalls the old version from the apt
+// sources, or says it cannot.
+func TestUndoDebUpgrade(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("no dpkg-deb here")
+	}
+	deb := writeDeb(t, t.TempDir(), "sumo.deb", sumoControl)
+	f := fakeApt(t, "sumocollector installed 19.460-1\n")
+	p, undo := prepare(t, f, map[string]cty.Value{"deb": cty.StringVal(deb)},
+		"[deb]\nPackage: sumocollector\nVersion: 19.470-3\n[dpkg]\nsumocollector install ok installed 19.460-1\n[end]\n")
+	if err := p.Apply(context.Background(), &moduletest.Local{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := db(t, f); got != "sumocollector installed 19.470-3" {
+		t.Fatalf("after apply: %s", got)
+	}
+	changing(t, f)
+	f.Write(t, "unavailable", "sumocollector=19.460-1\n")
+	res := moduletest.RunFragment(t, undo)
+	if res.ExitCode == 0 || !strings.Contains(string(res.Stderr), "skiff: cannot reinstall sumocollector=19.460-1 (is that version still available from the apt sources?)") {
+		t.Errorf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	os.Remove(filepath.Join(f.Dir, "unavailable"))
+	changing(t, f)
+	moduletest.MustRunFragment(t, "undo", undo)
+	if got := changing(t, f); len(got) != 1 || got[0] != "apt-get install "+opts+" --no-install-recommends --allow-downgrades sumocollector=19.460-1" {
+		t.Errorf("undo ran %q", got)
+	}
+	if got := db(t, f); got != "sumocollector installed 19.460-1" {
+		t.Errorf("packages after undo: %s", got)
+	}
+}
+
+// No deb on the host when the backup runs: the backup fails, so Apply
+// does not run.
+func TestBackupWithoutDebFails(t *testing.T) {
+	f := fakeApt(t, "")
+	deb := filepath.Join(t.TempDir(), "gone.deb")
+	p := build(t, map[string]cty.Value{"deb": cty.StringVal(deb)})
+	if ch, err := p.Check(module.Probed{Stdout: []byte("[nodeb]\n[end]\n")}); err != nil || ch == nil {
+		t.Fatalf("%v %v", ch, err)
+	}
+	backup, _, _ := moduletest.Reversal(t, p, t.TempDir())
+	if res := moduletest.RunFragment(t, backup); res.ExitCode == 0 || !strings.Contains(string(res.Stderr), "skiff: cannot read the package name of "+deb) {
+		t.Errorf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	if got := changing(t, f); len(got) > 0 {
+		t.Errorf("backup ran %q", got)
 	}
 }
