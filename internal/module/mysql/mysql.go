@@ -38,7 +38,7 @@ import (
 // probe. MariaDB's client says so with --skip-ssl, MySQL 8's with
 // --ssl-mode=DISABLED; MariaDB's is the one that installs a `mariadb`
 // command, which the shell finds without starting anything. A probe decides
-// once, in probePrelude.
+// once, at its start.
 const client = "mysql ${skiff_tls_off:-$(" + tlsOff + ")} --protocol=socket -uroot -N -B -r"
 
 // tlsOff prints the client's option that turns TLS off.
@@ -145,12 +145,10 @@ func (s server) why() string {
 
 // probeInOneCall is a whole probe in one client call, where the probe's
 // SQL does not depend on the server's flavor: it asks VERSION() first, in
-// the same call as sql, and prints what probePrelude followed by
-//
-//	echo '[section]'; CLIENT <<SQL 2>&1 ...
-//
-// prints: with emit emitEnd, the client's output then "[end]" when the
-// client succeeded; with emitGrants, the output with the IDENTIFIED parts
+// the same call as sql, and prints "server=missing", "server=down" with
+// "error=…" lines, or "server=up" and "version=…" (what parseServer
+// reads), then "[section]" and: with emit emitEnd, the client's output
+// then "[end]" when the client succeeded; with emitGrants, the output with the IDENTIFIED parts
 // of SHOW GRANTS cut off (grantsSed). A client start costs a host more CPU
 // than the queries (about 14 ms with the server's side): one per probe
 // instead of two, and the probe helper runs one for every such probe of
@@ -213,21 +211,6 @@ const grantsSed = `sed -e 's/ IDENTIFIED .* WITH GRANT OPTION/ WITH GRANT OPTION
 
 // versionMark starts the line of VERSION() in probeInOneCall's output.
 const versionMark = "skiff-server-version="
-
-// probePrelude is the start of every probe: it prints "server=missing",
-// "server=down" with "error=…", or "server=up" with "version=…", and sets
-// the shell variable flavor to mariadb or mysql.
-const probePrelude = `command -v mysql >/dev/null 2>&1 || { echo server=missing; exit 0; }
-skiff_tls_off=--ssl-mode=DISABLED
-command -v mariadb >/dev/null 2>&1 && skiff_tls_off=--skip-ssl
-v=$(` + client + ` 2>&1 <<'` + sqlEOF + `'
-SELECT VERSION();
-` + sqlEOF + `
-) || { echo server=down; printf '%s\n' "$v" | head -n 3 | sed 's/^/error=/'; exit 0; }
-echo server=up
-echo "version=$v"
-case $v in *MariaDB*) flavor=mariadb ;; *) flavor=mysql ;; esac
-`
 
 // parseServer reads the prelude's lines from probe output.
 func parseServer(out []byte, exitCode int) (server, map[string]string, error) {

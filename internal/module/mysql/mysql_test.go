@@ -202,15 +202,71 @@ func TestServerState(t *testing.T) {
 	}
 }
 
-// TestProbePreludeRuns runs the prelude with sh where no mysql client is on
-// PATH: it must say so and stop.
-func TestProbePreludeRuns(t *testing.T) {
-	cmd := exec.Command("/bin/sh")
-	cmd.Env = []string{"PATH=/nonexistent"}
-	cmd.Stdin = strings.NewReader("(\n" + probePrelude + "echo after\n)\n")
-	out, err := cmd.Output()
-	if err != nil || string(out) != "server=missing\n" {
-		t.Errorf("prelude without a client: %q %v", out, err)
+// fakeServer is a mysql client for the replication probe: it logs its
+// calls and answers as a server whose VERSION() is $FAKE_VERSION (none:
+// cannot connect), knowing the statements of that server's flavor only.
+const fakeServer = `#!/bin/sh
+sql=$(cat)
+echo call >> "$FAKE_MYSQL/calls"
+[ -n "$FAKE_VERSION" ] || { echo "ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)" >&2; exit 1; }
+printf '[server]\nversion=%s\n[status]\n\n' "$FAKE_VERSION"
+case "$sql:$FAKE_VERSION" in
+*"SHOW SLAVE STATUS"*:*MariaDB*) echo '*** 1. row ***'; echo '   Master_Host: 10.0.0.1' ;;
+*"SHOW REPLICA STATUS"*:*MariaDB*) echo "ERROR 1064 (42000) at line 4: You have an error in your SQL syntax" >&2; exit 1 ;;
+*"SHOW REPLICA STATUS"*) echo '*** 1. row ***'; echo '   Source_Host: 10.0.0.1' ;;
+*) echo "ERROR 1064 (42000) at line 4: SHOW SLAVE STATUS is gone" >&2; exit 1 ;;
+esac
+printf '[vars]\nread_only=1\n[vars]\ngtid_pos=\n[end]\n\n'
+`
+
+// The replication probe is one client call when the installed client
+// tells the server's flavor, two when it guessed wrong; it says missing
+// and down as every probe does.
+func TestReplicationProbeRuns(t *testing.T) {
+	maria := "server=up\nversion=10.11.6-MariaDB\n[server]\nversion=10.11.6-MariaDB\n[status]\n\n*** 1. row ***\n   Master_Host: 10.0.0.1\n[vars]\nread_only=1\n[vars]\ngtid_pos=\n[end]\n"
+	mysql := "server=up\nversion=8.0.36\n[server]\nversion=8.0.36\n[status]\n\n*** 1. row ***\n   Source_Host: 10.0.0.1\n[vars]\nread_only=1\n[vars]\ngtid_pos=\n[end]\n"
+	down := "server=down\nerror=ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)\n"
+	r := replication(t, nil)
+	tools := t.TempDir() // what the probe and the fake use, without this machine's clients
+	for _, p := range []string{"cat", "head", "sed"} {
+		path, err := exec.LookPath(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(path, filepath.Join(tools, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, tc := range map[string]struct {
+		clients []string
+		version string
+		want    string
+		calls   int
+	}{
+		"no client":             {nil, "", "server=missing\n", 0},
+		"mariadb":               {[]string{"mysql", "mariadb"}, "10.11.6-MariaDB", maria, 1},
+		"mysql":                 {[]string{"mysql"}, "8.0.36", mysql, 1},
+		"mariadb, mysql client": {[]string{"mysql"}, "10.11.6-MariaDB", maria, 2},
+		"mysql, mariadb client": {[]string{"mysql", "mariadb"}, "8.0.36", mysql, 2},
+		"down":                  {[]string{"mysql", "mariadb"}, "", down, 1},
+	} {
+		dir := t.TempDir()
+		for _, c := range tc.clients {
+			if err := os.WriteFile(filepath.Join(dir, c), []byte(fakeServer), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command("/bin/sh")
+		cmd.Env = []string{"PATH=" + dir + ":" + tools, "FAKE_MYSQL=" + dir, "FAKE_VERSION=" + tc.version}
+		cmd.Stdin = strings.NewReader("(\n" + r.Probe() + ")\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != tc.want {
+			t.Errorf("%s: printed %q (%v), want %q", name, out, err, tc.want)
+		}
+		calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
+		if n := strings.Count(string(calls), "call"); n != tc.calls {
+			t.Errorf("%s: %d client calls, want %d", name, n, tc.calls)
+		}
 	}
 }
 

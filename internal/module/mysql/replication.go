@@ -124,24 +124,59 @@ const systemDBs = "('mysql', 'information_schema', 'performance_schema', 'sys')"
 
 // Probe prints the server state, then SHOW SLAVE STATUS\G (MySQL: SHOW
 // REPLICA STATUS\G) under [status], and read_only=, gtid_pos= and one
-// database= line per non-system database under [vars].
+// database= line per non-system database under [vars], then [end].
+//
+// It is one client call (replicationCall): the statements differ by
+// flavor, which the client installed on the host foretells (MariaDB's
+// installs a `mariadb` command); VERSION() comes in the same call, and a
+// wrong guess costs a second call with the other flavor's statements. A
+// client start costs the host more than these queries.
 func (r *Replication) Probe() string {
 	if r.host == "" || r.user == "" {
 		return ""
 	}
-	vars := "SELECT CONCAT('read_only=', @@global.read_only);\n" +
-		"SELECT CONCAT('database=', SCHEMA_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN " + systemDBs + " ORDER BY 1;\n"
-	return probePrelude + "echo '[status]'\n" +
-		"if [ \"$flavor\" = mariadb ]; then\n" +
-		runSQLFlags(" --column-names", `SHOW SLAVE STATUS\G`, " 2>&1") +
-		"echo '[vars]'\n" +
-		runSQL(vars+"SELECT CONCAT('gtid_pos=', @@global.gtid_slave_pos);\nSELECT '[end]';", " 2>&1") +
-		"else\n" +
-		runSQLFlags(" --column-names", `SHOW REPLICA STATUS\G`, " 2>&1") +
-		"echo '[vars]'\n" +
-		runSQL(vars+"SELECT CONCAT('gtid_pos=', REPLACE(@@global.gtid_executed, '\\n', ''));\nSELECT '[end]';", " 2>&1") +
-		"fi\n"
+	return replicationProbe
 }
+
+// replicationCall is the client call of the probe for flavor $1. The
+// client prints column names (SHOW … STATUS\G needs them), so each SELECT
+// names its column after the section its rows go in: "[server]",
+// "[status]", "[vars]", "[end]" print as section lines (a section named
+// twice goes on). Without --force, [end] comes only if every statement ran.
+func replicationCall(showStatus, gtidPos string) string {
+	vars := "SELECT '' AS `[status]`;\n" + showStatus + "\n" +
+		"SELECT CONCAT('read_only=', @@global.read_only) AS `[vars]`;\n" +
+		"SELECT CONCAT('gtid_pos=', " + gtidPos + ") AS `[vars]`;\n" +
+		"SELECT CONCAT('database=', SCHEMA_NAME) AS `[vars]` FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN " + systemDBs + " ORDER BY 1;\n" +
+		"SELECT '' AS `[end]`;"
+	return runSQLFlags(" -n --column-names", "SELECT CONCAT('version=', VERSION()) AS `[server]`;\n"+vars, " 2>&1")
+}
+
+// replicationProbe is Probe's script; it prints the server's state as
+// probeInOneCall does, then the call's output.
+var replicationProbe = `command -v mysql >/dev/null 2>&1 || { echo server=missing; exit 0; }
+skiff_nl='
+'
+flavor=mysql skiff_tls_off=--ssl-mode=DISABLED
+command -v mariadb >/dev/null 2>&1 && flavor=mariadb skiff_tls_off=--skip-ssl
+skiff_replication() {
+if [ "$1" = mariadb ]; then
+` + replicationCall(`SHOW SLAVE STATUS\G`, "@@global.gtid_slave_pos") + `else
+` + replicationCall(`SHOW REPLICA STATUS\G`, "REPLACE(@@global.gtid_executed, '\\n', '')") + `fi
+}
+o=$(skiff_replication $flavor)
+case "$skiff_nl$o" in
+*"${skiff_nl}[server]${skiff_nl}version="*) ;;
+*) echo server=down; printf '%s\n' "$o" | head -n 3 | sed 's/^/error=/'; exit 0 ;;
+esac
+v=${o#*"[server]${skiff_nl}version="}
+v=${v%%"$skiff_nl"*}
+case $v in *MariaDB*) server=mariadb ;; *) server=mysql ;; esac
+[ "$server" = "$flavor" ] || o=$(skiff_replication $server)
+echo server=up
+echo "version=$v"
+printf '%s\n' "$o"
+`
 
 // Check decides what Apply does.
 func (r *Replication) Check(p module.Probed) (*module.Change, error) {
