@@ -123,7 +123,7 @@ With --detailed-exitcode: exit 0 when nothing would change, 2 when something
 would, 1 on any error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ld, err := g.load(args[0])
+			ld, err := g.loadToRun(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -202,7 +202,7 @@ needs --yes.`,
 			if isPlan {
 				return g.applySaved(cmd.Context(), saved, yes, !noRollback)
 			}
-			ld, err := g.load(args[0])
+			ld, err := g.loadToRun(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -290,7 +290,9 @@ func (g *globals) warnf(format string, args ...any) {
 func (g *globals) run(ctx context.Context, ld *loaded, mode engine.Mode) *plan.Plan {
 	progress := ui.NewProgress(g.stderr, g.stderrTTY, g.verbose)
 	ld.engine.Observer = progress
-	ld.engine.Dial = g.dialer()
+	if ld.engine.Dial == nil {
+		ld.engine.Dial = g.dialer()
+	}
 	ld.engine.Warn = g.warnf
 	if !g.noHelper {
 		if b, err := hostprobe.Self(); err == nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,6 +64,21 @@ func (g *globals) loadInventory(l *config.Loader) (*loaded, error) {
 // load decodes the inventory and the playbook, resolves secrets and -e,
 // and validates every task offline. Errors are printed as diagnostics.
 func (g *globals) load(playbook string) (*loaded, error) {
+	return g.loadThen(playbook, nil)
+}
+
+// loadToRun is load for a run: the hosts' connections open while the
+// tasks are validated (engine.DialAhead), and close if validation fails.
+func (g *globals) loadToRun(ctx context.Context, playbook string) (*loaded, error) {
+	return g.loadThen(playbook, func(e *engine.Engine) {
+		e.Dial = g.dialer()
+		e.DialAhead(ctx)
+	})
+}
+
+// loadThen is load, calling beforeValidate (when not nil) on the engine
+// before the tasks are validated.
+func (g *globals) loadThen(playbook string, beforeValidate func(*engine.Engine)) (*loaded, error) {
 	if err := g.checkOutput(); err != nil {
 		return nil, err
 	}
@@ -104,7 +120,11 @@ func (g *globals) load(playbook string) (*loaded, error) {
 	// Each host's facts are kept beside the inventory, for the next
 	// apply to send its probes with the lock.
 	ld.engine.FactsDir = filepath.Join(ld.invCfg.Dir, ".skiff", "facts")
+	if beforeValidate != nil {
+		beforeValidate(ld.engine)
+	}
 	if g.printDiags(l, config.RedactDiagnostics(ld.engine.Validate(), secrets)) {
+		ld.engine.Abandon()
 		return nil, exitError{1}
 	}
 	return ld, nil

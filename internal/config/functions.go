@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -17,10 +19,14 @@ import (
 )
 
 // Functions returns an evaluation context holding only skiff's functions:
-// the ones expressions and templates may call, named as in Terraform.
+// the ones expressions and templates may call, named as in Terraform. The
+// map is the caller's to extend; the functions, built once per process
+// (a run asks for a context per host and role), are shared.
 func Functions() *hcl.EvalContext {
-	return &hcl.EvalContext{Functions: functionTable()}
+	return &hcl.EvalContext{Functions: maps.Clone(sharedFunctions())}
 }
+
+var sharedFunctions = sync.OnceValue(functionTable)
 
 func functionTable() map[string]function.Function {
 	t := map[string]function.Function{

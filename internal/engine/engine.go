@@ -42,7 +42,7 @@ type Engine struct {
 	Scope     *Scope
 	// Hosts limits the run (--limit); nil means every host.
 	Hosts    []*inventory.Host
-	Forks    int
+	Forks    int // hosts worked on at once; 0 means defaultForks
 	Dial     Dialer
 	Observer Observer
 	RunID    string
@@ -91,9 +91,14 @@ type Engine struct {
 // connPool holds one connection per host for the whole run, shared by the
 // host's own tasks and the tasks other hosts delegate to it.
 type connPool struct {
-	mu sync.Mutex
-	m  map[string]*pooled
+	mu          sync.Mutex
+	m           map[string]*pooled
+	ahead       sync.WaitGroup // DialAhead's dials
+	cancelAhead []context.CancelFunc
 }
+
+// defaultForks is how many hosts a run works on at once when Forks is unset.
+const defaultForks = 50
 
 type pooled struct {
 	once sync.Once
@@ -115,6 +120,45 @@ func (e *Engine) conn(ctx context.Context, h *inventory.Host) (transport.Transpo
 	e.pool.mu.Unlock()
 	p.once.Do(func() { p.t, p.err = e.Dial(ctx, h) })
 	return p.t, p.err
+}
+
+// DialAhead starts connecting, in the background, to every host the run
+// will read first, so that the connections open while the caller still
+// validates the playbook; Run takes them from the pool, and a failed dial
+// is reported there as if Run had dialled. Dial must be set. When no Run
+// follows, Abandon closes them.
+func (e *Engine) DialAhead(ctx context.Context) {
+	limit := e.Hosts
+	if limit == nil {
+		limit = e.Inventory.Hosts
+	}
+	hosts := e.targets(limit)
+	forks := e.Forks
+	if forks <= 0 {
+		forks = defaultForks
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	e.pool.mu.Lock()
+	e.pool.cancelAhead = append(e.pool.cancelAhead, cancel)
+	e.pool.mu.Unlock()
+	e.pool.ahead.Add(1)
+	go func() {
+		defer e.pool.ahead.Done()
+		Parallel(len(hosts), forks, func(i int) { e.conn(ctx, hosts[i]) })
+	}()
+}
+
+// Abandon stops DialAhead's dials and closes the run's connections.
+func (e *Engine) Abandon() {
+	e.pool.mu.Lock()
+	cancels := e.pool.cancelAhead
+	e.pool.cancelAhead = nil
+	e.pool.mu.Unlock()
+	for _, c := range cancels {
+		c() // a dial under way stops; open connections outlive the context
+	}
+	e.pool.ahead.Wait()
+	e.closePool()
 }
 
 func (e *Engine) closePool() {
@@ -150,7 +194,7 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 		e.Observer = nopObserver{}
 	}
 	if e.Forks <= 0 {
-		e.Forks = 50
+		e.Forks = defaultForks
 	}
 	result := &plan.Plan{RunID: e.RunID, Mode: string(mode)}
 	e.probes = probeCache{}
@@ -169,7 +213,7 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 		if e.Finish != nil {
 			e.Finish()
 		}
-		e.closePool()
+		e.Abandon()
 	}()
 
 	if e.Prepare != nil {

@@ -15,10 +15,10 @@ import (
 	"skiff/internal/transport"
 )
 
-// prepare connects, in parallel, every host a play of the run will touch
-// and calls e.Prepare on each. It returns false when a Prepare failed: the
-// run must stop before any change, and every host says why.
-func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []*inventory.Host) bool {
+// targets are the hosts a run reads before its plays: those of limit
+// that a play selects, then the hosts tasks delegate to by a fixed
+// selection ("lb"), in or out of limit.
+func (e *Engine) targets(limit []*inventory.Host) []*inventory.Host {
 	touched := map[string]bool{}
 	for _, p := range e.Playbook.Plays {
 		if sel, err := e.Inventory.Select(p.Hosts); err == nil {
@@ -27,9 +27,11 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			}
 		}
 	}
-	// Hosts that tasks delegate to by a fixed selection ("lb") are touched
-	// too, in or out of --limit.
-	var delegates []*inventory.Host
+	var out, delegates []*inventory.Host
+	inLimit := map[string]bool{}
+	for _, h := range limit {
+		inLimit[h.Name] = true
+	}
 	for _, r := range e.Playbook.Roles {
 		for _, t := range r.Tasks {
 			if t.DelegateTo == nil {
@@ -46,26 +48,33 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			for _, h := range sel {
 				if !touched[h.Name] {
 					touched[h.Name] = true
-					if runs[h.Name] == nil {
+					if !inLimit[h.Name] {
 						delegates = append(delegates, h)
 					}
 				}
 			}
 		}
 	}
+	for _, h := range limit {
+		if touched[h.Name] {
+			out = append(out, h)
+		}
+	}
+	return append(out, delegates...)
+}
+
+// prepare connects, in parallel, every host a play of the run will touch
+// and calls e.Prepare on each. It returns false when a Prepare failed: the
+// run must stop before any change, and every host says why.
+func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []*inventory.Host) bool {
 	// Each host to prepare; hr is nil for a delegate outside the run's hosts.
 	type target struct {
 		h  *inventory.Host
 		hr *hostRun
 	}
 	var targets []target
-	for _, h := range limit {
-		if touched[h.Name] {
-			targets = append(targets, target{h, runs[h.Name]})
-		}
-	}
-	for _, h := range delegates {
-		targets = append(targets, target{h, nil})
+	for _, h := range e.targets(limit) {
+		targets = append(targets, target{h, runs[h.Name]})
 	}
 	var mu sync.Mutex
 	var refused []string

@@ -178,9 +178,13 @@ fi
 `
 }
 
-// statusScript prints the lock, if any.
+// statusScript prints the lock, if any. No lock file needs neither flock
+// nor the host's clock: a lock is renamed into place whole and removed
+// whole, so its absence is read as safely without the flock (and a
+// status read is advice: apply locks, and reads again, before changing).
 func statusScript(dir string) string {
-	return prelude(dir, false, "", "") + `if [ -e "$lock" ]; then
+	return "[ -e " + shQuote(dir+"/lock") + " ] || { echo 'state free'; exit 0; }\n" +
+		prelude(dir, false, "", "") + `if [ -e "$lock" ]; then
 	echo "state held"
 	show
 else
@@ -227,7 +231,7 @@ func parseReply(out []byte) (reply, error) {
 			r.state = v
 		}
 	}
-	if r.now == 0 || r.state == "" {
+	if (r.now == 0 && r.state != "free") || r.state == "" {
 		return r, fmt.Errorf("unexpected output from the lock script: %q", out)
 	}
 	return r, nil
