@@ -148,6 +148,8 @@ func (r *results) markdown() string {
 	verdict = "met"
 	if nf > 2 {
 		verdict = fmt.Sprintf("missed: %.2f× the floor, %.0f%% over the 2× bound", nf, (nf/2-1)*100)
+	} else if nf > 0 {
+		verdict = fmt.Sprintf("met: %.2f× the floor (hosts' CPU per no-op %.2f s against %.2f s for the floor)", nf, r.noop.hostCPU().med, r.floor.hostCPU().med)
 	}
 	p("Target \"no-op converge within 2× of the floor\": %s.", verdict)
 	if nf > 2 {
@@ -158,9 +160,9 @@ func (r *results) markdown() string {
 		}
 		p(" Why: a no-op still has to read the state of every task on every host. skiff does it in %d SSH session(s) per host ", channels)
 		p("(the deploy lock's status, the facts and every play's reads in one; see the table below), ")
-		p("and its probe helper answers most reads in one process; but some still start programs on the hosts ")
-		p("(systemctl, dpkg-query and iptables once each, one mysql client call for the databases and users and three for the replica's replication state, ")
-		p("and the roles' own `unless` commands, such as dpkg-deb reading the collector package), on top of what sshd and sudo cost for the session: ")
+		p("and its probe helper answers most reads in one process (files, services over systemd's D-Bus socket, dpkg's status file); but some still start programs on the hosts ")
+		p("(iptables for ufw, one mysql client call for the databases and users and one for the replica's replication state, ")
+		p("and the roles' own `unless` commands), on top of what sshd and sudo cost for the session: ")
 		p("the hosts used %.2f s of CPU per no-op against %.2f s for the floor, ", hs, hf)
 		p("and here the %d hosts and skiff share the machine's %d processors, so that work is paid in wall time.", r.hosts, runtime.NumCPU())
 	}
