@@ -185,6 +185,36 @@ type hostRun struct {
 	// holds their probes until the next check sends them.
 	readAhead bool
 	ahead     []probeItem
+	// bound holds the tasks readAhead bound, with the facts it bound them
+	// with: a play whose facts are the same takes them instead of binding
+	// its tasks again (see boundFor).
+	bound      map[playTask]boundTask
+	boundFacts cty.Value
+}
+
+type playTask struct {
+	play *config.Play
+	task *config.Task
+}
+
+// boundTask is a task as Bind left it: a module, or skip (when is false).
+type boundTask struct {
+	b    *Bound
+	skip bool
+}
+
+// takeBound returns, once, the task t of play p as readAhead bound it,
+// when it bound it with the host's facts: binding is a function of the
+// task, the host, the play and the facts, so binding again would build the
+// same module (its Probe and NativeProbe are all readAhead called).
+func (hr *hostRun) takeBound(p *config.Play, t *config.Task) (boundTask, bool) {
+	k := playTask{p, t}
+	bt, ok := hr.bound[k]
+	if !ok || !hr.boundFacts.RawEquals(hr.facts) {
+		return boundTask{}, false
+	}
+	delete(hr.bound, k)
+	return bt, true
 }
 
 // Run executes the playbook in mode and returns what was found or done.
@@ -341,6 +371,12 @@ func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hos
 		role := e.Playbook.Roles[rn]
 		evalCtx := e.Scope.Context(hr.host, role, p, hr.facts)
 		for _, t := range role.Tasks {
+			if bt, ok := hr.takeBound(p, t); ok {
+				if !bt.skip {
+					tasks = append(tasks, bt.b)
+				}
+				continue
+			}
 			bound, err := e.bindFor(ctx, t, role, evalCtx)
 			if err != nil {
 				return fail(fmt.Errorf("%s/%s %s: %w", p.Name, rn, t.ID(), err))

@@ -83,10 +83,12 @@ func cacheable(m module.Module) bool {
 // readAhead returns the probes of the tasks that the plays after p (every
 // play when p is nil) will run on hr's own host (not delegated ones), each
 // once, as bound with facts. Tasks that cannot be bound now are left out:
-// their play reports them.
+// their play reports them. The bound tasks are kept in hr for their plays
+// (takeBound).
 func (e *Engine) readAhead(p *config.Play, hr *hostRun, facts cty.Value) []probeItem {
 	after := p == nil
 	seen := map[string]bool{}
+	hr.bound, hr.boundFacts = map[playTask]boundTask{}, facts
 	var out []probeItem
 	for _, later := range e.Playbook.Plays {
 		if later == p {
@@ -104,7 +106,11 @@ func (e *Engine) readAhead(p *config.Play, hr *hostRun, facts cty.Value) []probe
 					continue
 				}
 				b, skip, diags := Bind(e.Registry, t, role, evalCtx, e.Scope.files)
-				if diags.HasErrors() || skip || !cacheable(b.Module) {
+				if diags.HasErrors() {
+					continue
+				}
+				hr.bound[playTask{later, t}] = boundTask{b, skip}
+				if skip || !cacheable(b.Module) {
 					continue
 				}
 				if it := itemOf(b.Module); it.fragment != "" && !seen[it.fragment] {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"skiff/internal/inventory"
+	"skiff/internal/module"
 	"skiff/internal/transport"
 )
 
@@ -92,5 +94,42 @@ func TestStaleKeptFactsCostARoundTripNotAWrongResult(t *testing.T) {
 	}
 	if got := f.conns["b"].runs; got < 2 {
 		t.Errorf("%d round trips on b: the stale speculation cannot have covered play two", got)
+	}
+}
+
+// Tasks bound with kept facts that still hold are the ones the plays run:
+// a no-op binds each task once per host, not once more at its play.
+func TestTasksBoundAheadAreNotBoundAgain(t *testing.T) {
+	f := threePlays(t, map[string]string{
+		"r1": `task "touch" "x" { path = "DIR/${host.name}-x" }`,
+		"r2": `task "touch" "y" { path = "DIR/${host.name}-${facts.os_id}" }`,
+		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
+	})
+	withLock(f)
+	var mu sync.Mutex
+	builds := map[string]int{}
+	build := f.eng.Registry["touch"]
+	f.eng.Registry["touch"] = func(a *module.Args) module.Module {
+		m := build(a)
+		mu.Lock()
+		builds[filepath.Base(m.(*touch).path)]++
+		mu.Unlock()
+		return m
+	}
+	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
+		t.Fatalf("first apply: %+v", p.Summary)
+	}
+	tasks := len(builds) // each play's tasks on its hosts
+	clear(builds)
+	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 0 {
+		t.Fatalf("second apply: %+v", p.Summary)
+	}
+	for name, n := range builds {
+		if n != 1 {
+			t.Errorf("%s bound %d times in a no-op, want 1", name, n)
+		}
+	}
+	if len(builds) != tasks {
+		t.Errorf("bound %v, want the %d tasks of the first run", builds, tasks)
 	}
 }
