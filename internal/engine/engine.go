@@ -246,11 +246,16 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 		e.Abandon()
 	}()
 
-	if e.Prepare != nil {
-		if !e.prepare(ctx, runs, limit) {
+	switch {
+	case e.Prepare != nil:
+		if !e.prepare(ctx, runs, limit, mode) {
 			result.Finish()
 			return result
 		}
+	case mode == Plan && e.FactsDir != "":
+		// A plan takes no lock, but with kept facts it reads like apply:
+		// facts and every play's probes in one session per host.
+		e.prepare(ctx, runs, limit, mode)
 	}
 
 	for _, p := range e.Playbook.Plays {

@@ -64,9 +64,11 @@ func (e *Engine) targets(limit []*inventory.Host) []*inventory.Host {
 }
 
 // prepare connects, in parallel, every host a play of the run will touch
-// and calls e.Prepare on each. It returns false when a Prepare failed: the
-// run must stop before any change, and every host says why.
-func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []*inventory.Host) bool {
+// and calls e.Prepare on each (e.Peek when set; a plan's prepare calls
+// neither, and reads only its own hosts, not delegates). It returns false
+// when a Prepare failed: the run must stop before any change, and every
+// host says why.
+func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []*inventory.Host, mode Mode) bool {
 	// Each host to prepare; hr is nil for a delegate outside the run's hosts.
 	type target struct {
 		h  *inventory.Host
@@ -80,6 +82,9 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 	var refused []string
 	Parallel(len(targets), e.Forks, func(i int) {
 		h, hr := targets[i].h, targets[i].hr
+		if hr == nil && e.Prepare == nil && e.Peek == nil {
+			return // a plan's delegate is read when a task needs it
+		}
 		// The tasks are bound with the kept facts while the connection
 		// is made (see speculate.go).
 		type speculation struct {
@@ -115,6 +120,9 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		hook := e.Prepare
 		if e.Peek != nil {
 			hook = e.Peek
+		}
+		if hook == nil {
+			hook = readOnly
 		}
 		if hr != nil {
 			rider := &factsRider{Transport: t, facts: e.factsScript()}
@@ -162,9 +170,15 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			if e.Peek != nil {
 				e.addLockTarget(h, t)
 			}
-			if hr != nil {
+			if hr != nil && mode == Apply {
 				e.installHelper(ctx, h.Name, t, facts)
 			}
+		}
+		if err != nil && e.Prepare == nil && e.Peek == nil {
+			// A plan's read failed: that host fails, the others go on.
+			hr.done, hr.out.Error, hr.out.Status = true, err.Error(), StatusOf(err)
+			e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
+			return
 		}
 		if err != nil && (hr != nil || !transport.IsUnreachable(err)) {
 			mu.Lock()
@@ -189,8 +203,15 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 	return false
 }
 
+// readOnly is the prepare hook of a plan: a script that does nothing, for
+// the facts and the probes to ride on.
+func readOnly(ctx context.Context, _ *inventory.Host, t transport.Transport) error {
+	_, err := t.Run(ctx, ":")
+	return err
+}
+
 // installHelper copies the run's probe helper to a host that can run it
-// and lacks it (prepare runs in apply only; the helper is skiff's own,
+// and lacks it (apply only: a plan never copies it; the helper is skiff's own,
 // like the digest records, so it needs no lock: see Binary.Install). A
 // failure only costs speed: the host is probed with sh, and the user told
 // why.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -131,5 +132,59 @@ func TestTasksBoundAheadAreNotBoundAgain(t *testing.T) {
 	}
 	if len(builds) != tasks {
 		t.Errorf("bound %v, want the %d tasks of the first run", builds, tasks)
+	}
+}
+
+// A plan with kept facts reads like a no-op apply: one round trip per
+// host, and it sees drift, changes nothing, and copies no helper.
+func TestPlanWithKeptFactsIsOneRoundTrip(t *testing.T) {
+	f := threePlays(t, map[string]string{
+		"r1": `task "touch" "x" { path = "DIR/${host.name}-x" }`,
+		"r2": `task "touch" "y" { path = "DIR/${host.name}-${facts.os_id}" }`,
+		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
+	})
+	withLock(f)
+	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
+		t.Fatalf("apply: %+v", p.Summary)
+	}
+	f.eng.Prepare = nil // as skiff plan runs
+	os.Remove(filepath.Join(f.dir, "DIR", "b-x"))
+	f.resetRuns()
+	p := f.eng.Run(context.Background(), Plan)
+	if p.Failed() || p.Summary.Changed != 1 {
+		t.Fatalf("plan after drift on b: %+v", p.Summary)
+	}
+	for _, h := range []string{"a", "b", "c"} {
+		if got := f.conns[h].runs; got != 1 {
+			t.Errorf("plan: %d round trips on %s, want 1 (facts and probes)", got, h)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "DIR", "b-x")); err == nil {
+		t.Error("plan recreated b-x")
+	}
+}
+
+// A host a plan cannot read fails alone; the others are planned.
+func TestPlanWithKeptFactsAndAnUnreachableHost(t *testing.T) {
+	f := threePlays(t, map[string]string{
+		"r1": `task "touch" "x" { path = "DIR/${host.name}-x" }`,
+		"r2": `task "touch" "y" { path = "DIR/${host.name}-y" }`,
+		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
+	})
+	withLock(f)
+	if p := f.eng.Run(context.Background(), Apply); p.Failed() {
+		t.Fatalf("apply: %+v", p.Summary)
+	}
+	f.eng.Prepare = nil
+	dial := f.eng.Dial
+	f.eng.Dial = func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
+		if h.Name == "b" {
+			return nil, &transport.UnreachableError{Host: "b", Err: errors.New("connection refused")}
+		}
+		return dial(ctx, h)
+	}
+	p := f.eng.Run(context.Background(), Plan)
+	if p.Summary.Unreachable != 1 || p.Summary.OK != 2 {
+		t.Fatalf("plan with b down: %+v", p.Summary)
 	}
 }
