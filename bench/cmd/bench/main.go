@@ -90,6 +90,7 @@ func run(ctx context.Context, runs int, out, only string) error {
 	if _, err := os.Stat(b.skiff); err != nil {
 		return fmt.Errorf("bin/skiff missing: run make build first")
 	}
+	commit := skiffCommit(ctx, root)
 	b.dir, err = os.MkdirTemp("", "skiff-bench-")
 	if err != nil {
 		return err
@@ -243,7 +244,7 @@ func run(ctx context.Context, runs int, out, only string) error {
 		}
 	}
 
-	r.machine = machineInfo(ctx)
+	r.machine = machineInfo(ctx, commit)
 	r.elapsed = time.Since(started)
 	if err := os.WriteFile(path, []byte(r.markdown()), 0o644); err != nil {
 		return err

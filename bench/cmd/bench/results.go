@@ -36,11 +36,11 @@ type results struct {
 	sections []string
 }
 
-// machineInfo describes the machine the figures were taken on.
-func machineInfo(ctx context.Context) []string {
+// machineInfo describes the machine the figures were taken on; commit is
+// what skiffCommit said when the run started.
+func machineInfo(ctx context.Context, commit string) []string {
 	cmd := func(name string, args ...string) string {
 		c := exec.CommandContext(ctx, name, args...)
-		c.Env = append(os.Environ(), "GIT_OPTIONAL_LOCKS=0") // git status must not write the index
 		out, err := c.Output()
 		if err != nil {
 			return "unknown"
@@ -61,10 +61,6 @@ func machineInfo(ctx context.Context) []string {
 			}
 		}
 		return "unknown"
-	}
-	commit := cmd("git", "rev-parse", "--short", "HEAD")
-	if st := cmd("git", "status", "--porcelain", "--untracked-files=no"); st != "" && st != "unknown" {
-		commit += " (with uncommitted changes)"
 	}
 	return []string{
 		"date (UTC): " + time.Now().UTC().Format("2006-01-02 15:04"),
@@ -237,4 +233,25 @@ func ansibleVersion() string {
 		return "ansible-core " + strings.Trim(first[i+1:], "[]")
 	}
 	return strings.TrimSpace(first)
+}
+
+// skiffCommit is the commit bin/skiff was built from, taken when the run
+// starts (make bench builds it just before): commits made while a long run
+// goes on are not what it measured.
+func skiffCommit(ctx context.Context, root string) string {
+	git := func(args ...string) string {
+		c := exec.CommandContext(ctx, "git", args...)
+		c.Dir = root
+		c.Env = append(os.Environ(), "GIT_OPTIONAL_LOCKS=0") // git status must not write the index
+		out, err := c.Output()
+		if err != nil {
+			return "unknown"
+		}
+		return strings.TrimSpace(string(out))
+	}
+	commit := git("rev-parse", "--short", "HEAD")
+	if st := git("status", "--porcelain", "--untracked-files=no"); st != "" && st != "unknown" {
+		commit += " (with uncommitted changes)"
+	}
+	return commit
 }
