@@ -236,11 +236,36 @@ func TestStackOnRealHosts(t *testing.T) {
 		t.Errorf("replica holds %s visits after seeding, primary had %s", got, before)
 	}
 	status := s.replicaStatus(t)
-	for _, want := range []string{"Slave_IO_Running: Yes", "Slave_SQL_Running: Yes", "Master_Host: " + s.addr["db1"]} {
+	for _, want := range []string{"Slave_IO_Running: Yes", "Slave_SQL_Running: Yes", "Master_Host: " + s.addr["db1"],
+		"Master_SSL_Allowed: Yes", "Master_SSL_CA_File: /etc/mysql/tls/ca.crt", "Master_SSL_Verify_Server_Cert: Yes"} {
 		if !strings.Contains(status, want) {
 			t.Errorf("replica status lacks %q:\n%s", want, status)
 		}
 	}
+
+	t.Run("replication verifies the primary's certificate", func(t *testing.T) {
+		// Pointed at a CA that did not sign db1's certificate (db2's own
+		// certificate), the IO thread must fail; skiff puts the CA back.
+		s.sql(t, "db2", "STOP SLAVE; CHANGE MASTER TO MASTER_SSL_CA = '/etc/mysql/tls/server.crt'; START SLAVE")
+		eventually(t, 60*time.Second, "the IO thread refusing db1's certificate", func() (bool, string) {
+			st := s.replicaStatus(t)
+			return !strings.Contains(st, "Slave_IO_Running: Yes") && strings.Contains(st, "SSL connection error"), st
+		})
+		r := skiff(t, "plan", "-i", s.inv, "playbooks/site.hcl", "--limit", "db2")
+		if !strings.Contains(r.stdout, "to TLS verified with /etc/mysql/tls/ca.crt (now TLS with CA /etc/mysql/tls/server.crt)") {
+			t.Errorf("plan does not show the CA put back:\n%s%s", r.stdout, r.stderr)
+		}
+		r = skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--limit", "db2")
+		if r.code != 0 {
+			t.Fatalf("apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		st := s.replicaStatus(t)
+		for _, want := range []string{"Slave_IO_Running: Yes", "Slave_SQL_Running: Yes", "Master_SSL_CA_File: /etc/mysql/tls/ca.crt"} {
+			if !strings.Contains(st, want) {
+				t.Errorf("after apply, replica status lacks %q:\n%s", want, st)
+			}
+		}
+	})
 
 	t.Run("https through both load balancers", func(t *testing.T) {
 		for _, lb := range []string{"web1", "web2"} {

@@ -3,10 +3,12 @@
 # The app reads from it with an account of its own (kept out of the
 # replica's binary log).
 
+# Over TLS, the primary's certificate (roles/mysql) checked against skiff's CA.
 task "mysql_replication" "primary" {
   primary_host = groups.db_primary[0].address
   user         = "repl"
   password     = secret.mysql_replication_password
+  tls_ca       = "/etc/mysql/tls/ca.crt"
 }
 
 task "mysql_user" "app" {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"skiff/internal/module"
+	"skiff/internal/module/filestate"
 	"skiff/internal/module/shell"
 	"skiff/internal/plan"
 	"skiff/internal/transport"
@@ -23,7 +24,16 @@ import (
 //	  password     = secret.mysql_replication_password
 //	  seed         = true                        # the default
 //	  read_only    = true                        # the default
+//	  tls_ca       = "/etc/mysql/tls/ca.crt"     # replicate over verified TLS
 //	}
+//
+// With tls_ca (a CA certificate's path on the replica), replication and
+// the seed's dump reach the primary over TLS, and the primary's
+// certificate must be signed by that CA and name primary_host (as a DNS
+// name or IP address): MASTER_SSL, MASTER_SSL_CA and
+// MASTER_SSL_VERIFY_SERVER_CERT (MySQL: SOURCE_SSL…). A replica that
+// replicates without them is switched, without reseeding. Without tls_ca
+// the TLS settings are left as they are.
 //
 // Nothing is done when the replica already replicates from primary_host
 // (and port) as user, by GTID, with both threads running, and read_only is
@@ -70,6 +80,7 @@ type Replication struct {
 	port           int
 	user, password string
 	seed, readOnly bool
+	tlsCA          string // "": TLS left as it is
 	secrets        []string
 
 	// set by Check
@@ -94,6 +105,9 @@ func NewReplication(a *module.Args) module.Module {
 		password: a.String("password", true),
 		seed:     a.Bool("seed", true),
 		readOnly: a.Bool("read_only", true),
+	}
+	if a.Has("tls_ca") {
+		r.tlsCA = filestate.PathArg(a, "tls_ca")
 	}
 	a.RejectSensitive("primary_host", "primary_port", "user")
 	if r.host != "" && (!hostRE.MatchString(r.host) || strings.HasPrefix(r.host, "-")) {
@@ -234,6 +248,9 @@ func (r *Replication) Check(p module.Probed) (*module.Change, error) {
 	case !st.gtid():
 		r.connect = true
 		parts = append(parts, "switch replication from "+from+" to GTID positioning")
+	case r.tlsCA != "" && !st.verifiedTLS(r.tlsCA):
+		r.connect = true
+		parts = append(parts, "switch replication from "+from+" to TLS verified with "+r.tlsCA+" ("+st.tls()+")")
 	case !st.running():
 		r.connect = true
 		parts = append(parts, "restart replication from "+from+" ("+shell.Scrub(st.threads(), r.secrets)+")")
@@ -283,6 +300,29 @@ func (r *Replication) primaryClient(prog string) string {
 	return fmt.Sprintf(`%s --defaults-extra-file="$d/primary.cnf" --protocol=tcp -h %s -P %d -u %s`, prog, shell.Quote(r.host), r.port, shell.Quote(r.user))
 }
 
+// changeTLS is the TLS part of CHANGE MASTER (prefix MASTER) or CHANGE
+// REPLICATION SOURCE (SOURCE): "" without tls_ca.
+func (r *Replication) changeTLS(prefix string) string {
+	if r.tlsCA == "" {
+		return ""
+	}
+	return fmt.Sprintf(", %[1]s_SSL = 1, %[1]s_SSL_CA = %[2]s, %[1]s_SSL_VERIFY_SERVER_CERT = 1", prefix, sqlString(r.tlsCA))
+}
+
+// clientTLS is the TLS part of the option file with which the seed's
+// clients reach the primary: the CA, and the certificate's name checked
+// (MariaDB's ssl-verify-server-cert, MySQL's ssl-mode=VERIFY_IDENTITY).
+func (r *Replication) clientTLS(mariadb bool) string {
+	if r.tlsCA == "" {
+		return ""
+	}
+	verify := "ssl-verify-server-cert\n"
+	if !mariadb {
+		verify = "ssl-mode=VERIFY_IDENTITY\n"
+	}
+	return "ssl-ca=\"" + cnfEscaper.Replace(r.tlsCA) + "\"\n" + verify
+}
+
 // script is what Apply runs.
 func (r *Replication) script() string {
 	var b strings.Builder
@@ -295,7 +335,7 @@ trap 'exit 1' HUP INT TERM
 cat > "$d/primary.cnf" <<'SKIFF_CNF_EOF'
 [client]
 password="` + cnfEscaper.Replace(r.password) + `"
-SKIFF_CNF_EOF
+` + r.clientTLS(mariadb) + `SKIFF_CNF_EOF
 `)
 	}
 	if r.doSeed {
@@ -348,11 +388,11 @@ SKIFF_SQL_EOF
 	var sql strings.Builder
 	if r.connect {
 		if mariadb {
-			fmt.Fprintf(&sql, "STOP SLAVE;\nCHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %d, MASTER_USER = %s, MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos;\nSTART SLAVE;\n",
-				sqlString(r.host), r.port, sqlString(r.user), sqlString(r.password))
+			fmt.Fprintf(&sql, "STOP SLAVE;\nCHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %d, MASTER_USER = %s, MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos%s;\nSTART SLAVE;\n",
+				sqlString(r.host), r.port, sqlString(r.user), sqlString(r.password), r.changeTLS("MASTER"))
 		} else {
-			fmt.Fprintf(&sql, "STOP REPLICA;\nCHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %d, SOURCE_USER = %s, SOURCE_PASSWORD = %s, SOURCE_AUTO_POSITION = 1;\nSTART REPLICA;\n",
-				sqlString(r.host), r.port, sqlString(r.user), sqlString(r.password))
+			fmt.Fprintf(&sql, "STOP REPLICA;\nCHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %d, SOURCE_USER = %s, SOURCE_PASSWORD = %s, SOURCE_AUTO_POSITION = 1%s;\nSTART REPLICA;\n",
+				sqlString(r.host), r.port, sqlString(r.user), sqlString(r.password), r.changeTLS("SOURCE"))
 		}
 	}
 	if r.setRO {

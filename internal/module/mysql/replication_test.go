@@ -343,6 +343,7 @@ func TestReplicationValidation(t *testing.T) {
 		{map[string]cty.Value{"primary_host": cty.StringVal("h"), "primary_port": cty.NumberIntVal(0), "user": cty.StringVal("repl"), "password": pw}, "port number"},
 		{map[string]cty.Value{"primary_host": cty.StringVal("h"), "user": cty.StringVal("repl"), "password": cty.StringVal("")}, "must not be empty"},
 		{map[string]cty.Value{"primary_host": cty.StringVal("h"), "user": secret.Wrap(cty.StringVal("repl")), "password": pw}, "must not derive from a secret"},
+		{map[string]cty.Value{"primary_host": cty.StringVal("h"), "user": cty.StringVal("repl"), "password": pw, "tls_ca": cty.StringVal("ca.crt")}, "absolute path"},
 	} {
 		_, diags := moduletest.Build(NewReplication, moduletest.Args("mysql_replication", "r", tc.vals))
 		moduletest.DiagsContain(t, diags, tc.want)
@@ -351,5 +352,76 @@ func TestReplicationValidation(t *testing.T) {
 	shParses(t, r.Probe())
 	if strings.Contains(r.Probe(), "password") || strings.Contains(r.Probe(), "r\"e#p") {
 		t.Errorf("probe mentions the password")
+	}
+}
+
+// With tls_ca, replication that runs without verified TLS is switched to
+// it (no reseed); replication with it is left alone; the seed's clients
+// and CHANGE MASTER take the CA and verify the primary's name.
+func TestReplicationTLS(t *testing.T) {
+	ca := map[string]cty.Value{"tls_ca": cty.StringVal("/etc/mysql/tls/ca.crt")}
+	running := sample(t, "slave-status-running.txt")
+	verified := strings.NewReplacer(
+		"Master_SSL_Allowed: No", "Master_SSL_Allowed: Yes",
+		"Master_SSL_CA_File: \n", "Master_SSL_CA_File: /etc/mysql/tls/ca.crt\n",
+		"Master_SSL_Verify_Server_Cert: No", "Master_SSL_Verify_Server_Cert: Yes",
+	).Replace(running)
+	if verified == running || !strings.Contains(verified, "Master_SSL_CA_File: /etc/mysql/tls/ca.crt") {
+		t.Fatal("sample without the TLS fields")
+	}
+	unverified := strings.Replace(verified, "Master_SSL_Verify_Server_Cert: Yes", "Master_SSL_Verify_Server_Cert: No", 1)
+
+	for _, tc := range []struct {
+		name, status, want string
+	}{
+		{"clear text", running, "switch replication from 127.0.0.1:3307 to TLS verified with /etc/mysql/tls/ca.crt (now without TLS)"},
+		{"not verified", unverified, "switch replication from 127.0.0.1:3307 to TLS verified with /etc/mysql/tls/ca.crt (now TLS with CA /etc/mysql/tls/ca.crt, the certificate not verified)"},
+		{"verified", verified, ""},
+	} {
+		r := replication(t, ca)
+		ch, err := r.Check(replProbe(mariaVersion, tc.status, "read_only=ON", "gtid_pos=0-1-12"))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		switch {
+		case tc.want == "" && ch != nil:
+			t.Errorf("%s: unexpected change %q", tc.name, ch.Summary)
+		case tc.want != "" && (ch == nil || ch.Summary != tc.want):
+			t.Errorf("%s: change %+v, want %q", tc.name, ch, tc.want)
+		}
+		if tc.want == "" {
+			continue
+		}
+		rec := &recorder{}
+		if err := r.Apply(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+		s := rec.scripts[0]
+		if strings.Contains(s, "mysqldump") || !strings.Contains(s, "MASTER_USE_GTID = slave_pos, MASTER_SSL = 1, MASTER_SSL_CA = '/etc/mysql/tls/ca.crt', MASTER_SSL_VERIFY_SERVER_CERT = 1;") {
+			t.Errorf("%s: script:\n%s", tc.name, s)
+		}
+	}
+	// Without tls_ca the TLS settings are not looked at.
+	if ch, err := replication(t, nil).Check(replProbe(mariaVersion, unverified, "read_only=ON")); err != nil || ch != nil {
+		t.Errorf("without tls_ca: %+v %v", ch, err)
+	}
+
+	// The seed reaches the primary with the CA, verifying its name.
+	for _, tc := range []struct{ version, verify, change string }{
+		{mariaVersion, "ssl-verify-server-cert\n", "MASTER_SSL_VERIFY_SERVER_CERT = 1"},
+		{"8.0.36", "ssl-mode=VERIFY_IDENTITY\n", "SOURCE_AUTO_POSITION = 1, SOURCE_SSL = 1, SOURCE_SSL_CA = '/etc/mysql/tls/ca.crt', SOURCE_SSL_VERIFY_SERVER_CERT = 1;"},
+	} {
+		r := replication(t, ca)
+		if _, err := r.Check(replProbe(tc.version, "", "read_only=OFF", "gtid_pos=")); err != nil {
+			t.Fatal(err)
+		}
+		rec := &recorder{}
+		r.Apply(context.Background(), rec)
+		s := rec.scripts[0]
+		cnf := "ssl-ca=\"/etc/mysql/tls/ca.crt\"\n" + tc.verify + "SKIFF_CNF_EOF\n"
+		if !strings.Contains(s, cnf) || !strings.Contains(s, "mysqldump") || !strings.Contains(s, tc.change) {
+			t.Errorf("%s: seed script lacks %q or %q:\n%s", tc.version, cnf, tc.change, s)
+		}
+		shParses(t, s)
 	}
 }

@@ -60,6 +60,27 @@ func (st replicaStatus) gtid() bool {
 	return u == "slave_pos" || u == "current_pos" || st["Auto_Position"] == "1"
 }
 
+// verifiedTLS reports whether replication connects over TLS, verifying
+// the primary's certificate with the CA file ca.
+func (st replicaStatus) verifiedTLS(ca string) bool {
+	return st["Master_SSL_Allowed"] == "Yes" && st["Master_SSL_CA_File"] == ca && st["Master_SSL_Verify_Server_Cert"] == "Yes"
+}
+
+// tls describes the TLS settings, for messages.
+func (st replicaStatus) tls() string {
+	if st["Master_SSL_Allowed"] != "Yes" {
+		return "now without TLS"
+	}
+	s := "now TLS"
+	if st["Master_SSL_CA_File"] != "" {
+		s += " with CA " + st["Master_SSL_CA_File"]
+	}
+	if st["Master_SSL_Verify_Server_Cert"] != "Yes" {
+		s += ", the certificate not verified"
+	}
+	return s
+}
+
 // threads describes the threads' state and last errors, for messages.
 func (st replicaStatus) threads() string {
 	s := "IO thread " + orNone(st["Slave_IO_Running"]) + ", SQL thread " + orNone(st["Slave_SQL_Running"])
