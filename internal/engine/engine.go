@@ -128,11 +128,7 @@ func (e *Engine) conn(ctx context.Context, h *inventory.Host) (transport.Transpo
 // is reported there as if Run had dialled. Dial must be set. When no Run
 // follows, Abandon closes them.
 func (e *Engine) DialAhead(ctx context.Context) {
-	limit := e.Hosts
-	if limit == nil {
-		limit = e.Inventory.Hosts
-	}
-	hosts := e.targets(limit)
+	hosts := e.targets(e.runHosts())
 	forks := e.Forks
 	if forks <= 0 {
 		forks = defaultForks
@@ -146,6 +142,14 @@ func (e *Engine) DialAhead(ctx context.Context) {
 		defer e.pool.ahead.Done()
 		Parallel(len(hosts), forks, func(i int) { e.conn(ctx, hosts[i]) })
 	}()
+}
+
+// runHosts are the hosts of the run: --limit's, else the inventory's.
+func (e *Engine) runHosts() []*inventory.Host {
+	if e.Hosts != nil {
+		return e.Hosts
+	}
+	return e.Inventory.Hosts
 }
 
 // Abandon stops DialAhead's dials and closes the run's connections.
@@ -187,7 +191,7 @@ type hostRun struct {
 	ahead     []probeItem
 	// bound holds the tasks readAhead bound, with the facts it bound them
 	// with: a play whose facts are the same takes them instead of binding
-	// its tasks again (see boundFor).
+	// its tasks again (see takeBound).
 	bound      map[playTask]boundTask
 	boundFacts cty.Value
 }
@@ -230,10 +234,7 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 	e.probes = probeCache{}
 	e.lazy = lazyLock{}
 	runs := map[string]*hostRun{}
-	limit := e.Hosts
-	if limit == nil {
-		limit = e.Inventory.Hosts
-	}
+	limit := e.runHosts()
 	for _, h := range limit {
 		hr := &hostRun{host: h, out: &plan.Host{Name: h.Name, Address: h.Address}}
 		runs[h.Name] = hr

@@ -78,11 +78,12 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 	for _, h := range e.targets(limit) {
 		targets = append(targets, target{h, runs[h.Name]})
 	}
+	readsOnly := e.Prepare == nil && e.Peek == nil // a plan's
 	var mu sync.Mutex
 	var refused []string
 	Parallel(len(targets), e.Forks, func(i int) {
 		h, hr := targets[i].h, targets[i].hr
-		if hr == nil && e.Prepare == nil && e.Peek == nil {
+		if hr == nil && readsOnly {
 			return // a plan's delegate is read when a task needs it
 		}
 		// The tasks are bound with the kept facts while the connection
@@ -121,7 +122,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		if e.Peek != nil {
 			hook = e.Peek
 		}
-		if hook == nil {
+		if readsOnly {
 			hook = readOnly
 		}
 		if hr != nil {
@@ -174,7 +175,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 				e.installHelper(ctx, h.Name, t, facts)
 			}
 		}
-		if err != nil && e.Prepare == nil && e.Peek == nil {
+		if err != nil && readsOnly {
 			// A plan's read failed: that host fails, the others go on.
 			hr.done, hr.out.Error, hr.out.Status = true, err.Error(), StatusOf(err)
 			e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)

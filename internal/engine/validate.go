@@ -25,10 +25,7 @@ func (e *Engine) Validate() hcl.Diagnostics {
 		}
 	}
 	scope := e.Scope.Offline()
-	limit := e.Hosts
-	if limit == nil {
-		limit = e.Inventory.Hosts
-	}
+	limit := e.runHosts()
 	for _, p := range e.Playbook.Plays {
 		selected, err := e.Inventory.Select(p.Hosts)
 		if err != nil {
