@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 )
@@ -31,18 +32,50 @@ type Saved struct {
 	Plan         *Plan  `json:"plan"`
 }
 
-// WriteSaved writes s to path (0600).
+// WriteSaved writes s to path (0600, owned by the user). It writes a new
+// file of its own, under a random name in path's folder, and renames it
+// over path when complete: a file or link already at path, or at any
+// other name there, is neither followed nor written through, and a
+// reader of path sees the old plan or the whole new one.
 func WriteSaved(path string, s *Saved) error {
 	s.Format = SavedFormat
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp") // O_EXCL, 0600
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	tmp := f.Name()
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename in dir durable, where the system allows it.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
 
 // ReadSaved reads a saved plan; ok is false when path is not one (a playbook).
