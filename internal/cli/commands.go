@@ -117,7 +117,11 @@ itself, without a program per read.
 --no-probe-helper reads with sh alone.
 
 With --out FILE the plan is saved; skiff apply FILE applies exactly it, and
-refuses hosts whose state changed since. Secrets are not written into it.
+refuses hosts whose state changed since, or where a change would write other
+content than the plan saw (a local file, template or secret changed since).
+Secrets are not written into it: content is pinned by digests keyed with
+.skiff/plan.key beside the inventory (made on first use), which the plan
+file does not hold.
 
 With --detailed-exitcode: exit 0 when nothing would change, 2 when something
 would, 1 on any error.`,
@@ -127,6 +131,13 @@ would, 1 on any error.`,
 			if err != nil {
 				return err
 			}
+			var nonce string
+			if out != "" {
+				if nonce, err = ld.recordContent(); err != nil {
+					ld.engine.Abandon()
+					return err
+				}
+			}
 			p := g.run(cmd.Context(), ld, engine.Plan)
 			g.report(p)
 			if out != "" {
@@ -134,7 +145,7 @@ would, 1 on any error.`,
 					fmt.Fprintf(g.stderr, "skiff: plan not saved: %d host(s) failed or were unreachable\n", p.Summary.Failed+p.Summary.Unreachable)
 					return exitError{1}
 				}
-				if err := g.savePlan(out, args[0], ld, p); err != nil {
+				if err := g.savePlan(out, args[0], nonce, ld, p); err != nil {
 					return err
 				}
 				fmt.Fprintf(g.stderr, "Plan saved to %s: apply exactly it with skiff apply %s\n", out, out)
@@ -186,7 +197,9 @@ Safety:
 A failing host stops; the others go on; the recap and the exit code say so.
 
 apply PLANFILE applies a plan saved by skiff plan --out, exactly: a host
-whose state no longer matches what the plan saw is refused, naming the task.
+whose state no longer matches what the plan saw, or where a change would
+write other content than the plan saw, is refused, naming the task (and the
+content's source).
 
 On a terminal, apply first shows the plan and asks. Without a terminal it
 needs --yes.`,

@@ -18,6 +18,9 @@ const sshConfigEnv = "SKIFF_SSH_CONFIG"
 // is shared by every host of the run, so accept-new appends don't race.
 // ~/.ssh/config fills in what the inventory leaves unset (see withSSHConfig).
 func (g *globals) dialer() engine.Dialer {
+	if g.dial != nil {
+		return g.dial
+	}
 	keys := sshtransport.NewHostKeyStore()
 	sshCfg, sshErr := loadSSHConfig()
 	return func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {

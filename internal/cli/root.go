@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"skiff/internal/engine"
 	"skiff/internal/hostprobe"
 )
 
@@ -42,6 +43,8 @@ type globals struct {
 	stdout, stderr io.Writer
 	stdinTTY       bool
 	stderrTTY      bool
+
+	dial engine.Dialer // replaces SSH when set (tests)
 }
 
 // Main runs skiff with args (without the program name) and returns the exit code.

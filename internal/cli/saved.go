@@ -25,8 +25,28 @@ func configDigest(ld *loaded) string {
 	return plan.Digest(files)
 }
 
-// savePlan writes p with what is needed to apply exactly it later.
-func (g *globals) savePlan(path, playbook string, ld *loaded, p *plan.Plan) error {
+// siteKeyPath is the site key that keys saved plans' content digests
+// (plan.ContentKey), kept beside the inventory with its other state.
+func (ld *loaded) siteKeyPath() string { return filepath.Join(ld.invCfg.Dir, ".skiff", "plan.key") }
+
+// recordContent makes the run record the content each change writes,
+// keyed for a plan to be saved; it returns the plan's nonce.
+func (ld *loaded) recordContent() (string, error) {
+	siteKey, err := plan.ReadSiteKey(ld.siteKeyPath(), true)
+	if err != nil {
+		return "", fmt.Errorf("the key of saved plans: %w", err)
+	}
+	nonce, err := plan.NewContentNonce()
+	if err != nil {
+		return "", err
+	}
+	ld.engine.ContentKey = plan.PlanContentKey(siteKey, nonce)
+	return nonce, nil
+}
+
+// savePlan writes p with what is needed to apply exactly it later; nonce
+// is recordContent's.
+func (g *globals) savePlan(path, playbook, nonce string, ld *loaded, p *plan.Plan) error {
 	abs := func(s string) string { a, _ := filepath.Abs(s); return a }
 	extra := map[string]string{}
 	for _, kv := range g.extra {
@@ -39,12 +59,15 @@ func (g *globals) savePlan(path, playbook string, ld *loaded, p *plan.Plan) erro
 	}
 	return plan.WriteSaved(path, &plan.Saved{
 		Created: time.Now().UTC(), Inventory: abs(g.inventory), Playbook: abs(playbook),
-		Limit: g.limit, Extra: extra, RolesPath: roles, ConfigDigest: configDigest(ld), Plan: p,
+		Limit: g.limit, Extra: extra, RolesPath: roles, ConfigDigest: configDigest(ld),
+		ContentNonce: nonce, ContentKeyCheck: ld.engine.ContentKey.Check(), Plan: p,
 	})
 }
 
 // applySaved applies a saved plan: the same inventory, playbook, limit and
-// variables; a host whose fresh plan differs from the saved one is refused.
+// variables; a host whose fresh plan differs from the saved one, or whose
+// changes would write other content than the plan saw (a local file,
+// template or secret changed), is refused.
 func (g *globals) applySaved(ctx context.Context, s *plan.Saved, yes, rollback bool) error {
 	if g.inventory != "" && g.inventory != s.Inventory {
 		return fmt.Errorf("a saved plan names its inventory (%s): leave out -i", s.Inventory)
@@ -63,6 +86,15 @@ func (g *globals) applySaved(ctx context.Context, s *plan.Saved, yes, rollback b
 	if configDigest(ld) != s.ConfigDigest {
 		return fmt.Errorf("the inventory, playbook or roles changed since the plan was saved (%s): make a new plan", s.Created.Format(time.RFC3339))
 	}
+	siteKey, err := plan.ReadSiteKey(ld.siteKeyPath(), false)
+	if err != nil {
+		return fmt.Errorf("cannot check the content the plan writes without the key it was saved with: %w: make a new plan here", err)
+	}
+	ld.engine.ContentKey = plan.PlanContentKey(siteKey, s.ContentNonce)
+	if ld.engine.ContentKey.Check() != s.ContentKeyCheck {
+		return fmt.Errorf("the plan was saved with another key than %s (made anew since, or the plan comes from another machine): make a new plan here", ld.siteKeyPath())
+	}
+	ld.engine.Pinned = s.Plan.Contents()
 	fresh := g.run(ctx, ld, engine.Plan)
 	mismatch := plan.Compare(s.Plan, fresh)
 	var hosts []*inventory.Host
@@ -77,7 +109,7 @@ func (g *globals) applySaved(ctx context.Context, s *plan.Saved, yes, rollback b
 	}
 	sort.Strings(refused)
 	for _, name := range refused {
-		fmt.Fprintf(g.stderr, "skiff: %s: refused: its state changed since the plan:\n", name)
+		fmt.Fprintf(g.stderr, "skiff: %s: refused: it no longer matches the plan:\n", name)
 		for _, m := range mismatch[name] {
 			fmt.Fprintf(g.stderr, "    %s\n", m)
 		}
@@ -112,7 +144,7 @@ func (g *globals) applySaved(ctx context.Context, s *plan.Saved, yes, rollback b
 			why = append(why, m.String())
 		}
 		result.Hosts = append(result.Hosts, &plan.Host{Name: name, Address: ld.inv.Host(name).Address, Status: plan.StatusFailed,
-			Error: "refused: state changed since the plan: " + strings.Join(why, "; ")})
+			Error: "refused: it no longer matches the plan: " + strings.Join(why, "; ")})
 	}
 	result.Finish()
 	g.report(result)

@@ -78,6 +78,14 @@ type Engine struct {
 	// first apply that finds it missing, and then answers their probes
 	// (package hostprobe). Nil probes with sh alone.
 	Helper *hostprobe.Binary
+	// ContentKey, when set, makes the run record on every change that
+	// writes content (module.ContentWriter) where it comes from and its
+	// digest under this key (plan.Change.Content): a saved plan pins it.
+	ContentKey plan.ContentKey
+	// Pinned, when set, holds the content a saved plan writes (with
+	// digests under ContentKey): applying, a task that would write other
+	// content, or content where the plan wrote none, fails instead.
+	Pinned plan.Contents
 	// Warn, when set, tells the user of what went wrong without failing
 	// the run (a helper that could not be installed).
 	Warn func(format string, args ...any)
@@ -484,9 +492,22 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 		if b.Target != nil {
 			c.Summary = "on " + b.Target.Name + ": " + c.Summary
 		}
+		taskID := b.Task.ID()
+		if b.Role.Handler(b.Task.Name) == b.Task {
+			taskID = "handler." + b.Task.Name
+		}
+		change := plan.Change{
+			Play: p.Name, Role: b.Role.Name, Task: taskID,
+			Action: c.Action, Summary: c.Summary, Diff: c.Diff, Sensitive: c.Sensitive,
+			Content: e.content(b.Module),
+		}
 		if mode == Apply {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("interrupted before %s/%s %s", p.Name, b.Role.Name, b.Task.ID())
+			}
+			if err := e.checkPinned(name, change); err != nil {
+				e.Observer.TaskDone(name, p.Name, taskID, "failed", err.Error())
+				return nil, fmt.Errorf("%s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
 			}
 			if err := e.record(ctx, hr, p, b, c); err != nil {
 				return nil, fmt.Errorf("%s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
@@ -504,14 +525,7 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 			}
 			stale = true
 		}
-		taskID := b.Task.ID()
-		if b.Role.Handler(b.Task.Name) == b.Task {
-			taskID = "handler." + b.Task.Name
-		}
-		hr.out.Changes = append(hr.out.Changes, plan.Change{
-			Play: p.Name, Role: b.Role.Name, Task: taskID,
-			Action: c.Action, Summary: c.Summary, Diff: c.Diff, Sensitive: c.Sensitive,
-		})
+		hr.out.Changes = append(hr.out.Changes, change)
 		e.Observer.TaskDone(name, p.Name, taskID, "changed", c.Summary)
 		for _, n := range b.Task.Notify {
 			ref := handlerRef{b.Role.Name, n}
@@ -531,6 +545,35 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 		}
 	}
 	return ordered, nil
+}
+
+// content is what m's change writes, keyed with ContentKey; nil when the
+// run records no content or m writes none.
+func (e *Engine) content(m module.Module) *plan.Content {
+	w, ok := m.(module.ContentWriter)
+	if e.ContentKey == nil || !ok {
+		return nil
+	}
+	data, source, ok := w.Written()
+	if !ok {
+		return nil
+	}
+	return &plan.Content{Source: source, Digest: e.ContentKey.Digest(module.SHA256(data))}
+}
+
+// checkPinned refuses a change that writes content the saved plan did not
+// (Pinned), just before it is applied: the content is that of this very
+// module, whatever changed since the plan was compared.
+func (e *Engine) checkPinned(host string, c plan.Change) error {
+	switch {
+	case e.Pinned == nil || c.Content == nil:
+		return nil
+	case len(e.Pinned[host][c.Key()]) == 0:
+		return fmt.Errorf("refused: it would write content from %s, which the saved plan does not write: make a new plan", c.Content.Source)
+	case !e.Pinned.Has(host, c.Key(), c.Content.Digest):
+		return fmt.Errorf("refused: the content from %s differs from what the saved plan saw: make a new plan", c.Content.Source)
+	}
+	return nil
 }
 
 // check probes tasks, one round trip per host they run on, and returns

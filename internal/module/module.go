@@ -58,6 +58,17 @@ type Reversible interface {
 	Reversal(dir string) (backup, undo, after string)
 }
 
+// ContentWriter is implemented by kinds that write content made on the
+// operator's machine (a local file read, a template rendered for the
+// host, an inline argument). After Check returned a change, Written
+// returns the content Apply would write and where it comes from: a local
+// path, or a description such as "the task's content argument", never a
+// value. ok is false when Apply writes no content (owner or mode only, a
+// removal). A saved plan pins the content by its digest.
+type ContentWriter interface {
+	Written() (content []byte, source string, ok bool)
+}
+
 // Volatile is implemented by kinds whose probe reads state that changes on
 // its own (a health check, a load balancer's runtime view of its servers).
 // The engine reads other probes ahead of their play and reuses the result

@@ -19,7 +19,13 @@ type Change struct {
 	Summary   string `json:"summary"`
 	Diff      string `json:"diff,omitempty"`
 	Sensitive bool   `json:"sensitive,omitempty"`
+	// Content is what the change writes, when it writes content and the
+	// run was asked to record it (saving a plan, applying a saved one).
+	Content *Content `json:"content,omitempty"`
 }
+
+// Key names the change's task on its host: "play/role task".
+func (c Change) Key() string { return c.Play + "/" + c.Role + " " + c.Task }
 
 // Host is one host's part of a plan or run.
 type Host struct {

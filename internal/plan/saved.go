@@ -6,17 +6,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 )
 
-// SavedFormat marks a saved plan file and its version.
-const SavedFormat = "skiff-plan/1"
+// SavedFormat marks a saved plan file and its version. Version 2 pins the
+// content each change writes; a version 1 plan, which does not, is refused.
+const SavedFormat = "skiff-plan/2"
 
 // Saved is `skiff plan --out FILE`: the plan and how it was made, so that
 // `skiff apply FILE` runs exactly that and can tell when hosts moved on.
 // It holds no secret values: diffs of secret content are already withheld,
-// and secrets are read again from their sources when the plan is applied.
+// secrets are read again from their sources when the plan is applied, and
+// the content a change writes is pinned by a keyed digest (ContentKey).
 type Saved struct {
 	Format    string            `json:"format"`
 	Created   time.Time         `json:"created"`
@@ -28,21 +31,59 @@ type Saved struct {
 	// ConfigDigest covers the inventory, playbook and role files: applying
 	// after they changed is refused.
 	ConfigDigest string `json:"config_digest"`
-	Plan         *Plan  `json:"plan"`
+	// ContentNonce derives, with the site key, the key of the content
+	// digests in Plan (PlanContentKey).
+	ContentNonce string `json:"content_nonce"`
+	// ContentKeyCheck is ContentKey.Check of that key: applying with
+	// another site key is told apart from content that changed.
+	ContentKeyCheck string `json:"content_key_check"`
+	Plan            *Plan  `json:"plan"`
 }
 
-// WriteSaved writes s to path (0600).
+// WriteSaved writes s to path (0600, owned by the user). It writes a new
+// file of its own, under a random name in path's folder, and renames it
+// over path when complete: a file or link already at path, or at any
+// other name there, is neither followed nor written through, and a
+// reader of path sees the old plan or the whole new one.
 func WriteSaved(path string, s *Saved) error {
 	s.Format = SavedFormat
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp") // O_EXCL, 0600
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	tmp := f.Name()
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename in dir durable, where the system allows it.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
 
 // ReadSaved reads a saved plan; ok is false when path is not one (a playbook).
@@ -121,19 +162,19 @@ func Compare(saved, fresh *Plan) map[string][]Mismatch {
 		}
 		planned := map[string]Change{}
 		for _, c := range o.Changes {
-			planned[c.Play+"/"+c.Role+" "+c.Task] = c
+			planned[c.Key()] = c
 		}
 		for _, c := range h.Changes {
-			key := c.Play + "/" + c.Role + " " + c.Task
+			key := c.Key()
 			p, ok := planned[key]
 			delete(planned, key)
 			switch {
 			case !ok:
 				out[h.Name] = append(out[h.Name], Mismatch{Task: key, Now: describe(c)})
-			case p.Action == c.Action && p.Summary == c.Summary && p.Sensitive == c.Sensitive && p.Diff != c.Diff:
-				out[h.Name] = append(out[h.Name], Mismatch{Task: key, Planned: describe(p), Now: "the same change from content that differs from what the plan saw"})
 			case p.Action != c.Action || p.Summary != c.Summary || p.Sensitive != c.Sensitive:
 				out[h.Name] = append(out[h.Name], Mismatch{Task: key, Planned: describe(p), Now: describe(c)})
+			case p.Diff != c.Diff || !sameContent(p.Content, c.Content):
+				out[h.Name] = append(out[h.Name], Mismatch{Task: key, Planned: describe(p), Now: "the same change, " + contentChange(p.Content, c.Content)})
 			}
 		}
 		for key, p := range planned {
@@ -151,3 +192,24 @@ func Compare(saved, fresh *Plan) map[string][]Mismatch {
 }
 
 func describe(c Change) string { return string(c.Action) + " (" + c.Summary + ")" }
+
+func sameContent(a, b *Content) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Digest == b.Digest
+}
+
+// contentChange says how the content a change writes differs from the
+// plan's, naming its source.
+func contentChange(planned, now *Content) string {
+	switch {
+	case now == nil && planned == nil:
+		return "but from content that differs from what the plan saw"
+	case now == nil:
+		return "but it no longer writes the content the plan saw from " + planned.Source
+	case planned == nil:
+		return "but it writes content from " + now.Source + " that the plan did not"
+	}
+	return "but the content from " + now.Source + " differs from what the plan saw"
+}

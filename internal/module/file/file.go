@@ -48,11 +48,13 @@ func New(a *module.Args) module.Module {
 		if !a.Unknown("content") {
 			s.Content, s.Known = []byte(a.String("content", false)), true
 		}
+		s.Source = "the task's content argument"
 		s.Sensitive = a.Sensitive("content")
 	case hasSource:
 		a.RejectSensitive("source")
 		if src := a.String("source", false); src != "" {
 			s.Content, s.Known = readSource(a, src)
+			s.Source = sourcePath(a, src)
 		}
 	}
 	return &File{File: filestate.New(s)}
@@ -61,10 +63,7 @@ func New(a *module.Args) module.Module {
 // readSource reads source from the role's files/ folder, or from the local
 // machine when it is an absolute path.
 func readSource(a *module.Args, src string) ([]byte, bool) {
-	p := src
-	if !filepath.IsAbs(src) {
-		p = filepath.Join(a.RoleDir, "files", src)
-	}
+	p := sourcePath(a, src)
 	b, err := a.ReadLocal(p)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -75,4 +74,12 @@ func readSource(a *module.Args, src string) ([]byte, bool) {
 		return nil, false
 	}
 	return b, true
+}
+
+// sourcePath is the local path of source src.
+func sourcePath(a *module.Args, src string) string {
+	if filepath.IsAbs(src) {
+		return src
+	}
+	return filepath.Join(a.RoleDir, "files", src)
 }

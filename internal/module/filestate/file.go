@@ -21,6 +21,9 @@ type Spec struct {
 	// computed yet (validate mode), and then Probe/Check do not compare it.
 	Content []byte
 	Known   bool
+	// Source says where Content comes from, for messages: a local path,
+	// or a description of an inline argument; never a value.
+	Source string
 	// Sensitive content is never sent back by the probe nor shown in a diff
 	// or in validate's output.
 	Sensitive bool
@@ -47,8 +50,9 @@ type File struct {
 }
 
 var (
-	_ module.Module     = (*File)(nil)
-	_ module.Reversible = (*File)(nil)
+	_ module.Module        = (*File)(nil)
+	_ module.Reversible    = (*File)(nil)
+	_ module.ContentWriter = (*File)(nil)
 )
 
 // New returns the module for s.
@@ -112,6 +116,15 @@ func (f *File) Check(p module.Probed) (*module.Change, error) {
 	}
 	ch.Summary += "; " + note
 	return ch, nil
+}
+
+// Written returns the content Apply uploads, when the last Check found
+// that it differs from the host's.
+func (f *File) Written() ([]byte, string, bool) {
+	if !f.writeNeeded {
+		return nil, "", false
+	}
+	return f.Content, f.Source, true
 }
 
 // stalePrefix is the glob prefix of TempPath's names for p (quoted apart

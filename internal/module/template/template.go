@@ -47,6 +47,7 @@ func New(a *module.Args) module.Module {
 	a.RejectSensitive("source")
 	if src := a.String("source", true); src != "" {
 		s.Content, s.Known, s.Sensitive = render(a, src)
+		s.Source = "template " + templatePath(a, src)
 	}
 	return &Template{File: filestate.New(s)}
 }
@@ -55,10 +56,7 @@ func New(a *module.Args) module.Module {
 // unknown variables) point into the template file. known is false when the
 // result depends on values not known yet (validate mode) or rendering failed.
 func render(a *module.Args, src string) (content []byte, known, sensitive bool) {
-	p := src
-	if !filepath.IsAbs(src) {
-		p = filepath.Join(a.RoleDir, "templates", src)
-	}
+	p := templatePath(a, src)
 	text, err := a.ReadLocal(p)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -93,6 +91,14 @@ func render(a *module.Args, src string) (content []byte, known, sensitive bool) 
 		return nil, false, sensitive
 	}
 	return []byte(sv.AsString()), true, sensitive
+}
+
+// templatePath is the local path of template src.
+func templatePath(a *module.Args, src string) string {
+	if filepath.IsAbs(src) {
+		return src
+	}
+	return filepath.Join(a.RoleDir, "templates", src)
 }
 
 // parsed holds templates parsed in this run, by their text's backing array
