@@ -23,7 +23,8 @@ task "file" "keys" {
 
 // attacker is what the unprivileged user runs, in a tight loop: every
 // .skiff-* entry skiff makes in its folder is moved aside and replaced by
-// a symlink to root's file, and the target itself is swapped for one too.
+// a symlink to root's file. (A link at the target itself is refused at
+// the probe, and the unit tests swap it in between probe and apply.)
 const attacker = `cd /home/mallory/drop || exit 1
 while :; do
   for f in .skiff-*; do
@@ -32,10 +33,6 @@ while :; do
     mv -f -- "$f" "gone$$" 2>/dev/null
     ln -s /root/victim "$f" 2>/dev/null
   done
-  if [ ! -L authorized_keys ]; then
-    mv -f authorized_keys gone-target 2>/dev/null
-    ln -s /root/victim authorized_keys 2>/dev/null
-  fi
 done`
 
 // TestNoLinkFollowedAsRoot proves that a local user who owns the folder of
@@ -68,7 +65,7 @@ func TestNoLinkFollowedAsRoot(t *testing.T) {
 		t.Fatalf("first apply: exit %d", r.code)
 	}
 
-	t.Run("temporaries and target swapped for links in a tight loop during 50 applies", func(t *testing.T) {
+	t.Run("temporaries swapped for links in a tight loop during 50 applies", func(t *testing.T) {
 		if out, code := hostExec(t, c, "h1", "setsid su -s /bin/sh mallory -c "+shellQuote(attacker)+" </dev/null >/dev/null 2>&1 & echo $! > /run/attacker.pid"); code != 0 {
 			t.Fatalf("starting the attacker: %s", out)
 		}
