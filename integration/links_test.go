@@ -22,16 +22,22 @@ task "file" "keys" {
 `
 
 // attacker is what the unprivileged user runs, in a tight loop: every
-// .skiff-* entry skiff makes in its folder is moved aside and replaced by
-// a symlink to root's file. (A link at the target itself is refused at
+// .skiff-* entry skiff makes in its folder is replaced by a symlink to
+// root's file (a file at once, by a rename; a folder after moving it
+// aside). (A link at the target itself is refused at
 // the probe, and the unit tests swap it in between probe and apply.)
 const attacker = `cd /home/mallory/drop || exit 1
+n=0
 while :; do
   for f in .skiff-*; do
     [ -L "$f" ] && continue
-    [ -e "$f" ] || continue
-    mv -f -- "$f" "gone$$" 2>/dev/null
-    ln -s /root/victim "$f" 2>/dev/null
+    n=$((n+1))
+    if [ -d "$f" ]; then
+      mv -f -- "$f" "gone.$n" 2>/dev/null
+      ln -s /root/victim "$f" 2>/dev/null
+    elif [ -e "$f" ]; then
+      ln -sfn /root/victim "link.$n" && mv -f -T -- "link.$n" "$f" 2>/dev/null
+    fi
   done
 done`
 

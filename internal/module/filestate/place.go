@@ -60,7 +60,7 @@ const EnterScript = `skiff_enter() {
     elif [ -e "$_skiff_c" ]; then
       _skiff_id=$(stat -c %d:%i -- "$_skiff_c") || return 1
     elif [ "$_skiff_create" = create ]; then
-      mkdir -m 0755 -- "$_skiff_c" || return 1
+      (umask 022 && mkdir -- "$_skiff_c") || return 1
       _skiff_id=$(stat -c %d:%i -- "$_skiff_c") || return 1
     else
       echo "skiff: $(pwd -P)/$_skiff_c does not exist (in $_skiff_dir)" >&2
@@ -86,7 +86,7 @@ func PrivateScript(name string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "skiff_p=%s\n", shell.Quote(name))
 	b.WriteString("skiff_parent=$(stat -c %d:%i .) && skiff_me=$(id -u) || exit 1\n")
-	b.WriteString("(umask 077 && mkdir -m 0700 -- \"./$skiff_p\") || exit 1\n")
+	b.WriteString("(umask 077 && mkdir -- \"./$skiff_p\") || exit 1\n")
 	b.WriteString("cd -P -- \"./$skiff_p\" && [ \"$(stat -c '%u %a' .)\" = \"$skiff_me 700\" ] && [ \"$(stat -c %d:%i ..)\" = \"$skiff_parent\" ] || " +
 		"{ echo \"skiff: the private folder $skiff_p changed before skiff entered it: refused\" >&2; exit 1; }\n")
 	b.WriteString("skiff_private=$skiff_p\n")
