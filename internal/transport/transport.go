@@ -35,8 +35,9 @@ type FileInfo struct {
 // argv, so nothing in it (secrets included) shows in the remote process list.
 //
 // WriteFile writes exactly path (as root when become is set) with perm, creating
-// or truncating it. It is not atomic by itself: callers write a temporary
-// file beside the target and rename it with Run.
+// or truncating it; perm is set before any content lands. It follows a
+// symlink at path, so callers write only where no other user can plant
+// one, and place the file with Run (filestate's staging folder).
 //
 // Stat reports os.ErrNotExist (wrapped) when path is missing.
 //

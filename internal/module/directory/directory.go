@@ -106,23 +106,31 @@ func (d *Directory) Apply(ctx context.Context, t transport.Transport) error {
 	if d.change == nil {
 		return nil
 	}
+	// Every step acts from inside the directory it changes, entered one
+	// component at a time (filestate.EnterScript): a symlink another user
+	// planted on the way is refused, never followed by rm, chown or chmod.
 	var b strings.Builder
-	fmt.Fprintf(&b, "p=%s\n", shell.Quote(d.path))
+	b.WriteString(filestate.EnterScript)
+	fmt.Fprintf(&b, "p=%s\nparent=%s\nn=%s\n", shell.Quote(d.path), shell.Quote(path.Dir(d.path)), shell.Quote(path.Base(d.path)))
 	what := "update directory " + d.path
 	switch {
 	case d.absent:
 		what = "remove directory " + d.path
-		b.WriteString("rm -rf -- \"$p\" || exit 1\n")
+		b.WriteString("skiff_enter \"$parent\" || exit 1\n")
+		b.WriteString("rm -rf -- \"./$n\" || exit 1\n")
 	case d.create:
 		what = "create directory " + d.path
 		m := d.meta
 		if !m.HasMode {
 			m.Mode, m.HasMode = 0o755, true
 		}
-		b.WriteString("mkdir -p -- \"$p\" || exit 1\n")
-		b.WriteString(m.Script("p", true))
+		b.WriteString("skiff_enter \"$parent\" create || exit 1\n")
+		b.WriteString("[ -d \"./$n\" ] || (umask 077 && mkdir -- \"./$n\") || exit 1\n")
+		b.WriteString("skiff_enter \"$p\" || exit 1\nq=.\n")
+		b.WriteString(m.Script("q", true))
 	default:
-		b.WriteString(d.meta.Script("p", true))
+		b.WriteString("skiff_enter \"$p\" || exit 1\nq=.\n")
+		b.WriteString(d.meta.Script("q", true))
 	}
 	res, err := t.Run(ctx, b.String())
 	if err != nil {
@@ -181,10 +189,11 @@ func (d *Directory) createReversal(dir string) (backup, undo string) {
 		candidates = append(candidates, shell.Quote(p))
 	}
 	b.Reset()
+	b.WriteString(filestate.EnterScript)
 	fmt.Fprintf(&b, "if [ -f %s ]; then\n", created)
 	fmt.Fprintf(&b, "  top=$(cat %s) || exit 1\n", created)
 	b.WriteString("  case $top in\n")
-	fmt.Fprintf(&b, "  %s) rm -rf -- \"$top\" || exit 1 ;;\n", strings.Join(candidates, "|"))
+	fmt.Fprintf(&b, "  %s) skiff_enter \"$(dirname -- \"$top\")\" && rm -rf -- \"./$(basename -- \"$top\")\" || exit 1 ;;\n", strings.Join(candidates, "|"))
 	fmt.Fprintf(&b, "  *) echo %s\"$top\"%s >&2; exit 1 ;;\n",
 		shell.Quote("skiff: "+path.Join(dir, backupCreated)+" names "), shell.Quote(", which is not "+d.path+" or one of its parents"))
 	b.WriteString("  esac\n")
@@ -194,7 +203,7 @@ func (d *Directory) createReversal(dir string) (backup, undo string) {
 
 // metaReversal: backup records the mode and owner; undo sets them back.
 func (d *Directory) metaReversal(dir string) (backup, undo string) {
-	return d.metaBackup(dir), d.metaUndo(dir, "if")
+	return d.metaBackup(dir), filestate.EnterScript + d.metaUndo(dir, "if")
 }
 
 // metaBackup is the line that records the directory's mode and owner (of
@@ -213,7 +222,7 @@ func (d *Directory) metaUndo(dir, kw string) string {
 	fmt.Fprintf(&b, "%s [ -f %s ]; then\n", kw, meta)
 	fmt.Fprintf(&b, "  p=%s\n", shell.Quote(d.path))
 	fmt.Fprintf(&b, "  read -r m u g < %s || exit 1\n", meta)
-	b.WriteString("  chown -- \"$u:$g\" \"$p\" && chmod ug-s -- \"$p\" && chmod -- \"$m\" \"$p\" || exit 1\n")
+	b.WriteString("  skiff_enter \"$p\" && chown -- \"$u:$g\" . && chmod ug-s -- . && chmod -- \"$m\" . || exit 1\n")
 	b.WriteString("else\n")
 	b.WriteString(noBackup(d.path, dir))
 	b.WriteString("fi\n")
@@ -236,15 +245,17 @@ func (d *Directory) treeReversal(dir string) (backup, undo string) {
 	backup = b.String()
 
 	b.Reset()
-	fmt.Fprintf(&b, "p=%s\nparent=%s\n", shell.Quote(d.path), shell.Quote(parent))
+	b.WriteString(filestate.EnterScript)
+	fmt.Fprintf(&b, "parent=%s\nn=%s\n", shell.Quote(parent), shell.Quote(base))
 	fmt.Fprintf(&b, "if [ -f %s ]; then\n", tree)
-	b.WriteString("  if [ -L \"$p\" ] || [ -e \"$p\" ]; then\n")
-	fmt.Fprintf(&b, "    tar -C \"$parent\" --numeric-owner --skip-old-files -xpf %s || exit 1\n", tree)
+	b.WriteString("  skiff_enter \"$parent\" create || exit 1\n")
+	b.WriteString("  if [ -L \"./$n\" ] || [ -e \"./$n\" ]; then\n")
+	fmt.Fprintf(&b, "    tar --numeric-owner --skip-old-files -xpf %s || exit 1\n", tree)
 	b.WriteString("  else\n")
-	b.WriteString("    mkdir -p -- \"$parent\" || exit 1\n")
-	fmt.Fprintf(&b, "    t=$(mktemp -d -- %s) || exit 1\n", shell.Quote(path.Join(parent, ".skiff-"+base+".XXXXXX")))
-	b.WriteString("    trap 'rm -rf -- \"$t\"' EXIT\n    trap 'exit 1' HUP INT TERM\n")
-	fmt.Fprintf(&b, "    tar -C \"$t\" --numeric-owner -xpf %s && mv -T -- \"$t\"/%s \"$p\" || exit 1\n", tree, shell.Quote(base))
+	b.WriteString("    skiff_private=\n    trap '[ -z \"$skiff_private\" ] || { cd .. && rm -rf -- \"./$skiff_private\"; }' EXIT\n    trap 'exit 1' HUP INT TERM\n")
+	b.WriteString(filestate.PrivateScript(path.Base(filestate.TempPath(d.path))))
+	fmt.Fprintf(&b, "    tar --numeric-owner -xpf %s && mv -T -- \"./$n\" \"../$n\" || exit 1\n", tree)
+	b.WriteString("    cd .. && rmdir -- \"./$skiff_private\" && skiff_private= || exit 1\n")
 	b.WriteString("  fi\n")
 	fmt.Fprintf(&b, "elif [ ! -e %s ]; then\n", absent)
 	b.WriteString(noBackup(d.path, dir))

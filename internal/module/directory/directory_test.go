@@ -1,9 +1,11 @@
 package directory
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -86,5 +88,33 @@ func TestArgErrors(t *testing.T) {
 				t.Errorf("a refused path is still probed")
 			}
 		})
+	}
+}
+
+// A directory swapped for another user's symlink is refused: its owner and
+// mode fix never reaches the link's target.
+func TestModeFixRefusesAnotherUsersLink(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to plant a link owned by another user")
+	}
+	victim := t.TempDir() // stands for /etc
+	os.Chmod(victim, 0o755)
+	p := filepath.Join(t.TempDir(), "data")
+	if err := os.Symlink(victim, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(p, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	m := build(t, map[string]cty.Value{"path": cty.StringVal(p), "mode": cty.StringVal("0777"), "owner": cty.StringVal("65534")})
+	if ch := moduletest.Check(t, m); ch == nil {
+		t.Fatal("no change planned")
+	}
+	err := m.Apply(context.Background(), &moduletest.Local{})
+	if err == nil || !strings.Contains(err.Error(), "symbolic link owned by uid 65534") {
+		t.Fatalf("apply error = %v", err)
+	}
+	if fi, err := os.Stat(victim); err != nil || fi.Mode().Perm() != 0o755 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Fatalf("link target changed: %v %v", fi.Mode(), err)
 	}
 }

@@ -117,7 +117,7 @@ func TestValidate(t *testing.T) {
 	mk := func(content string) module.Module {
 		return build(t, map[string]cty.Value{
 			"path": cty.StringVal(p), "content": cty.StringVal(content),
-			"validate": cty.StringVal("grep -q good %s || { echo \"no good in $(basename %s)\"; exit 4; }"),
+			"validate": cty.StringVal("grep -q good %s || { echo \"no good in %s\"; exit 4; }"),
 		})
 	}
 
@@ -126,7 +126,7 @@ func TestValidate(t *testing.T) {
 		t.Fatal("no change")
 	}
 	err := m.Apply(context.Background(), &moduletest.Local{})
-	if err == nil || !strings.Contains(err.Error(), "no good in .skiff-site.conf.") || !strings.Contains(err.Error(), "unchanged") {
+	if err == nil || !strings.Contains(err.Error(), "/.skiff-site.conf.") || !strings.Contains(err.Error(), ".tmp/site.conf") || !strings.Contains(err.Error(), "unchanged") {
 		t.Fatalf("apply error = %v", err)
 	}
 	if readFile(t, p) != "good old\n" {

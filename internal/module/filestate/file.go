@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"strings"
 
@@ -81,7 +83,7 @@ func (f *File) Probe() string {
 	var b strings.Builder
 	b.WriteString(statScript(f.Path, false, true))
 	// Temporaries of an upload that a killed run never renamed.
-	fmt.Fprintf(&b, "n=0; for x in %s.*.tmp; do [ -f \"$x\" ] && n=$((n+1)); done; echo \"stale_tmp=$n\"\n", shell.Quote(stalePrefix(f.Path)))
+	fmt.Fprintf(&b, "n=0; for x in %s.*.tmp; do { [ -e \"$x\" ] || [ -L \"$x\" ]; } && n=$((n+1)); done; echo \"stale_tmp=$n\"\n", shell.Quote(stalePrefix(f.Path)))
 	if f.Absent {
 		return b.String()
 	}
@@ -209,28 +211,29 @@ func (f *File) check(st Stat, fields map[string]string, content []byte, hasConte
 	return ch, nil
 }
 
-// Apply removes the file, or fixes its owner and mode, or uploads the wanted
-// content to a temporary file beside it, validates that, and renames it
-// over the file. The live file is untouched until the rename.
+// Apply removes the file, or places the wanted content with the wanted
+// owner and mode (see place.go): uploaded to the host's staging folder,
+// moved into a private folder beside the file, validated there, and
+// renamed over the file. The live file is untouched until the rename. An
+// owner or mode fix alone places the content anew too: chown or chmod on
+// the live path could follow a symlink swapped in since the probe.
 func (f *File) Apply(ctx context.Context, t transport.Transport) error {
-	if f.staleTemps > 0 {
-		if err := f.run(ctx, t, "remove stale temporary files", fmt.Sprintf("rm -f %s.*.tmp\n", shell.Quote(stalePrefix(f.Path)))); err != nil {
+	if f.staleTemps > 0 || f.Absent {
+		what := "remove stale temporary files beside " + f.Path
+		if f.Absent {
+			what = "remove " + f.Path
+		}
+		if err := f.run(ctx, t, what, RemoveScript(f.Path, f.Absent, f.staleTemps > 0)); err != nil {
 			return err
 		}
 	}
-	switch {
-	case f.Absent:
-		return f.run(ctx, t, "remove "+f.Path, fmt.Sprintf("rm -f %s\n", shell.Quote(f.Path)))
-	case f.metaNeeded:
-		return f.run(ctx, t, "set owner and mode of "+f.Path,
-			fmt.Sprintf("p=%s\n%s", shell.Quote(f.Path), f.Meta.Script("p", false)))
-	case !f.writeNeeded:
+	if f.Absent || (!f.writeNeeded && !f.metaNeeded) {
 		return nil
 	}
 	dir := path.Dir(f.Path)
 	if !f.st.ParentExists {
 		// The engine re-probes after earlier changes, but check once more
-		// rather than let the upload fail with a less clear error.
+		// rather than let the placement fail with a less clear error.
 		res, err := t.Run(ctx, fmt.Sprintf("[ -d %s ] || exit %d\n", shell.Quote(dir), exitNoParent))
 		if err != nil {
 			return err
@@ -256,27 +259,11 @@ func (f *File) Apply(ctx context.Context, t transport.Transport) error {
 		m.Mode, m.HasMode = 0o644, true
 	}
 
-	tmp := TempPath(f.Path)
-	// 0600 until chown and chmod: nobody else reads it in between.
-	if err := t.WriteFile(ctx, tmp, bytes.NewReader(f.Content), 0o600); err != nil {
-		if !f.st.ParentExists {
-			return f.noParent(dir)
-		}
-		return fmt.Errorf("upload %s: %w", tmp, err)
+	staged, err := upload(ctx, t, f.Content)
+	if err != nil {
+		return fmt.Errorf("upload %s: %w", f.Path, err)
 	}
-
-	var b strings.Builder
-	fmt.Fprintf(&b, "t=%s\np=%s\n", shell.Quote(tmp), shell.Quote(f.Path))
-	b.WriteString("trap 'rm -f \"$t\"' EXIT\ntrap 'exit 1' HUP INT TERM\n")
-	b.WriteString(m.Script("t", false))
-	if f.Validate != "" {
-		v := strings.ReplaceAll(f.Validate, "%s", shell.Quote(tmp))
-		// eval: a syntax error in the command fails only the command.
-		fmt.Fprintf(&b, "out=$(eval %s 2>&1 </dev/null) || { printf '%%s\\n' \"$out\"; exit %d; }\n", shell.Quote(v), exitValidate)
-	}
-	b.WriteString("mv -f \"$t\" \"$p\" || exit 1\ntrap - EXIT\n")
-
-	res, err := t.Run(ctx, b.String())
+	res, err := t.Run(ctx, PlaceScript(Placement{Path: f.Path, Staged: staged, Meta: m, Validate: f.Validate}))
 	if err != nil {
 		return err
 	}
@@ -294,6 +281,25 @@ func (f *File) Apply(ctx context.Context, t transport.Transport) error {
 	default:
 		return shell.NewRunError("write "+f.Path, res, nil)
 	}
+}
+
+// upload writes content to a fresh file in StagingDir (0600 before any
+// byte lands), making the folder (root-only) when it is missing, and
+// returns the file's path.
+func upload(ctx context.Context, t transport.Transport, content []byte) (string, error) {
+	staged := StagedPath()
+	err := t.WriteFile(ctx, staged, bytes.NewReader(content), 0o600)
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		res, rerr := t.Run(ctx, fmt.Sprintf("umask 077\nmkdir -p -- %s\n", shell.Quote(StagingDir)))
+		if rerr != nil {
+			return "", rerr
+		}
+		if res.ExitCode != 0 {
+			return "", shell.NewRunError("make "+StagingDir, res, nil)
+		}
+		err = t.WriteFile(ctx, staged, bytes.NewReader(content), 0o600)
+	}
+	return staged, err
 }
 
 func (f *File) noParent(dir string) error {

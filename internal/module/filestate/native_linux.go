@@ -118,8 +118,8 @@ func answerFile(q FileQuery, names *idNames) module.NativeAnswer {
 	return module.NativeAnswer{Probed: module.Probed{Stdout: b.Bytes()}, OK: true}
 }
 
-// staleTemps counts, as the fragment's glob does, the regular files named
-// like TempPath's beside p.
+// staleTemps counts, as the fragment's glob does, the entries of any type
+// named like TempPath's beside p (a killed placement leaves a folder).
 func staleTemps(p string) int {
 	prefix := ".skiff-" + path.Base(p) + "."
 	entries, err := os.ReadDir(path.Dir(p))
@@ -132,9 +132,7 @@ func staleTemps(p string) int {
 		if len(name) < len(prefix)+len(".tmp") || !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, ".tmp") {
 			continue
 		}
-		if fi, err := os.Stat(path.Join(path.Dir(p), name)); err == nil && fi.Mode().IsRegular() {
-			n++
-		}
+		n++
 	}
 	return n
 }

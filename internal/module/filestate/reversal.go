@@ -22,10 +22,11 @@ const (
 // symlink as a symlink) to dir/orig, or, when p does not exist, creates the
 // marker dir/absent. It fails on anything else (a directory…).
 //
-// undo copies dir/orig to a temporary name beside p and renames it over p
-// (atomic; mv -T never descends into a directory), or, after the absent
-// marker, removes the file or symlink at p. Without either (no backup was
-// made) it fails rather than guess. Running it twice restores the same.
+// undo places a copy of dir/orig at p as PlaceScript does (atomic; a link
+// planted on the way is never followed), or, after the absent marker,
+// removes the file or symlink at p (RemoveScript). Without either (no
+// backup was made) it fails rather than guess. Running it twice restores
+// the same.
 func Reversal(p, dir string) (backup, undo string) {
 	q, orig, absent := shell.Quote(p), shell.Quote(path.Join(dir, backupCopy)), shell.Quote(path.Join(dir, backupAbsent))
 
@@ -41,15 +42,11 @@ func Reversal(p, dir string) (backup, undo string) {
 	backup = b.String()
 
 	b.Reset()
-	fmt.Fprintf(&b, "p=%s\nb=%s\n", q, orig)
+	fmt.Fprintf(&b, "b=%s\n", orig)
 	b.WriteString("if [ -L \"$b\" ] || [ -e \"$b\" ]; then\n")
-	fmt.Fprintf(&b, "  t=%s\n", shell.Quote(TempPath(p)))
-	b.WriteString("  trap 'rm -f \"$t\"' EXIT\n  trap 'exit 1' HUP INT TERM\n")
-	b.WriteString("  rm -f -- \"$t\" && cp -a -- \"$b\" \"$t\" && mv -f -T -- \"$t\" \"$p\" || exit 1\n")
+	fmt.Fprintf(&b, "(\n%s) || exit 1\n", PlaceScript(Placement{Path: p, Copy: path.Join(dir, backupCopy)}))
 	fmt.Fprintf(&b, "elif [ -e %s ]; then\n", absent)
-	b.WriteString("  if [ -L \"$p\" ] || [ -f \"$p\" ]; then\n    rm -f -- \"$p\" || exit 1\n")
-	b.WriteString("  elif [ -e \"$p\" ]; then\n")
-	b.WriteString("    echo \"skiff: $p did not exist before and is now neither a file nor a symbolic link: left as it is\" >&2; exit 1\n  fi\n")
+	fmt.Fprintf(&b, "(\n%s) || exit 1\n", RemoveScript(p, true, false))
 	b.WriteString("else\n")
 	fmt.Fprintf(&b, "  echo %s >&2; exit 1\n", shell.Quote("skiff: no backup of "+p+" in "+dir))
 	b.WriteString("fi\n")

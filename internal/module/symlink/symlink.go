@@ -19,6 +19,7 @@ package symlink
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 
 	"skiff/internal/module"
@@ -106,15 +107,19 @@ func (s *Symlink) Apply(ctx context.Context, t transport.Transport) error {
 	if s.change == nil {
 		return nil
 	}
+	// From inside the link's directory, entered one component at a time
+	// (filestate.EnterScript): a symlink planted above path never leads
+	// the change elsewhere.
 	var b strings.Builder
-	fmt.Fprintf(&b, "p=%s\n", shell.Quote(s.path))
+	b.WriteString(filestate.EnterScript)
+	fmt.Fprintf(&b, "skiff_enter %s || exit 1\nn=%s\n", shell.Quote(path.Dir(s.path)), shell.Quote(path.Base(s.path)))
 	if s.absent {
-		b.WriteString("if [ -L \"$p\" ]; then rm -f -- \"$p\" || exit 1; fi\n")
+		b.WriteString("if [ -L \"./$n\" ]; then rm -f -- \"./$n\" || exit 1; fi\n")
 	} else {
-		fmt.Fprintf(&b, "t=%s\n", shell.Quote(filestate.TempPath(s.path)))
-		b.WriteString("trap 'rm -f \"$t\"' EXIT\ntrap 'exit 1' HUP INT TERM\n")
+		fmt.Fprintf(&b, "t=%s\n", shell.Quote("./"+path.Base(filestate.TempPath(s.path))))
+		b.WriteString("trap 'rm -f -- \"$t\"' EXIT\ntrap 'exit 1' HUP INT TERM\n")
 		fmt.Fprintf(&b, "ln -s -- %s \"$t\" || exit 1\n", shell.Quote(s.target))
-		b.WriteString("mv -f -T -- \"$t\" \"$p\" || exit 1\ntrap - EXIT\n")
+		b.WriteString("mv -f -T -- \"$t\" \"./$n\" || exit 1\ntrap - EXIT\n")
 	}
 	res, err := t.Run(ctx, b.String())
 	if err != nil {
