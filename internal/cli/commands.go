@@ -251,7 +251,7 @@ func (g *globals) confirm(p *plan.Plan) (bool, error) {
 
 // applyLoaded converges with locks held and changes journalled.
 func (g *globals) applyLoaded(ctx context.Context, ld *loaded, playbook string, rollback bool) error {
-	p, err := g.applyEngine(ctx, ld, playbook, rollback)
+	p, err := g.applyEngine(ctx, ld, playbook, rollback, nil)
 	if err != nil {
 		return err
 	}
@@ -262,7 +262,10 @@ func (g *globals) applyLoaded(ctx context.Context, ld *loaded, playbook string, 
 	return nil
 }
 
-func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, rollback bool) (*plan.Plan, error) {
+// applyEngine runs the engine in Apply mode with locks held and changes
+// journalled; the journal ends with the hosts that failed, refused (hosts a
+// saved plan refused before the run) among them.
+func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, rollback bool, refused []string) (*plan.Plan, error) {
 	w, err := g.startJournal(ld, "apply", playbook, "")
 	if err != nil {
 		return nil, err
@@ -276,6 +279,9 @@ func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, 
 	ld.engine.Finish = lk.release
 	p := g.run(ctx, ld, engine.Apply)
 	lk.release()
+	if err := w.End(outcome(p, refused)); err != nil {
+		g.warnf("%v", err)
+	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(g.stderr, "skiff: interrupted: the tasks under way finished, interrupted plays were rolled back, the locks released")
 	}
