@@ -45,12 +45,13 @@ func builtVersion(t *testing.T) *regexp.Regexp {
 
 // TestRunsAndRollbackHistory proves on a real host that rollback without
 // --run takes the newest run that changed something (not a later no-op
-// apply) and says which, and that skiff runs lists the runs with their facts.
+// apply) and says which, that skiff runs lists the runs with their facts,
+// and that a host keeps the backups of its last keep_runs runs only.
 func TestRunsAndRollbackHistory(t *testing.T) {
 	c := startCluster(t, []string{"h1"}, nil)
 	dir := t.TempDir()
 	inv := filepath.Join(dir, "inventory.hcl")
-	if err := c.WriteInventory(inv, nil, ""); err != nil {
+	if err := c.WriteInventory(inv, nil, `group "all" { keep_runs = 2 }`); err != nil {
 		t.Fatal(err)
 	}
 	book := filepath.Join(dir, "playbooks", "runs.hcl")
@@ -91,6 +92,14 @@ task "file" "conf" {
 		}
 		return doc
 	}
+	hostRuns := func() []string {
+		out, code := hostExec(t, c, "h1", "ls -A /var/lib/skiff/runs")
+		if code != 0 {
+			t.Fatalf("ls /var/lib/skiff/runs: exit %d: %s", code, out)
+		}
+		return strings.Fields(out)
+	}
+
 	first := apply("changed")
 	hostExec(t, c, "h1", "printf 'drifted by hand\\n' > /etc/skiff-runs.conf")
 	restore := apply("changed")
@@ -147,6 +156,29 @@ task "file" "conf" {
 		text := skiff(t, "runs", "-i", inv).stdout
 		if !regexp.MustCompile(`(?m)^`+restore+` .* 1 +0 +yes$`).MatchString(text) || !regexp.MustCompile(`(?m)^`+noop+` .* 0 +0 +-$`).MatchString(text) {
 			t.Errorf("skiff runs:\n%s", text)
+		}
+	})
+
+	t.Run("the host keeps the backups of its last keep_runs runs", func(t *testing.T) {
+		var last []string
+		for _, content := range []string{"v1", "v2", "v3"} {
+			last = append(last, apply("changed", "-e", "content="+content))
+		}
+		if got, want := hostRuns(), last[1:]; !slices.Equal(got, want) {
+			t.Errorf("/var/lib/skiff/runs on h1 holds %v, want the last 2 runs %v", got, want)
+		}
+		r := skiff(t, "rollback", "-i", inv, "--run", first, "--yes", "--output", "json")
+		st, _, msg := r.json.host("h1")
+		if r.code != 1 || st != "failed" || !strings.Contains(msg, "run "+first+" can no longer be rolled back on h1") ||
+			!strings.Contains(msg, "pruned") || !strings.Contains(msg, "keep_runs") {
+			t.Errorf("rollback of a pruned run: exit %d, h1 %s: %s", r.code, st, msg)
+		}
+		if got := conf(); got != "v3\n" {
+			t.Errorf("the refused rollback changed the file: %q", got)
+		}
+		// The newest run is still there to roll back.
+		if r := skiff(t, "rollback", "-i", inv, "--yes"); r.code != 0 || !strings.Contains(r.stderr, "rolling back run "+last[2]) || conf() != "v2\n" {
+			t.Errorf("rollback of the newest run: exit %d, file %q\n%s", r.code, conf(), r.stderr)
 		}
 	})
 }

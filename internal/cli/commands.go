@@ -177,7 +177,8 @@ Safety:
     locks them all and reads again; an apply with nothing to change takes
     no lock;
   - every change is journalled in .skiff/runs/ beside the inventory, with
-    what undoing it needs (backups stay on the host, root-only);
+    what undoing it needs (backups stay on the host, root-only, for its
+    last keep_runs runs: default 10; older runs' are pruned);
   - when a task fails on a host, that host's changes in the failing play are
     undone in reverse order and its services reloaded on the restored
     config ("rolled back"); --no-rollback leaves them, for debugging;

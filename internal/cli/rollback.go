@@ -36,7 +36,11 @@ there, or were rolled back already, are passed over. skiff runs lists the
 runs and their ids.
 
 Entries already undone (by an automatic rollback or an earlier skiff
-rollback) are skipped, so rollback can be run again safely.`,
+rollback) are skipped, so rollback can be run again safely.
+
+A host keeps the backups of its newest runs only (keep_runs in the
+inventory, default ` + fmt.Sprint(inventory.DefaultKeepRuns) + `): a run pruned there can no longer be
+rolled back there, and rollback says so for that host.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.checkOutput(); err != nil {
@@ -177,7 +181,7 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 	engine.Parallel(len(result.Hosts), g.forks, func(i int) {
 		ph := result.Hosts[i]
 		h := ld.inv.Host(ph.Name)
-		if err := g.rollbackHost(ctx, dial, keep, lk, w, h, work[ph.Name], result.RunID, ph); err != nil {
+		if err := g.rollbackHost(ctx, dial, keep, lk, w, h, j.Run.ID, work[ph.Name], result.RunID, ph); err != nil {
 			ph.Error, ph.Status = err.Error(), engine.StatusOf(err)
 		}
 	})
@@ -189,7 +193,9 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 	return nil
 }
 
-func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep func(transport.Transport), lk *locker, w *journal.Writer, h *inventory.Host, pending []journal.Entry, runID string, ph *plan.Host) error {
+// rollbackHost undoes the pending entries of run of on h, as rollback run
+// runID.
+func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep func(transport.Transport), lk *locker, w *journal.Writer, h *inventory.Host, of string, pending []journal.Entry, runID string, ph *plan.Host) error {
 	t, err := dial(ctx, h)
 	if err != nil {
 		return err
@@ -197,6 +203,15 @@ func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep fun
 	keep(t)
 	if err := lk.acquire(ctx, h, t); err != nil {
 		return err
+	}
+	present, err := engine.RunOnHost(ctx, t, of)
+	if err != nil {
+		return fmt.Errorf("%s: %w", h.Name, err)
+	}
+	if !present {
+		ph.Changes = nil
+		return fmt.Errorf("run %s can no longer be rolled back on %s: its backups there (%s/%s) are gone, pruned by a later apply (%s keeps the newest %d runs: keep_runs)",
+			of, h.Name, engine.HostRunsDir, of, h.Name, h.Conn.KeepRuns)
 	}
 	undone, problems := engine.Undo(context.WithoutCancel(ctx), t, pending)
 	if len(undone) > 0 {
