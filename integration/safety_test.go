@@ -84,8 +84,9 @@ func TestSafetyOnRealHosts(t *testing.T) {
 	t.Run("skiff rollback restores a changed template", func(t *testing.T) {
 		const page, site = "/var/www/demo/index.html", "/etc/nginx/sites-available/demo"
 		before := digest(t, c, "h2", page, site)
-		if r := skiff(t, "apply", "-i", inv, "playbooks/demo.hcl", "--yes", "-e", "greeting=Changed greeting"); r.code != 0 {
-			t.Fatalf("apply: exit %d", r.code)
+		changed := skiff(t, "apply", "-i", inv, "playbooks/demo.hcl", "--yes", "--output", "json", "-e", "greeting=Changed greeting")
+		if changed.code != 0 {
+			t.Fatalf("apply: exit %d", changed.code)
 		}
 		if out, _ := hostExec(t, c, "h2", "cat "+page); !strings.Contains(out, "Changed greeting") {
 			t.Fatalf("page not changed: %s", out)
@@ -100,7 +101,7 @@ func TestSafetyOnRealHosts(t *testing.T) {
 		if after := digest(t, c, "h2", page, site); after != before {
 			t.Errorf("page not restored:\n%s\nwant\n%s", after, before)
 		}
-		if r := skiff(t, "rollback", "-i", inv, "--yes"); r.code != 0 || !strings.Contains(r.stderr, "Nothing to roll back") {
+		if r := skiff(t, "rollback", "-i", inv, "--run", changed.json.RunID, "--yes"); r.code != 0 || !strings.Contains(r.stderr, "Nothing to roll back") {
 			t.Errorf("second rollback: exit %d\n%s", r.code, r.stderr)
 		}
 	})

@@ -188,7 +188,8 @@ Safety:
     locks them all and reads again; an apply with nothing to change takes
     no lock;
   - every change is journalled in .skiff/runs/ beside the inventory, with
-    what undoing it needs (backups stay on the host, root-only);
+    what undoing it needs (backups stay on the host, root-only, for its
+    last keep_runs runs: default 10; older runs' are pruned);
   - when a task fails on a host, that host's changes in the failing play are
     undone in reverse order and its services reloaded on the restored
     config ("rolled back"); --no-rollback leaves them, for debugging;
@@ -264,7 +265,7 @@ func (g *globals) confirm(p *plan.Plan) (bool, error) {
 
 // applyLoaded converges with locks held and changes journalled.
 func (g *globals) applyLoaded(ctx context.Context, ld *loaded, playbook string, rollback bool) error {
-	p, err := g.applyEngine(ctx, ld, playbook, rollback)
+	p, err := g.applyEngine(ctx, ld, playbook, rollback, nil)
 	if err != nil {
 		return err
 	}
@@ -275,7 +276,10 @@ func (g *globals) applyLoaded(ctx context.Context, ld *loaded, playbook string, 
 	return nil
 }
 
-func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, rollback bool) (*plan.Plan, error) {
+// applyEngine runs the engine in Apply mode with locks held and changes
+// journalled; the journal ends with the hosts that failed, refused (hosts a
+// saved plan refused before the run) among them.
+func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, rollback bool, refused []string) (*plan.Plan, error) {
 	w, err := g.startJournal(ld, "apply", playbook, "")
 	if err != nil {
 		return nil, err
@@ -289,6 +293,9 @@ func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, 
 	ld.engine.Finish = lk.release
 	p := g.run(ctx, ld, engine.Apply)
 	lk.release()
+	if err := w.End(outcome(p, refused)); err != nil {
+		g.warnf("%v", err)
+	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(g.stderr, "skiff: interrupted: the tasks under way finished, interrupted plays were rolled back, the locks released")
 	}

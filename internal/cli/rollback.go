@@ -22,16 +22,25 @@ func newRollbackCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback -i INVENTORY [--run ID] [--limit SEL] [--yes]",
 		Short: "Undo the changes an earlier apply recorded",
-		Long: `rollback reads a run's journal (.skiff/runs/ beside the inventory; by
-default the last apply), shows what it will undo on each host, newest change
-first, and then undoes it: files, symlinks and directories come back from
-backups kept on the host, packages installed by the run are removed,
-services return to their previous state and are reloaded on the restored
-config. Changes that cannot be undone (commands without an undo, database
-statements) are listed and left.
+		Long: `rollback reads a run's journal (.skiff/runs/ beside the inventory), shows
+what it will undo on each host, newest change first, and then undoes it:
+files, symlinks and directories come back from backups kept on the host,
+packages installed by the run are removed, services return to their
+previous state and are reloaded on the restored config. Changes that cannot
+be undone (commands without an undo, database statements) are listed and
+left.
+
+Without --run it takes the newest apply that left a change to undo on the
+selected hosts, and says which (id and start): applies that changed nothing
+there, or were rolled back already, are passed over. skiff runs lists the
+runs and their ids.
 
 Entries already undone (by an automatic rollback or an earlier skiff
-rollback) are skipped, so rollback can be run again safely.`,
+rollback) are skipped, so rollback can be run again safely.
+
+A host keeps the backups of its newest runs only (keep_runs in the
+inventory, default ` + fmt.Sprint(inventory.DefaultKeepRuns) + `): a run pruned there can no longer be
+rolled back there, and rollback says so for that host.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.checkOutput(); err != nil {
@@ -45,38 +54,74 @@ rollback) are skipped, so rollback can be run again safely.`,
 				return err
 			}
 			dir := ld.runsDir()
-			if runID == "" {
-				if runID, err = journal.Latest(dir, "apply"); err != nil {
+			if runID != "" {
+				j, err := journal.Read(dir, runID)
+				if err != nil {
 					return err
 				}
+				return g.rollback(cmd.Context(), ld, j, yes)
 			}
-			j, err := journal.Read(dir, runID)
+			j, passed, err := journal.LatestUndoable(dir, ld.selects)
 			if err != nil {
 				return err
 			}
+			if j == nil {
+				fmt.Fprintf(g.stderr, "Nothing to roll back: no apply recorded in %s left a change to undo on the selected hosts (skiff runs lists them).\n", dir)
+				if g.output == "json" {
+					result := &plan.Plan{RunID: engine.NewRunID(), Mode: "rollback"}
+					result.Finish()
+					return plan.WriteJSON(g.stdout, result)
+				}
+				return nil
+			}
+			fmt.Fprintln(g.stderr, pickedRun(j, passed))
 			return g.rollback(cmd.Context(), ld, j, yes)
 		},
 	}
 	addCommon(cmd, g, false)
-	cmd.Flags().StringVar(&runID, "run", "", "run id to undo (default: the last apply; ids are the file names in .skiff/runs/)")
+	cmd.Flags().StringVar(&runID, "run", "", "run id to undo (default: the newest apply with changes left to undo; skiff runs lists the ids)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "roll back without asking")
 	return cmd
 }
 
-// rollback undoes j's pending entries on the selected hosts.
-func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, yes bool) error {
-	selected := map[string]bool{}
-	for _, h := range ld.inv.Hosts {
-		selected[h.Name] = ld.limit == nil
+// pickedRun says which run rollback took when no --run was given, and why.
+func pickedRun(j *journal.Journal, passed []*journal.Journal) string {
+	msg := fmt.Sprintf("No --run given: rolling back run %s, started %s, the newest apply with changes left to undo",
+		j.Run.ID, j.Run.Started.UTC().Format("2006-01-02 15:04:05 MST"))
+	switch len(passed) {
+	case 0:
+	case 1:
+		msg += fmt.Sprintf(" (the newer run %s has none)", passed[0].Run.ID)
+	default:
+		msg += fmt.Sprintf(" (%d newer runs have none, the newest %s)", len(passed), passed[0].Run.ID)
+	}
+	return msg + "."
+}
+
+// selects reports whether the host named name is in the inventory and
+// selected by --limit (every host without it).
+func (ld *loaded) selects(name string) bool {
+	if ld.inv.Host(name) == nil {
+		return false
+	}
+	if ld.limit == nil {
+		return true
 	}
 	for _, h := range ld.limit {
-		selected[h.Name] = true
+		if h.Name == name {
+			return true
+		}
 	}
+	return false
+}
+
+// rollback undoes j's pending entries on the selected hosts.
+func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, yes bool) error {
 	result := &plan.Plan{RunID: engine.NewRunID(), Mode: "rollback"}
 	work := map[string][]journal.Entry{}
 	for _, name := range j.Hosts() {
 		h := ld.inv.Host(name)
-		if h == nil || !selected[name] {
+		if !ld.selects(name) {
 			continue
 		}
 		pending := j.Pending(name)
@@ -136,7 +181,7 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 	engine.Parallel(len(result.Hosts), g.forks, func(i int) {
 		ph := result.Hosts[i]
 		h := ld.inv.Host(ph.Name)
-		if err := g.rollbackHost(ctx, dial, keep, lk, w, h, work[ph.Name], result.RunID, ph); err != nil {
+		if err := g.rollbackHost(ctx, dial, keep, lk, w, h, j.Run.ID, work[ph.Name], result.RunID, ph); err != nil {
 			ph.Error, ph.Status = err.Error(), engine.StatusOf(err)
 		}
 	})
@@ -148,7 +193,9 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 	return nil
 }
 
-func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep func(transport.Transport), lk *locker, w *journal.Writer, h *inventory.Host, pending []journal.Entry, runID string, ph *plan.Host) error {
+// rollbackHost undoes the pending entries of run of on h, as rollback run
+// runID.
+func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep func(transport.Transport), lk *locker, w *journal.Writer, h *inventory.Host, of string, pending []journal.Entry, runID string, ph *plan.Host) error {
 	t, err := dial(ctx, h)
 	if err != nil {
 		return err
@@ -156,6 +203,15 @@ func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep fun
 	keep(t)
 	if err := lk.acquire(ctx, h, t); err != nil {
 		return err
+	}
+	present, err := engine.RunOnHost(ctx, t, of)
+	if err != nil {
+		return fmt.Errorf("%s: %w", h.Name, err)
+	}
+	if !present {
+		ph.Changes = nil
+		return fmt.Errorf("run %s can no longer be rolled back on %s: its backups there (%s/%s) are gone, pruned by a later apply (%s keeps the newest %d runs: keep_runs)",
+			of, h.Name, engine.HostRunsDir, of, h.Name, h.Conn.KeepRuns)
 	}
 	undone, problems := engine.Undo(context.WithoutCancel(ctx), t, pending)
 	if len(undone) > 0 {

@@ -100,6 +100,7 @@ Nothing reaches a host without -i: there is no default inventory.`,
 		newApplyCmd(g),
 		newExecCmd(g),
 		newRollbackCmd(g),
+		newRunsCmd(g),
 		newLockCmd(g),
 	)
 	return root

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -14,7 +15,9 @@ import (
 	"skiff/internal/inventory"
 	"skiff/internal/journal"
 	"skiff/internal/lock"
+	"skiff/internal/plan"
 	"skiff/internal/transport"
+	"skiff/internal/version"
 )
 
 // lockTTL is how long a lock survives its holder's silence before another
@@ -165,12 +168,28 @@ func (g *globals) startJournal(ld *loaded, command, playbook, of string) (*journ
 	}
 	w, err := journal.Create(ld.runsDir(), journal.Run{
 		ID: ld.engine.RunID, Command: command, Owner: owner(), Inventory: abs(g.inventory),
-		Playbook: abs(playbook), Started: time.Now().UTC(), Of: of,
+		Playbook: abs(playbook), Started: time.Now().UTC(), Version: version.String(), Of: of,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot record the run: %w", err)
 	}
 	return w, nil
+}
+
+// outcome is how an apply that returned p ended, for its journal.
+func outcome(p *plan.Plan, refused []string) journal.Outcome {
+	o := journal.Outcome{Ended: time.Now().UTC(), Failed: []string{}}
+	for _, h := range p.Hosts {
+		if h.Status == plan.StatusFailed || h.Status == plan.StatusUnreachable {
+			o.Failed = append(o.Failed, h.Name)
+		}
+	}
+	for _, name := range refused {
+		if !slices.Contains(o.Failed, name) {
+			o.Failed = append(o.Failed, name)
+		}
+	}
+	return o
 }
 
 // deadLocalRun reports whether a lock holder was a skiff process of this

@@ -130,7 +130,7 @@ func (g *globals) applySaved(ctx context.Context, s *plan.Saved, yes, rollback b
 		}
 		ld.engine.Hosts = hosts
 		ld.engine.RunID = engine.NewRunID()
-		p, err := g.applyEngine(ctx, ld, s.Playbook, rollback)
+		p, err := g.applyEngine(ctx, ld, s.Playbook, rollback, refused)
 		if err != nil {
 			return err
 		}

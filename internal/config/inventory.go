@@ -11,8 +11,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Conn holds connection settings; nil fields are unset at that level, so
-// defaults, groups and hosts layer on each other (host wins).
+// Conn holds the per-host settings of defaults, group and host blocks: how
+// to connect, and how many runs' backups the host keeps. Nil fields are
+// unset at that level, so defaults, groups and hosts layer on each other
+// (host wins).
 type Conn struct {
 	User       *string `hcl:"user"`
 	Port       *int    `hcl:"port"`
@@ -20,6 +22,7 @@ type Conn struct {
 	KnownHosts *string `hcl:"known_hosts"`
 	Become     *bool   `hcl:"become"`
 	Bastion    *string `hcl:"bastion"`
+	KeepRuns   *int    `hcl:"keep_runs"`
 }
 
 // Over returns c with every field that o sets replaced by o's.
@@ -41,6 +44,9 @@ func (c Conn) Over(o Conn) Conn {
 	}
 	if o.Bastion != nil {
 		c.Bastion = o.Bastion
+	}
+	if o.KeepRuns != nil {
+		c.KeepRuns = o.KeepRuns
 	}
 	return c
 }
@@ -254,7 +260,7 @@ func decodeSecret(b *hcl.Block) (*Secret, hcl.Diagnostics) {
 func decodeConnBlock(body hcl.Body, extra []hcl.AttributeSchema) (Conn, map[string]cty.Value, hcl.Diagnostics) {
 	schema := &hcl.BodySchema{Attributes: append([]hcl.AttributeSchema{
 		{Name: "user"}, {Name: "port"}, {Name: "private_key"}, {Name: "known_hosts"},
-		{Name: "become"}, {Name: "bastion"}, {Name: "vars"},
+		{Name: "become"}, {Name: "bastion"}, {Name: "keep_runs"}, {Name: "vars"},
 	}, extra...)}
 	content, diags := body.Content(schema)
 	var c Conn
@@ -269,8 +275,13 @@ func decodeConnBlock(body hcl.Body, extra []hcl.AttributeSchema) (Conn, map[stri
 	decode("known_hosts", &c.KnownHosts, "the path of a known_hosts file")
 	decode("become", &c.Become, "true or false")
 	decode("bastion", &c.Bastion, "a jump host, \"user@host:port\"")
+	decode("keep_runs", &c.KeepRuns, "a number of runs, 1 or more")
 	if c.Port != nil && (*c.Port < 1 || *c.Port > 65535) {
 		diags = append(diags, errAt(content.Attributes["port"].Expr.Range(), "Invalid port", fmt.Sprintf("%d is not a TCP port (1-65535).", *c.Port)))
+	}
+	if c.KeepRuns != nil && *c.KeepRuns < 1 {
+		diags = append(diags, errAt(content.Attributes["keep_runs"].Expr.Range(), "Invalid keep_runs",
+			fmt.Sprintf("keep_runs = %d: a host keeps the backups of at least the run under way (1 or more).", *c.KeepRuns)))
 	}
 	vars := map[string]cty.Value{}
 	if a, ok := content.Attributes["vars"]; ok {

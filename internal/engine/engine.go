@@ -89,11 +89,17 @@ type Engine struct {
 	// Warn, when set, tells the user of what went wrong without failing
 	// the run (a helper that could not be installed).
 	Warn func(format string, args ...any)
+	// HostRuns is where the hosts keep runs' journals and backups; ""
+	// means HostRunsDir.
+	HostRuns string
 
 	pool    connPool
 	probes  probeCache
 	lazy    lazyLock
 	helpers sync.Map // host name -> the helper's path on it, where present
+
+	// pruned holds host name -> true once the run pruned the host's older runs.
+	pruned *sync.Map
 }
 
 // connPool holds one connection per host for the whole run, shared by the
@@ -241,6 +247,7 @@ func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 	result := &plan.Plan{RunID: e.RunID, Mode: string(mode)}
 	e.probes = probeCache{}
 	e.lazy = lazyLock{}
+	e.pruned = &sync.Map{}
 	runs := map[string]*hostRun{}
 	limit := e.runHosts()
 	for _, h := range limit {

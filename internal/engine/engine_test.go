@@ -344,6 +344,7 @@ task "rtouch" "b" {
 	}
 	defer w.Close()
 	f.eng.Journal, f.eng.Rollback, f.eng.RevertAll, f.eng.RunID = w, true, true, "revert"
+	f.eng.HostRuns = filepath.Join(f.dir, "host-runs")
 	t.Chdir(f.dir)
 	os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755)
 	p := f.eng.Run(context.Background(), Apply)

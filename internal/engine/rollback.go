@@ -16,8 +16,17 @@ import (
 )
 
 // HostRunsDir is where a host keeps its copy of each run's journal and the
-// backups undo needs (root only).
+// backups undo needs (root only), one directory per run that changed the
+// host; apply keeps the newest runs' (keep_runs) and prunes the others.
 const HostRunsDir = "/var/lib/skiff/runs"
+
+// hostRunsDir is HostRunsDir, or where the engine was told to keep runs.
+func (e *Engine) hostRunsDir() string {
+	if e.HostRuns != "" {
+		return e.HostRuns
+	}
+	return HostRunsDir
+}
 
 // record saves, before a change is made, what undoing it needs: the
 // module's backup runs on the host, and the entry goes to the journal on the
@@ -27,7 +36,7 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 		return nil
 	}
 	seq := e.Journal.NextSeq()
-	runDir := HostRunsDir + "/" + e.RunID
+	runDir := e.hostRunsDir() + "/" + e.RunID
 	dir := fmt.Sprintf("%s/%d", runDir, seq)
 	entry := journal.Entry{
 		Seq: seq, Host: hr.host.Name, Play: p.Name, Role: b.Role.Name, Task: b.Task.ID(),
@@ -50,6 +59,13 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 	}
 	var script strings.Builder
 	fmt.Fprintf(&script, "umask 077\nmkdir -p %s || exit 1\n", shell.Quote(dir))
+	// The host's first change of the run prunes its older runs, in the
+	// session that records it: no round trip of its own.
+	pruneMarker := ""
+	if _, pruned := e.pruned.LoadOrStore(entry.Host, true); !pruned {
+		pruneMarker = "@@" + token() + " prune"
+		script.WriteString(pruneScript(e.hostRunsDir(), e.RunID, keepRuns(e.Inventory.Host(entry.Host)), pruneMarker))
+	}
 	if backup != "" {
 		fmt.Fprintf(&script, "(\n%s\n) || { echo 'backup before the change failed' >&2; exit 1; }\n", backup)
 	}
@@ -57,6 +73,13 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 	res, err := conn.Run(context.WithoutCancel(ctx), script.String())
 	if err != nil {
 		return err
+	}
+	if pruneMarker != "" && e.Warn != nil {
+		for _, l := range strings.Split(string(res.Stdout), "\n") {
+			if msg, ok := strings.CutPrefix(l, pruneMarker+" "); ok {
+				e.Warn("%s: pruning older runs' backups: %s", entry.Host, msg)
+			}
+		}
 	}
 	if res.ExitCode != 0 {
 		return fmt.Errorf("saving what undo needs: exit %d: %s", res.ExitCode, tail(res.Stderr))
@@ -186,4 +209,20 @@ func Undo(ctx context.Context, t transport.Transport, entries []journal.Entry) (
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+// RunOnHost reports whether the directory of run runID, which holds the
+// backups its undo needs, is still on the host (apply prunes older runs').
+func RunOnHost(ctx context.Context, t transport.Transport, runID string) (bool, error) {
+	res, err := t.Run(ctx, fmt.Sprintf("if [ -d %s ]; then echo present; else echo gone; fi\n", shell.Quote(HostRunsDir+"/"+runID)))
+	if err != nil {
+		return false, err
+	}
+	switch strings.TrimSpace(string(res.Stdout)) {
+	case "present":
+		return true, nil
+	case "gone":
+		return false, nil
+	}
+	return false, fmt.Errorf("looking for run %s in %s: exit %d: %s", runID, HostRunsDir, res.ExitCode, tail(res.Stderr))
 }

@@ -38,7 +38,8 @@ func (h *Host) InGroup(g string) bool {
 	return false
 }
 
-// Conn is a host's effective connection settings.
+// Conn is a host's effective connection settings, and how many runs'
+// backups it keeps.
 type Conn struct {
 	User       string
 	Port       int
@@ -46,7 +47,13 @@ type Conn struct {
 	KnownHosts string // absolute path
 	Become     bool
 	Bastion    string
+	// KeepRuns is how many runs' directories (journal and backups) the
+	// host keeps under /var/lib/skiff/runs; apply prunes the older ones.
+	KeepRuns int
 }
+
+// DefaultKeepRuns is KeepRuns where the inventory does not set keep_runs.
+const DefaultKeepRuns = 10
 
 // Inventory is the resolved set of hosts.
 type Inventory struct {
@@ -118,7 +125,7 @@ func New(cfg *config.Inventory) *Inventory {
 }
 
 func resolveConn(cfg *config.Inventory, c config.Conn) Conn {
-	out := Conn{Port: 22, KnownHosts: cfg.Path("~/.ssh/known_hosts")}
+	out := Conn{Port: 22, KnownHosts: cfg.Path("~/.ssh/known_hosts"), KeepRuns: DefaultKeepRuns}
 	if c.User != nil {
 		out.User = *c.User
 	} else if u, err := user.Current(); err == nil {
@@ -138,6 +145,9 @@ func resolveConn(cfg *config.Inventory, c config.Conn) Conn {
 	}
 	if c.Bastion != nil {
 		out.Bastion = *c.Bastion
+	}
+	if c.KeepRuns != nil {
+		out.KeepRuns = *c.KeepRuns
 	}
 	return out
 }

@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 )
@@ -27,8 +27,19 @@ type Run struct {
 	Inventory string    `json:"inventory"`
 	Playbook  string    `json:"playbook,omitempty"`
 	Started   time.Time `json:"started"`
+	// Version is the skiff that ran it (package version); journals of
+	// older skiffs have none.
+	Version string `json:"version,omitempty"`
 	// Of is the run a rollback undid.
 	Of string `json:"of,omitempty"`
+}
+
+// Outcome is how a run ended; it is the journal's last record. A run killed
+// before its end has none.
+type Outcome struct {
+	Ended time.Time `json:"ended"`
+	// Failed are the hosts that failed or could not be reached.
+	Failed []string `json:"failed"`
 }
 
 // Entry is one change on one host. Undo and After are sh fragments (never
@@ -50,9 +61,10 @@ func (e Entry) Reversible() bool { return e.Undo != "" || e.After != "" }
 
 // record is one line of a journal file.
 type record struct {
-	Run        *Run    `json:"run,omitempty"`
-	Entry      *Entry  `json:"entry,omitempty"`
-	RolledBack *Undone `json:"rolled_back,omitempty"`
+	Run        *Run     `json:"run,omitempty"`
+	Entry      *Entry   `json:"entry,omitempty"`
+	RolledBack *Undone  `json:"rolled_back,omitempty"`
+	Outcome    *Outcome `json:"outcome,omitempty"`
 }
 
 // Undone marks a host's entries (Seq <= UpTo… all of a play's) as rolled back.
@@ -102,6 +114,9 @@ func (w *Writer) Append(e Entry) error { return w.write(record{Entry: &e}) }
 // MarkUndone records that seqs of host were rolled back.
 func (w *Writer) MarkUndone(u Undone) error { return w.write(record{RolledBack: &u}) }
 
+// End records how the run ended.
+func (w *Writer) End(o Outcome) error { return w.write(record{Outcome: &o}) }
+
 func (w *Writer) write(r record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -124,6 +139,11 @@ type Journal struct {
 	Entries []Entry
 	// Undone maps host → seq → true for entries already rolled back.
 	Undone map[string]map[int]bool
+	// UndoneBy lists who rolled entries back ("automatic", or the ids of
+	// rollback runs), in the order they did.
+	UndoneBy []string
+	// Outcome is nil when the run did not record its end.
+	Outcome *Outcome
 }
 
 // Pending returns host's entries not yet rolled back, newest first: the
@@ -186,6 +206,11 @@ func Read(dir, id string) (*Journal, error) {
 			for _, s := range u.Seqs {
 				j.Undone[u.Host][s] = true
 			}
+			if !slices.Contains(j.UndoneBy, u.By) {
+				j.UndoneBy = append(j.UndoneBy, u.By)
+			}
+		case r.Outcome != nil:
+			j.Outcome = r.Outcome
 		}
 		first = false
 	}
@@ -193,26 +218,6 @@ func Read(dir, id string) (*Journal, error) {
 		return nil, fmt.Errorf("%s is not a skiff journal", p)
 	}
 	return j, sc.Err()
-}
-
-// Latest returns the id of the newest run of command in dir ("" for any).
-func Latest(dir, command string) (string, error) {
-	names, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
-	if err != nil {
-		return "", err
-	}
-	sort.Strings(names) // run ids start with a UTC timestamp
-	for i := len(names) - 1; i >= 0; i-- {
-		id := strings.TrimSuffix(filepath.Base(names[i]), ".jsonl")
-		j, err := Read(dir, id)
-		if err != nil {
-			continue
-		}
-		if command == "" || j.Run.Command == command {
-			return id, nil
-		}
-	}
-	return "", fmt.Errorf("no %s run recorded in %s", strings.TrimSpace(command+" "), dir)
 }
 
 // Append opens the existing journal of run id for more records (a rollback

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"skiff/internal/config"
+	"skiff/internal/journal"
+	"skiff/internal/version"
+)
+
+// runSummary is one run of `skiff runs`, as its JSON output shows it.
+type runSummary struct {
+	ID           string     `json:"id"`
+	Command      string     `json:"command"`
+	Started      time.Time  `json:"started"`
+	Ended        *time.Time `json:"ended"` // null: the run did not record its end
+	Operator     string     `json:"operator"`
+	SkiffVersion string     `json:"skiff_version"`
+	Playbook     string     `json:"playbook,omitempty"`
+	HostsChanged []string   `json:"hosts_changed"`
+	// HostsFailed is null when the journal does not say (see Ended).
+	HostsFailed  []string `json:"hosts_failed"`
+	RolledBack   string   `json:"rolled_back"` // no, partly, yes
+	RolledBackBy []string `json:"rolled_back_by"`
+}
+
+func summarize(j *journal.Journal) runSummary {
+	s := runSummary{
+		ID: j.Run.ID, Command: j.Run.Command, Started: j.Run.Started.UTC(), Operator: j.Run.Owner,
+		SkiffVersion: j.Run.Version, Playbook: j.Run.Playbook,
+		HostsChanged: append([]string{}, j.Hosts()...),
+		RolledBack:   j.RolledBack(), RolledBackBy: append([]string{}, j.UndoneBy...),
+	}
+	if s.SkiffVersion == "" {
+		s.SkiffVersion = version.Unknown
+	}
+	if o := j.Outcome; o != nil {
+		ended := o.Ended.UTC()
+		s.Ended = &ended
+		s.HostsFailed = append([]string{}, o.Failed...)
+	}
+	return s
+}
+
+func newRunsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "runs -i INVENTORY [--output json]",
+		Short: "List past runs: when, who, which skiff, hosts changed and failed, rolled back",
+		Long: `runs lists the runs recorded in .skiff/runs/ beside the inventory, newest
+first: id (what rollback --run takes), start time (UTC), operator
+(user@machine), the skiff version that ran it, how many hosts it changed
+and how many failed ("?" when it did not record its end: killed), and
+whether its changes were rolled back (no, partly, yes; "-" when it changed
+nothing). It reads only local files: no host is reached.
+
+--output json prints {"runs": [...]} with each run's id, command, started,
+ended, operator, skiff_version, playbook, hosts_changed, hosts_failed,
+rolled_back and rolled_back_by.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkOutput(); err != nil {
+				return err
+			}
+			ld, err := g.loadInventory(config.NewLoader())
+			if err != nil {
+				return err
+			}
+			runs, err := journal.List(ld.runsDir())
+			if err != nil {
+				return err
+			}
+			out := []runSummary{}
+			for _, j := range runs {
+				out = append(out, summarize(j))
+			}
+			if g.output == "json" {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					Runs []runSummary `json:"runs"`
+				}{out})
+			}
+			if len(out) == 0 {
+				fmt.Fprintf(g.stderr, "No runs recorded in %s.\n", ld.runsDir())
+				return nil
+			}
+			writeRunsText(g.stdout, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&g.inventory, "inventory", "i", "", "inventory file (required; there is no default)")
+	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json (one JSON document on stdout)")
+	return cmd
+}
+
+// writeRunsText prints runs as a table.
+func writeRunsText(w io.Writer, runs []runSummary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSTARTED (UTC)\tOPERATOR\tVERSION\tCHANGED\tFAILED\tROLLED BACK")
+	for _, r := range runs {
+		failed := "?"
+		if r.Ended != nil {
+			failed = fmt.Sprint(len(r.HostsFailed))
+		}
+		rolledBack := r.RolledBack
+		if len(r.HostsChanged) == 0 {
+			rolledBack = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Started.Format("2006-01-02 15:04:05"),
+			r.Operator, r.SkiffVersion, len(r.HostsChanged), failed, rolledBack)
+	}
+	tw.Flush()
+}
