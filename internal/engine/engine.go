@@ -222,11 +222,22 @@ func (hr *hostRun) takeBound(p *config.Play, t *config.Task) (boundTask, bool) {
 }
 
 // Run executes the playbook in mode and returns what was found or done.
-// Connections are opened once per host and closed at the end.
+// Connections are opened once per host and closed at the end. The run's
+// secrets are scrubbed from every error, summary and diff it returns, and
+// from what the Observer is told.
 func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 	if e.Observer == nil {
 		e.Observer = nopObserver{}
 	}
+	told := e.Observer
+	e.Observer = scrubbedObserver{told, e.Scope.Scrub}
+	defer func() { e.Observer = told }()
+	result := e.run(ctx, mode)
+	result.Scrub(e.Scope.Scrub)
+	return result
+}
+
+func (e *Engine) run(ctx context.Context, mode Mode) *plan.Plan {
 	if e.Forks <= 0 {
 		e.Forks = defaultForks
 	}
