@@ -387,6 +387,9 @@ func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hos
 	for _, rn := range p.Roles {
 		role := e.Playbook.Roles[rn]
 		evalCtx := e.Scope.Context(hr.host, role, p, hr.facts)
+		if d := role.CheckVariables(evalCtx); d.HasErrors() {
+			return fail(fmt.Errorf("%s/%s: %s", p.Name, rn, diagText(d)))
+		}
 		for _, t := range role.Tasks {
 			if bt, ok := hr.takeBound(p, t); ok {
 				if !bt.skip {
