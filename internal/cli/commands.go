@@ -172,7 +172,9 @@ func newApplyCmd(g *globals) *cobra.Command {
 		Short: "Converge hosts to the playbook, or apply a saved plan",
 		Long: `apply checks every task (as plan does) and makes the changes, in order,
 host by host in parallel. Handlers run once at the end of a play on hosts
-where a task notified them.
+where a task notified them, in the order the roles declare them; a handler
+that changes something notifies in turn, and the handlers it notifies run
+after it.
 
 Where a host runs the same system and processor as this machine, apply
 copies this skiff binary to /var/lib/skiff/helper/ (root-only, once per

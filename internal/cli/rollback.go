@@ -13,6 +13,7 @@ import (
 	"skiff/internal/inventory"
 	"skiff/internal/journal"
 	"skiff/internal/plan"
+	"skiff/internal/secret"
 	"skiff/internal/transport"
 )
 
@@ -185,6 +186,9 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 			ph.Error, ph.Status = err.Error(), engine.StatusOf(err)
 		}
 	})
+	// Failed undos quote the hosts' output: scrub the secrets that resolve.
+	secrets, _ := ld.invCfg.ResolveSecrets()
+	result.Scrub(secret.ForRun(secrets).Scrub)
 	result.Finish()
 	g.report(result)
 	if result.Failed() {

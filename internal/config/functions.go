@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
+	"skiff/internal/module/shell"
 	"skiff/internal/secret"
 )
 
@@ -61,6 +62,10 @@ func functionTable() map[string]function.Function {
 			}
 			return s
 		}),
+		// shellquote makes a value one word of a sh command, taken
+		// literally: what reaches a root shell from a variable goes
+		// through it.
+		"shellquote": stringFunc(shell.Quote),
 	}
 	for name, f := range t {
 		t[name] = redactErrors(name, f)

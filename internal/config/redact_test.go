@@ -20,3 +20,12 @@ func TestRedactDiagnostics(t *testing.T) {
 		t.Error("no secrets: diagnostics should pass through")
 	}
 }
+
+// HCL quotes values with escapes: the quoted form of a secret is found too.
+func TestRedactDiagnosticsQuotedForm(t *testing.T) {
+	d := &hcl.Diagnostic{Summary: "Invalid value", Detail: `The value "x=pa\"ss\\word" is not a number.`}
+	got := RedactDiagnostics(hcl.Diagnostics{d}, map[string]string{"pw": `pa"ss\word`})
+	if want := `The value "x=(sensitive)" is not a number.`; got[0].Detail != want {
+		t.Errorf("detail = %q, want %q", got[0].Detail, want)
+	}
+}

@@ -11,11 +11,12 @@ import (
 )
 
 // Variable is a role's variable block: a default, overridden by inventory,
-// play and -e values.
+// play and -e values, and the checks its value must pass.
 type Variable struct {
-	Name    string
-	Default cty.Value
-	Range   hcl.Range
+	Name        string
+	Default     cty.Value
+	Validations []*Validation
+	Range       hcl.Range
 }
 
 // Task is a task or handler block. Its arguments stay unevaluated: they are
@@ -87,7 +88,7 @@ func (l *Loader) LoadRole(name, dir string, kinds map[string]bool) (*Role, hcl.D
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "variable":
-			attrs, d := b.Body.JustAttributes()
+			attrs, checks, d := variableBody(b.Body)
 			diags = append(diags, d...)
 			v := &Variable{Name: b.Labels[0], Default: cty.NullVal(cty.DynamicPseudoType), Range: b.DefRange}
 			if seenVar[v.Name] {
@@ -102,7 +103,14 @@ func (l *Loader) LoadRole(name, dir string, kinds map[string]bool) (*Role, hcl.D
 					v.Default = val
 				case "description":
 				default:
-					diags = append(diags, errAt(a.NameRange, "Unsupported argument", fmt.Sprintf("A variable block has no argument %q (only default and description).", n)))
+					diags = append(diags, errAt(a.NameRange, "Unsupported argument", fmt.Sprintf("A variable block has no argument %q (only default and description, and validation blocks).", n)))
+				}
+			}
+			for _, vb := range checks {
+				c, d := decodeValidation(vb)
+				diags = append(diags, d...)
+				if c != nil {
+					v.Validations = append(v.Validations, c)
 				}
 			}
 			r.Variables = append(r.Variables, v)

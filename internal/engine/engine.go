@@ -236,11 +236,22 @@ func (hr *hostRun) takeBound(p *config.Play, t *config.Task) (boundTask, bool) {
 }
 
 // Run executes the playbook in mode and returns what was found or done.
-// Connections are opened once per host and closed at the end.
+// Connections are opened once per host and closed at the end. The run's
+// secrets are scrubbed from every error, summary and diff it returns, and
+// from what the Observer is told.
 func (e *Engine) Run(ctx context.Context, mode Mode) *plan.Plan {
 	if e.Observer == nil {
 		e.Observer = nopObserver{}
 	}
+	told := e.Observer
+	e.Observer = scrubbedObserver{told, e.Scope.Scrub}
+	defer func() { e.Observer = told }()
+	result := e.run(ctx, mode)
+	result.Scrub(e.Scope.Scrub)
+	return result
+}
+
+func (e *Engine) run(ctx context.Context, mode Mode) *plan.Plan {
 	if e.Forks <= 0 {
 		e.Forks = defaultForks
 	}
@@ -391,6 +402,9 @@ func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hos
 	for _, rn := range p.Roles {
 		role := e.Playbook.Roles[rn]
 		evalCtx := e.Scope.Context(hr.host, role, p, hr.facts)
+		if d := role.CheckVariables(evalCtx); d.HasErrors() {
+			return fail(fmt.Errorf("%s/%s: %s", p.Name, rn, diagText(d)))
+		}
 		for _, t := range role.Tasks {
 			if bt, ok := hr.takeBound(p, t); ok {
 				if !bt.skip {
@@ -411,27 +425,12 @@ func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hos
 	}
 	e.Observer.HostTasks(name, len(tasks))
 	changedBefore := len(hr.out.Changes)
-	notified, err := e.converge(ctx, mode, p, hr, tasks)
+	notified, err := e.converge(ctx, mode, p, hr, tasks, nil)
 	if err != nil {
 		return fail(err)
 	}
-	if len(notified) > 0 {
-		var handlers []*Bound
-		for _, n := range notified {
-			role := e.Playbook.Roles[n.role]
-			evalCtx := e.Scope.Context(hr.host, role, p, hr.facts)
-			b, skip, diags := Bind(e.Registry, role.Handler(n.name), role, evalCtx, e.Scope.files)
-			if diags.HasErrors() {
-				return fail(fmt.Errorf("%s/%s handler %s: %s", p.Name, n.role, n.name, diagText(diags)))
-			}
-			if !skip {
-				handlers = append(handlers, b)
-			}
-		}
-		e.Observer.HostTasks(name, len(handlers))
-		if _, err := e.converge(ctx, mode, p, hr, handlers); err != nil {
-			return fail(err)
-		}
+	if err := e.flushHandlers(ctx, mode, p, hr, notified); err != nil {
+		return fail(err)
 	}
 	status := plan.StatusOK
 	if len(hr.out.Changes) > changedBefore {
@@ -441,13 +440,14 @@ func (e *Engine) runHost(ctx context.Context, mode Mode, p *config.Play, hr *hos
 	return true
 }
 
-type handlerRef struct{ role, name string }
-
 // converge checks tasks in one batched probe and, in Apply mode, applies
 // the changes in order. After a change, the remaining tasks are probed
 // again (one round trip), since the change may affect them. It returns the
 // handlers notified by changed tasks, in declaration order, each once.
-func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *hostRun, tasks []*Bound) ([]handlerRef, error) {
+// more, when set, is called after each change with the tasks still to
+// run, and returns them with any it adds (handlers that the changed
+// handler notifies: see flushHandlers).
+func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *hostRun, tasks []*Bound, more func(changed *Bound, rest []*Bound) ([]*Bound, error)) ([]handlerRef, error) {
 	name := hr.host.Name
 	notifiedSet := map[handlerRef]bool{}
 	var notified []handlerRef
@@ -534,6 +534,17 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 		}
 		hr.out.Changes = append(hr.out.Changes, change)
 		e.Observer.TaskDone(name, p.Name, taskID, "changed", c.Summary)
+		if more != nil {
+			rest, err := more(b, tasks[i+1:])
+			if err != nil {
+				return nil, err
+			}
+			if added := len(rest) - (len(tasks) - i - 1); added > 0 {
+				e.Observer.HostTasks(name, added)
+				tasks = append(tasks[:i+1:i+1], rest...)
+				stale = true // the added ones are probed with the rest
+			}
+		}
 		for _, n := range b.Task.Notify {
 			ref := handlerRef{b.Role.Name, n}
 			if !notifiedSet[ref] {

@@ -20,3 +20,18 @@ func (nopObserver) PlayStarted(string, []string)                    {}
 func (nopObserver) HostTasks(string, int)                           {}
 func (nopObserver) TaskDone(string, string, string, string, string) {}
 func (nopObserver) HostDone(string, string, string, string)         {}
+
+// scrubbedObserver tells its Observer what it is told, with scrub applied
+// to the summaries and errors (which quote host output).
+type scrubbedObserver struct {
+	Observer
+	scrub func(string) string
+}
+
+func (o scrubbedObserver) TaskDone(host, play, task, status, summary string) {
+	o.Observer.TaskDone(host, play, task, status, o.scrub(summary))
+}
+
+func (o scrubbedObserver) HostDone(host, play, status, err string) {
+	o.Observer.HostDone(host, play, status, o.scrub(err))
+}

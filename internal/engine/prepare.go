@@ -231,7 +231,7 @@ func (e *Engine) installHelper(ctx context.Context, host string, t transport.Tra
 	}
 	if err := e.Helper.Install(ctx, t); err != nil {
 		if e.Warn != nil {
-			e.Warn("%s: the probe helper could not be installed, probing with sh: %v", host, err)
+			e.Warn("%s: the probe helper could not be installed, probing with sh: %s", host, e.Scope.Scrub(err.Error()))
 		}
 		return
 	}

@@ -12,6 +12,7 @@ import (
 
 	"skiff/internal/hostprobe"
 	"skiff/internal/module"
+	"skiff/internal/module/shell"
 	"skiff/internal/transport"
 )
 
@@ -218,11 +219,8 @@ func token() string {
 	return hex.EncodeToString(b)
 }
 
-// tail returns the last lines of b, for error messages.
+// tail returns the last lines of b, for error messages (cut by
+// shell.Last, so that the run's scrubbing still finds every secret).
 func tail(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 600 {
-		s = "…" + s[len(s)-600:]
-	}
-	return s
+	return shell.Last(strings.TrimSpace(string(b)), 600)
 }

@@ -101,6 +101,9 @@ func (e *Engine) readAhead(p *config.Play, hr *hostRun, facts cty.Value) []probe
 		for _, rn := range later.Roles {
 			role := e.Playbook.Roles[rn]
 			evalCtx := e.Scope.Context(hr.host, role, later, facts)
+			if role.CheckVariables(evalCtx).HasErrors() {
+				continue // its play reports it, before any probe
+			}
 			for _, t := range role.Tasks {
 				if t.DelegateTo != nil {
 					continue

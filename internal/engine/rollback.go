@@ -40,7 +40,7 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 	dir := fmt.Sprintf("%s/%d", runDir, seq)
 	entry := journal.Entry{
 		Seq: seq, Host: hr.host.Name, Play: p.Name, Role: b.Role.Name, Task: b.Task.ID(),
-		Summary: c.Summary, Time: time.Now().UTC(),
+		Summary: e.Scope.Scrub(c.Summary), Time: time.Now().UTC(),
 	}
 	if b.Target != nil { // the change happens on the delegate: so does its undo
 		entry.Host = b.Target.Name

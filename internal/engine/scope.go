@@ -27,6 +27,7 @@ type Scope struct {
 	offline bool
 	// files caches local sources and templates for every host of the run.
 	files *module.LocalFiles
+	scrub *secret.Scrubber
 }
 
 // KeepDigests keeps the sha256 of large local files in dir across runs
@@ -61,8 +62,14 @@ func NewScope(inv *inventory.Inventory, secrets map[string]string, extra map[str
 		sec[k] = secret.Wrap(cty.StringVal(v))
 	}
 	s.secrets = cty.ObjectVal(sec)
+	s.scrub = secret.ForRun(secrets)
 	return s
 }
+
+// Scrub hides the run's secrets in text that is shown or kept: a secret
+// interpolated into a larger string is scrubbed by its own value, which a
+// host tool may print alone (see secret.ForRun).
+func (s *Scope) Scrub(text string) string { return s.scrub.Scrub(text) }
 
 func hostObject(h *inventory.Host, withVars bool) cty.Value {
 	groups := make([]cty.Value, len(h.Groups))

@@ -39,6 +39,7 @@ func (e *Engine) Validate() hcl.Diagnostics {
 					continue // reported when loading
 				}
 				ctx := scope.Context(h, role, p, cty.DynamicVal)
+				add(role.CheckVariables(ctx))
 				for _, t := range append(append(role.Tasks[:0:0], role.Tasks...), role.Handlers...) {
 					_, _, d := Bind(e.Registry, t, role, ctx, e.Scope.files)
 					add(d)

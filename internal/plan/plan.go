@@ -85,6 +85,18 @@ func (p *Plan) Finish() {
 	}
 }
 
+// Scrub passes every text that may quote a host through scrub: the hosts'
+// errors, and the changes' summaries and diffs.
+func (p *Plan) Scrub(scrub func(string) string) {
+	for _, h := range p.Hosts {
+		h.Error = scrub(h.Error)
+		for i := range h.Changes {
+			c := &h.Changes[i]
+			c.Summary, c.Diff = scrub(c.Summary), scrub(c.Diff)
+		}
+	}
+}
+
 // Failed reports whether any host failed or was unreachable.
 func (p *Plan) Failed() bool { return p.Summary.Failed+p.Summary.Unreachable > 0 }
 

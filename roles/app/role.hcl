@@ -3,10 +3,24 @@
 # service restarts only when the release (or its config) changes. The last 5
 # releases are kept, so rolling back needs no upload.
 
-variable "app_version" { default = "dev" }
+# app_version names a folder and reaches root shell commands: a release
+# label only (from a CI tag, say), checked before anything runs.
+variable "app_version" {
+  default = "dev"
+  validation {
+    condition     = length(regexall("^[A-Za-z0-9][A-Za-z0-9._+-]*$", var.app_version)) > 0
+    error_message = "app_version must be a release label: a letter or digit, then letters, digits, '.', '-', '_' or '+'."
+  }
+}
 variable "app_binary" { default = "bin/foobar-app" }
 variable "app_port" { default = 8080 }
-variable "keep_releases" { default = 5 }
+variable "keep_releases" {
+  default = 5
+  validation {
+    condition     = length(regexall("^[1-9][0-9]*$", var.keep_releases)) > 0
+    error_message = "keep_releases must be a whole number of releases, 1 or more."
+  }
+}
 
 task "group" "foobar" {
   name   = "foobar"
@@ -85,7 +99,8 @@ task "service" "app" {
 }
 
 # Keep the newest releases and the live one; idempotent through unless.
+# Variables reach this root shell through shellquote only.
 task "command" "prune_releases" {
-  command = "cd /opt/foobar/releases && ls -1t | grep -vx '${var.app_version}' | tail -n +${var.keep_releases} | xargs -r rm -rf --"
-  unless  = "[ $(ls -1 /opt/foobar/releases | wc -l) -le ${var.keep_releases} ]"
+  command = "cd /opt/foobar/releases && ls -1t | grep -vxF -- ${shellquote(var.app_version)} | tail -n +${shellquote(var.keep_releases)} | xargs -r rm -rf --"
+  unless  = "[ $(ls -1 /opt/foobar/releases | wc -l) -le ${shellquote(var.keep_releases)} ]"
 }

@@ -20,11 +20,12 @@ task "file" "deb" {
   mode   = "0644"
 }
 
-# A URL: downloaded once per URL.
+# A URL: downloaded once per URL. The URL reaches this root shell through
+# shellquote only.
 task "command" "download" {
   when    = length(regexall("^https?://", var.sumo_package)) > 0
-  command = "curl -fsSL --retry 3 -o /var/cache/skiff/sumocollector.deb.part '${var.sumo_package}' && mv -f /var/cache/skiff/sumocollector.deb.part /var/cache/skiff/sumocollector.deb && echo '${var.sumo_package}' > /var/cache/skiff/sumocollector.url"
-  unless  = "[ \"$(cat /var/cache/skiff/sumocollector.url 2>/dev/null)\" = '${var.sumo_package}' ]"
+  command = "curl -fsSL --retry 3 -o /var/cache/skiff/sumocollector.deb.part ${shellquote(var.sumo_package)} && mv -f /var/cache/skiff/sumocollector.deb.part /var/cache/skiff/sumocollector.deb && printf '%s\\n' ${shellquote(var.sumo_package)} > /var/cache/skiff/sumocollector.url"
+  unless  = "[ \"$(cat /var/cache/skiff/sumocollector.url 2>/dev/null)\" = ${shellquote(var.sumo_package)} ]"
 }
 
 # Installed unless the .deb's package is installed at the .deb's version.

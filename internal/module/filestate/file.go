@@ -274,8 +274,8 @@ func (f *File) Apply(ctx context.Context, t transport.Transport) error {
 		out := strings.TrimSpace(string(res.Stdout))
 		if f.Sensitive {
 			out = "(output withheld: the content is sensitive)"
-		} else if len(out) > 2048 {
-			out = "…" + out[len(out)-2048:]
+		} else {
+			out = shell.Last(out, 2048)
 		}
 		return fmt.Errorf("%s: validate %q rejected the new content, the file is unchanged: %s", f.Path, f.Validate, out)
 	default:

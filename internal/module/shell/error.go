@@ -2,7 +2,6 @@ package shell
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"skiff/internal/secret"
@@ -43,23 +42,33 @@ func Tail(res transport.Result, secrets []string) string {
 		if s == "" {
 			continue
 		}
-		if len(s) > tailBytes {
-			s = "…" + s[len(s)-tailBytes:]
-		}
-		parts = append(parts, s)
+		parts = append(parts, Last(s, tailBytes))
 	}
 	return strings.Join(parts, "\n")
 }
 
-// Scrub replaces each non-empty secret in s by secret.Redacted, longest
-// first so that a secret containing another is replaced whole.
-func Scrub(s string, secrets []string) string {
-	sorted := slices.Clone(secrets)
-	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
-	for _, sec := range sorted {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, secret.Redacted)
-		}
+// Last returns the end of s, at most n bytes after an ellipsis, cut where
+// no secret is cut in two: at the start of a line, else (one long line)
+// after a space or tab. Text is scrubbed again where it is shown, with the
+// run's secrets, and a secret cut in two would no longer be found there.
+// A single line longer than n without a space is left out.
+func Last(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	end := s[len(s)-n:]
+	if i := strings.IndexByte(end, '\n'); i >= 0 {
+		return "…" + end[i+1:]
+	}
+	if i := strings.IndexAny(end, " \t"); i >= 0 {
+		return "…" + end[i+1:]
+	}
+	last := s[strings.LastIndexByte(s, '\n')+1:]
+	return fmt.Sprintf("…(a line of %d bytes without a space, not shown)", len(last))
+}
+
+// Scrub replaces each non-empty secret in s by secret.Redacted, in every
+// form it may be printed in (see secret.Scrubber).
+func Scrub(s string, secrets []string) string {
+	return secret.NewScrubber(secrets).Scrub(s)
 }

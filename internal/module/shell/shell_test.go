@@ -64,11 +64,35 @@ func TestRunErrorScrubsSecrets(t *testing.T) {
 			t.Errorf("%q lacks %q", msg, want)
 		}
 	}
-	long := transport.Result{ExitCode: 1, Stdout: []byte(strings.Repeat("x", 5000) + "END")}
+	long := transport.Result{ExitCode: 1, Stdout: []byte(strings.Repeat("x", 5000) + " END")}
 	if m := NewRunError("x", long, nil).Error(); len(m) > 2200 || !strings.HasSuffix(m, "END") {
 		t.Errorf("tail not kept: len %d", len(m))
 	}
 	if m := NewRunError("x", transport.Result{ExitCode: 2}, nil).Error(); !strings.Contains(m, "no output") {
 		t.Errorf("%q", m)
+	}
+}
+
+// Last cuts where no secret can be cut in two (at a line start, else
+// after a space), so that scrubbing its result later still finds every
+// secret whole.
+func TestLastNeverCutsAWord(t *testing.T) {
+	const pw = "hunter2-secret"
+	text := strings.Repeat("noise line\n", 10) + "pw " + pw + " here\n" + strings.Repeat("more noise\n", 3)
+	for n := 1; n < len(text); n++ {
+		got := Last(text, n)
+		rest := strings.TrimPrefix(got, "…")
+		if rest == got || len(rest) > n || !strings.HasSuffix(text, rest) {
+			t.Fatalf("Last(_, %d) = %q: not an ellipsis and the end of the text, within %d bytes", n, got, n)
+		}
+		if before := text[len(text)-len(rest)-1]; before != '\n' && before != ' ' {
+			t.Fatalf("Last(_, %d) = %q cuts a word", n, got)
+		}
+	}
+	if got := Last(strings.Repeat("y", 3000)+pw, 100); strings.Contains(got, "secret") || !strings.Contains(got, "not shown") {
+		t.Errorf("one long line: %q", got)
+	}
+	if got := Last("short", 100); got != "short" {
+		t.Errorf("short: %q", got)
 	}
 }
