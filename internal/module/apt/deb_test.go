@@ -143,6 +143,7 @@ var controlCases = map[string]string{
 	"two stanzas":        "Package: a\nVersion: 1\n\nPackage: b\nVersion: 2\n",
 	"duplicate":          "Package: a\nVersion: 1\nversion: 2\n",
 	"comment":            "# c\nPackage: a\nVersion: 1\n",
+	"blank first line":   "\nPackage: a\nVersion: 1\n",
 	"bad depends":        "Package: a\nVersion: 1\nDepends: ((\n",
 	"empty alternative":  "Package: a\nVersion: 1\nDepends: b, , c\n",
 	"arch restriction":   "Package: a\nVersion: 1\nDepends: b [amd64]\n",
