@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -179,9 +180,14 @@ func answer(a module.NativeAnswerer, queries [][]byte, logErr func([]byte)) (out
 	return a(queries)
 }
 
-// runSh runs fragment with sh, stdin closed, as the sh batch runs it.
+// runSh runs fragment with sh as the sh batch runs it: in a subshell,
+// stdin closed. The fragment reaches sh on its stdin, never in its argv,
+// which every local user can read: a command's env values (secrets among
+// them) are exported inside the fragment. sh parses the whole subshell
+// before running it, so nothing in it reads the rest of the script.
 func runSh(fragment string, stdout, stderr *bytes.Buffer) module.Probed {
-	cmd := exec.Command("sh", "-c", fragment)
+	cmd := exec.Command("sh", "-s")
+	cmd.Stdin = strings.NewReader("(\n" + fragment + "\n) </dev/null\n")
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
 	p := module.Probed{Stdout: stdout.Bytes()}

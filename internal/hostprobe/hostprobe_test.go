@@ -112,3 +112,22 @@ func TestServeFallsBackWhenAnAnswererPanics(t *testing.T) {
 		t.Errorf("stderr %q", errOut)
 	}
 }
+
+// A fragment travels to sh on its stdin, never in an argv: a command's
+// env (secrets included) is exported inside it, and every local user can
+// read every process's command line.
+func TestServeKeepsFragmentsOutOfArgv(t *testing.T) {
+	const secret = "argv-secret-0f3c9a"
+	// The fragment lists every process's command line while it runs.
+	frag := "S=" + secret + "; export S\n" +
+		`for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' <"$f" 2>/dev/null; echo; done`
+	out, _ := serve(t, Batch{Token: "t", Items: []Item{{Index: 0, Sh: frag}}})
+	if !strings.Contains(out, "hostprobe.test") {
+		t.Fatalf("the fragment did not list this test's processes:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, secret) {
+			t.Errorf("the fragment shows in a command line: %q", line)
+		}
+	}
+}

@@ -369,7 +369,7 @@ func (p *Package) Apply(ctx context.Context, t transport.Transport) error {
 		}
 		if p.deb != "" {
 			// Else apt-get takes it for a package name it cannot find.
-			check = fmt.Sprintf("[ -f %s ] || { echo %s >&2; exit 1; }\n", shell.Quote(p.deb), shell.Quote("skiff: no file "+p.deb+" on the host"))
+			check = fmt.Sprintf("[ -f %s ] || { printf '%%s\\n' %s >&2; exit 1; }\n", shell.Quote(p.deb), shell.Quote("skiff: no file "+p.deb+" on the host"))
 		}
 		script := fmt.Sprintf("%s%sapt-get install %s --no-install-recommends%s %s\n", env, check, aptOpts, extra, shell.Join(p.install))
 		if err := run(ctx, t, "apt-get install "+strings.Join(p.install, " "), script); err != nil {
@@ -419,16 +419,16 @@ func (p *Package) Reversal(dir string) (backup, undo, after string) {
 		// The deb's package, read again now: the deb may have changed
 		// since Check (or only now be there), and what Apply installs is
 		// what the deb holds now. No deb, no Apply.
-		fmt.Fprintf(&b, "d=$(dpkg-deb -f %s Package 2>/dev/null) && [ -n \"$d\" ] || { echo %s >&2; exit 1; }\n",
+		fmt.Fprintf(&b, "d=$(dpkg-deb -f %s Package 2>/dev/null) && [ -n \"$d\" ] || { printf '%%s\\n' %s >&2; exit 1; }\n",
 			shell.Quote(p.deb), shell.Quote("skiff: cannot read the package name of "+p.deb+" (missing, or not a .deb)"))
 		names = "\"$d\""
 	}
 	fmt.Fprintf(&b, "for n in %s; do\n", names)
 	b.WriteString("  s=$(dpkg-query -W -f='${db:Status-Status} ${Version}\\n' \"$n\" 2>/dev/null | head -n 1)\n")
 	b.WriteString("  case $s in\n")
-	b.WriteString("  'installed '*) echo \"pkg $n installed ${s#installed }\" ;;\n")
-	b.WriteString("  'config-files '*) echo \"pkg $n config-files -\" ;;\n")
-	b.WriteString("  *) echo \"pkg $n absent -\" ;;\n")
+	b.WriteString("  'installed '*) printf '%s\\n' \"pkg $n installed ${s#installed }\" ;;\n")
+	b.WriteString("  'config-files '*) printf '%s\\n' \"pkg $n config-files -\" ;;\n")
+	b.WriteString("  *) printf '%s\\n' \"pkg $n absent -\" ;;\n")
 	b.WriteString("  esac >> \"$l\" || exit 1\ndone\n")
 	// The simulation prints "Inst NAME [OLD] (NEW …)" for an upgrade,
 	// "Inst NAME (NEW …)" for a new package, "Remv NAME [OLD]" for a removal.
@@ -451,7 +451,7 @@ func (p *Package) Reversal(dir string) (backup, undo, after string) {
 
 	b.Reset()
 	fmt.Fprintf(&b, "l=%s\n", list)
-	fmt.Fprintf(&b, "[ -f \"$l\" ] || { echo %s >&2; exit 1; }\n", shell.Quote("skiff: no saved package state in "+dir))
+	fmt.Fprintf(&b, "[ -f \"$l\" ] || { printf '%%s\\n' %s >&2; exit 1; }\n", shell.Quote("skiff: no saved package state in "+dir))
 	b.WriteString(undoScript)
 	return backup, b.String(), ""
 }
@@ -470,13 +470,13 @@ has() { case " $1 " in *" $2 "*|*" ${2%%:*} "*|*" $2:"*) return 0 ;; esac; retur
 # drop VERB NAMES: apt-get VERB NAMES, refused when apt would remove more.
 drop() {
   verb=$1; shift
-  sim=$(apt-get -s remove "$@" </dev/null 2>&1) || { echo "skiff: cannot remove $*: $(printf '%s\n' "$sim" | tail -n 1)" >&2; return 1; }
+  sim=$(apt-get -s remove "$@" </dev/null 2>&1) || { printf '%s\n' "skiff: cannot remove $*: $(printf '%s\n' "$sim" | tail -n 1)" >&2; return 1; }
   more=
   for r in $(printf '%s\n' "$sim" | sed -n 's/^Remv \([^ ]*\).*/\1/p'); do
     has "$*" "$r" || more="$more $r"
   done
-  if [ -n "$more" ]; then echo "skiff: removing $* would also remove$more (installed since?): not done" >&2; return 1; fi
-  apt-get $verb $opts "$@" </dev/null >&2 || { echo "skiff: apt-get $verb $* failed" >&2; return 1; }
+  if [ -n "$more" ]; then printf '%s\n' "skiff: removing $* would also remove$more (installed since?): not done" >&2; return 1; fi
+  apt-get $verb $opts "$@" </dev/null >&2 || { printf '%s\n' "skiff: apt-get $verb $* failed" >&2; return 1; }
 }
 purge= remove= restore= named=
 while read -r kind n st v; do
@@ -499,7 +499,7 @@ if [ -n "$purge" ]; then drop purge $purge || exit 1; fi
 if [ -n "$remove" ]; then drop remove $remove || exit 1; fi
 if [ -n "$restore" ]; then
   apt-get install $opts --no-install-recommends --allow-downgrades $restore </dev/null >&2 ||
-    { echo "skiff: cannot reinstall$restore (is that version still available from the apt sources?)" >&2; exit 1; }
+    { printf '%s\n' "skiff: cannot reinstall$restore (is that version still available from the apt sources?)" >&2; exit 1; }
 fi
 deps=
 auto=$(apt-get -s autoremove </dev/null 2>/dev/null | sed -n 's/^Remv \([^ ]*\).*/\1/p' | tr '\n' ' ')

@@ -201,6 +201,9 @@ func parseControl(data []byte) (name, version string, ok bool) {
 	var fields []*field
 	seen := map[string]bool{}
 	for _, line := range strings.Split(body, "\n") {
+		if line == "" { // only the first can be: left to dpkg-deb
+			return "", "", false
+		}
 		for _, c := range []byte(line) {
 			if c < 0x20 && c != '\t' || c == 0x7f {
 				return "", "", false

@@ -143,6 +143,7 @@ var controlCases = map[string]string{
 	"two stanzas":        "Package: a\nVersion: 1\n\nPackage: b\nVersion: 2\n",
 	"duplicate":          "Package: a\nVersion: 1\nversion: 2\n",
 	"comment":            "# c\nPackage: a\nVersion: 1\n",
+	"blank first line":   "\nPackage: a\nVersion: 1\n",
 	"bad depends":        "Package: a\nVersion: 1\nDepends: ((\n",
 	"empty alternative":  "Package: a\nVersion: 1\nDepends: b, , c\n",
 	"arch restriction":   "Package: a\nVersion: 1\nDepends: b [amd64]\n",
@@ -353,7 +354,7 @@ func TestApplyDeb(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "DEBIAN_FRONTEND=noninteractive; export DEBIAN_FRONTEND\n" +
-		"[ -f '/var/cache/skiff/sumocollector.deb' ] || { echo 'skiff: no file /var/cache/skiff/sumocollector.deb on the host' >&2; exit 1; }\n" +
+		"[ -f '/var/cache/skiff/sumocollector.deb' ] || { printf '%s\\n' 'skiff: no file /var/cache/skiff/sumocollector.deb on the host' >&2; exit 1; }\n" +
 		"apt-get install " + opts + " --no-install-recommends --allow-downgrades '/var/cache/skiff/sumocollector.deb'\n"
 	if len(tr.ran) != 1 || tr.ran[0] != want {
 		t.Fatalf("ran %q\nwant %q", tr.ran, want)

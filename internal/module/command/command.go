@@ -179,7 +179,7 @@ func (c *Command) Apply(ctx context.Context, t transport.Transport) error {
 	if !c.run {
 		return nil
 	}
-	noChdir := fmt.Sprintf("echo %s >&2; exit 125", shell.Quote("skiff: chdir "+c.chdir+" does not exist"))
+	noChdir := fmt.Sprintf("printf '%%s\\n' %s >&2; exit 125", shell.Quote("skiff: chdir "+c.chdir+" does not exist"))
 	script := c.prelude(noChdir) + fmt.Sprintf("( eval %s ) </dev/null\n", shell.Quote(c.command))
 	res, err := t.Run(ctx, script)
 	if err != nil {
@@ -202,6 +202,6 @@ func (c *Command) Reversal(dir string) (backup, undo, after string) {
 	if c.undo == "" {
 		return "", "", ""
 	}
-	noChdir := fmt.Sprintf("echo %s >&2; exit 125", shell.Quote("skiff: chdir "+c.chdir+" does not exist"))
+	noChdir := fmt.Sprintf("printf '%%s\\n' %s >&2; exit 125", shell.Quote("skiff: chdir "+c.chdir+" does not exist"))
 	return "", c.prelude(noChdir) + fmt.Sprintf("( eval %s ) </dev/null\n", shell.Quote(c.undo)), ""
 }

@@ -167,7 +167,7 @@ func (d *Directory) Reversal(dir string) (backup, undo, after string) {
 
 // noBackup is the undo line for a backup folder without any record.
 func noBackup(p, dir string) string {
-	return fmt.Sprintf("  echo %s >&2; exit 1\n", shell.Quote("skiff: no backup of "+p+" in "+dir))
+	return fmt.Sprintf("  printf '%%s\\n' %s >&2; exit 1\n", shell.Quote("skiff: no backup of "+p+" in "+dir))
 }
 
 // createReversal: backup finds the top-most missing path among path and its
@@ -194,7 +194,7 @@ func (d *Directory) createReversal(dir string) (backup, undo string) {
 	fmt.Fprintf(&b, "  top=$(cat %s) || exit 1\n", created)
 	b.WriteString("  case $top in\n")
 	fmt.Fprintf(&b, "  %s) skiff_enter \"$(dirname -- \"$top\")\" && rm -rf -- \"./$(basename -- \"$top\")\" || exit 1 ;;\n", strings.Join(candidates, "|"))
-	fmt.Fprintf(&b, "  *) echo %s\"$top\"%s >&2; exit 1 ;;\n",
+	fmt.Fprintf(&b, "  *) printf '%%s\\n' %s\"$top\"%s >&2; exit 1 ;;\n",
 		shell.Quote("skiff: "+path.Join(dir, backupCreated)+" names "), shell.Quote(", which is not "+d.path+" or one of its parents"))
 	b.WriteString("  esac\n")
 	b.WriteString(d.metaUndo(dir, "elif"))
@@ -241,7 +241,7 @@ func (d *Directory) treeReversal(dir string) (backup, undo string) {
 	b.WriteString("if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then\n")
 	// "./base": a member name that tar cannot take for an option.
 	fmt.Fprintf(&b, "  tar -C %s --numeric-owner -cf %s %s || exit 1\n", shell.Quote(parent), tree, shell.Quote("./"+base))
-	fmt.Fprintf(&b, "elif [ -L \"$p\" ] || [ -e \"$p\" ]; then\n  echo \"skiff: $p is not a directory: not backed up\" >&2; exit 1\nelse\n  : > %s || exit 1\nfi\n", absent)
+	fmt.Fprintf(&b, "elif [ -L \"$p\" ] || [ -e \"$p\" ]; then\n  printf '%%s\\n' \"skiff: $p is not a directory: not backed up\" >&2; exit 1\nelse\n  : > %s || exit 1\nfi\n", absent)
 	backup = b.String()
 
 	b.Reset()

@@ -75,6 +75,6 @@ func (f *File) digestScript() string {
 	b.WriteString("    { umask 077; printf '%s %s\\n' \"$k\" \"$s\" >\"$r.$$\" && mv -f \"$r.$$\" \"$r\"; } 2>/dev/null || rm -f \"$r.$$\" 2>/dev/null\n")
 	b.WriteString("  fi\n")
 	b.WriteString("fi\n")
-	b.WriteString("[ -n \"$s\" ] && echo \"sha256=$s\"\n")
+	b.WriteString("[ -n \"$s\" ] && printf '%s\\n' \"sha256=$s\"\n")
 	return b.String()
 }

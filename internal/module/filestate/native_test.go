@@ -141,11 +141,16 @@ func TestNativeStatProbeMatchesTheFragment(t *testing.T) {
 	if err := os.Symlink("relative\ntarget", filepath.Join(dir, "odd")); err != nil {
 		t.Fatal(err)
 	}
+	// dash's echo would take these backslashes for escapes.
+	if err := os.Symlink(`back\c-slash\t`, filepath.Join(dir, "backslash")); err != nil {
+		t.Fatal(err)
+	}
 	for _, q := range []StatQuery{
 		{Path: filepath.Join(dir, "d"), Follow: true},
 		{Path: filepath.Join(dir, "to-d"), Follow: true},
 		{Path: filepath.Join(dir, "to-d")},
 		{Path: filepath.Join(dir, "odd")},
+		{Path: filepath.Join(dir, "backslash")},
 		{Path: filepath.Join(dir, "none"), Follow: true},
 	} {
 		want := runFragment(t, StatScript(q.Path, q.Follow))

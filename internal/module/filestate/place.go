@@ -49,11 +49,11 @@ const EnterScript = `skiff_enter() {
   while [ -n "$_skiff_rest" ]; do
     _skiff_c=${_skiff_rest%%/*}
     case $_skiff_rest in */*) _skiff_rest=${_skiff_rest#*/} ;; *) _skiff_rest= ;; esac
-    case $_skiff_c in ''|.) continue ;; ..) echo "skiff: $_skiff_dir: '..' in the path" >&2; return 1 ;; esac
+    case $_skiff_c in ''|.) continue ;; ..) printf '%s\n' "skiff: $_skiff_dir: '..' in the path" >&2; return 1 ;; esac
     if [ -L "$_skiff_c" ]; then
       _skiff_u=$(stat -c %u -- "$_skiff_c") || return 1
       if [ "$_skiff_u" != 0 ]; then
-        echo "skiff: $(pwd -P)/$_skiff_c is a symbolic link owned by uid $_skiff_u, not root: not followed (in $_skiff_dir)" >&2
+        printf '%s\n' "skiff: $(pwd -P)/$_skiff_c is a symbolic link owned by uid $_skiff_u, not root: not followed (in $_skiff_dir)" >&2
         return 1
       fi
       _skiff_id=$(stat -L -c %d:%i -- "$_skiff_c") || return 1
@@ -63,11 +63,11 @@ const EnterScript = `skiff_enter() {
       (umask 022 && mkdir -- "$_skiff_c") || return 1
       _skiff_id=$(stat -c %d:%i -- "$_skiff_c") || return 1
     else
-      echo "skiff: $(pwd -P)/$_skiff_c does not exist (in $_skiff_dir)" >&2
+      printf '%s\n' "skiff: $(pwd -P)/$_skiff_c does not exist (in $_skiff_dir)" >&2
       return 1
     fi
     if ! cd -P -- "$_skiff_c" 2>/dev/null || [ "$(stat -c %d:%i .)" != "$_skiff_id" ]; then
-      echo "skiff: $_skiff_dir changed while skiff entered it (at $_skiff_c): refused" >&2
+      printf '%s\n' "skiff: $_skiff_dir changed while skiff entered it (at $_skiff_c): refused" >&2
       return 1
     fi
   done
@@ -88,7 +88,7 @@ func PrivateScript(name string) string {
 	b.WriteString("skiff_parent=$(stat -c %d:%i .) && skiff_me=$(id -u) || exit 1\n")
 	b.WriteString("(umask 077 && mkdir -- \"./$skiff_p\") || exit 1\n")
 	b.WriteString("cd -P -- \"./$skiff_p\" && [ \"$(stat -c '%u %a' .)\" = \"$skiff_me 700\" ] && [ \"$(stat -c %d:%i ..)\" = \"$skiff_parent\" ] || " +
-		"{ echo \"skiff: the private folder $skiff_p changed before skiff entered it: refused\" >&2; exit 1; }\n")
+		"{ printf '%s\\n' \"skiff: the private folder $skiff_p changed before skiff entered it: refused\" >&2; exit 1; }\n")
 	b.WriteString("skiff_private=$skiff_p\n")
 	return b.String()
 }
@@ -171,7 +171,7 @@ func RemoveScript(p string, target, stale bool) string {
 		b.WriteString("rm -rf -- ./.skiff-\"$n\".*.tmp || exit 1\n")
 	}
 	if target {
-		b.WriteString("if [ -d \"./$n\" ] && [ ! -L \"./$n\" ]; then echo \"skiff: $d/$n is a directory: not removed\" >&2; exit 1; fi\n")
+		b.WriteString("if [ -d \"./$n\" ] && [ ! -L \"./$n\" ]; then printf '%s\\n' \"skiff: $d/$n is a directory: not removed\" >&2; exit 1; fi\n")
 		b.WriteString("rm -f -- \"./$n\" || exit 1\n")
 	}
 	return b.String()

@@ -35,7 +35,7 @@ func Reversal(p, dir string) (backup, undo string) {
 	b.WriteString("if [ -L \"$p\" ] || [ -f \"$p\" ]; then\n")
 	b.WriteString("  cp -a -- \"$p\" \"$b\" || exit 1\n")
 	b.WriteString("elif [ -e \"$p\" ]; then\n")
-	b.WriteString("  echo \"skiff: $p is neither a regular file nor a symbolic link: not backed up\" >&2; exit 1\n")
+	b.WriteString("  printf '%s\\n' \"skiff: $p is neither a regular file nor a symbolic link: not backed up\" >&2; exit 1\n")
 	b.WriteString("else\n")
 	fmt.Fprintf(&b, "  : > %s || exit 1\n", absent)
 	b.WriteString("fi\n")
@@ -48,7 +48,7 @@ func Reversal(p, dir string) (backup, undo string) {
 	fmt.Fprintf(&b, "elif [ -e %s ]; then\n", absent)
 	fmt.Fprintf(&b, "(\n%s) || exit 1\n", RemoveScript(p, true, false))
 	b.WriteString("else\n")
-	fmt.Fprintf(&b, "  echo %s >&2; exit 1\n", shell.Quote("skiff: no backup of "+p+" in "+dir))
+	fmt.Fprintf(&b, "  printf '%%s\\n' %s >&2; exit 1\n", shell.Quote("skiff: no backup of "+p+" in "+dir))
 	b.WriteString("fi\n")
 	undo = b.String()
 	return backup, undo

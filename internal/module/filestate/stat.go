@@ -60,11 +60,11 @@ func statScript(p string, follow, key bool) string {
 	}
 	b.WriteString("sz=0; k=\n")
 	if key {
-		fmt.Fprintf(&b, "if [ \"$t\" != absent ]; then st=$(stat %s-c '%%a %%u %%g %%U %%G %%s %s' \"$p\" 2>/dev/null); k=${st##* }; st=${st%% *}; echo \"stat=$st\"; sz=${st##* }; fi\n", l, statKeyFormat)
+		fmt.Fprintf(&b, "if [ \"$t\" != absent ]; then st=$(stat %s-c '%%a %%u %%g %%U %%G %%s %s' \"$p\" 2>/dev/null); k=${st##* }; st=${st%% *}; printf '%%s\\n' \"stat=$st\"; sz=${st##* }; fi\n", l, statKeyFormat)
 	} else {
-		fmt.Fprintf(&b, "if [ \"$t\" != absent ]; then st=$(stat %s-c '%%a %%u %%g %%U %%G %%s' \"$p\" 2>/dev/null); echo \"stat=$st\"; sz=${st##* }; fi\n", l)
+		fmt.Fprintf(&b, "if [ \"$t\" != absent ]; then st=$(stat %s-c '%%a %%u %%g %%U %%G %%s' \"$p\" 2>/dev/null); printf '%%s\\n' \"stat=$st\"; sz=${st##* }; fi\n", l)
 	}
-	b.WriteString(`if [ "$t" = symlink ]; then echo "link=$(readlink "$p")"; fi` + "\n")
+	b.WriteString(`if [ "$t" = symlink ]; then printf '%s\n' "link=$(readlink "$p")"; fi` + "\n")
 	return b.String()
 }
 

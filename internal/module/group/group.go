@@ -81,7 +81,7 @@ func (g *Group) Probe() string {
 	if g.name == "" {
 		return ""
 	}
-	return fmt.Sprintf("echo \"group=$(getent group %s 2>/dev/null)\"\n", shell.Quote(g.name))
+	return fmt.Sprintf("printf '%%s\\n' \"group=$(getent group %s 2>/dev/null)\"\n", shell.Quote(g.name))
 }
 
 // Check compares the group with the wanted one.
@@ -169,7 +169,7 @@ func (g *Group) Reversal(dir string) (backup, undo, after string) {
 	fmt.Fprintf(&b, "elif [ -e %s ]; then\n", absent)
 	b.WriteString("  if getent group \"$n\" >/dev/null; then groupdel \"$n\" || exit 1; fi\n")
 	b.WriteString("else\n")
-	fmt.Fprintf(&b, "  echo %s >&2; exit 1\n", shell.Quote("skiff: no saved group "+g.name+" in "+dir))
+	fmt.Fprintf(&b, "  printf '%%s\\n' %s >&2; exit 1\n", shell.Quote("skiff: no saved group "+g.name+" in "+dir))
 	b.WriteString("fi\n")
 	return backup, b.String(), ""
 }

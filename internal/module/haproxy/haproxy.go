@@ -220,11 +220,11 @@ func (s *Server) Reversal(dir string) (backup, undo, after string) {
 
 	var b strings.Builder
 	b.WriteString(pre)
-	fmt.Fprintf(&b, "if [ ! -f %s ]; then echo %s >&2; exit 1; fi\n", file, shell.Quote("skiff: no saved state of "+s.backend+"/"+s.server+" in "+dir))
+	fmt.Fprintf(&b, "if [ ! -f %s ]; then printf '%%s\\n' %s >&2; exit 1; fi\n", file, shell.Quote("skiff: no saved state of "+s.backend+"/"+s.server+" in "+dir))
 	fmt.Fprintf(&b, "prev=$(cat %s)\n", file)
 	b.WriteString("case $prev in ready|drain|maint) ;; *) exit 0 ;; esac\n")
 	b.WriteString("st=$(hap_state)\n")
-	fmt.Fprintf(&b, "if [ \"$(field haproxy)\" != up ]; then echo %s >&2; exit 0; fi\n",
+	fmt.Fprintf(&b, "if [ \"$(field haproxy)\" != up ]; then printf '%%s\\n' %s >&2; exit 0; fi\n",
 		shell.Quote("skiff: HAProxy is not running: "+s.backend+"/"+s.server+" starts from its configuration"))
 	b.WriteString("if [ \"$(field found)\" != yes ]; then exit 0; fi\n")
 	fmt.Fprintf(&b, "ans=$(hap \"set server %s/%s state $prev\" 2>&1) || { printf '%%s\\n' \"$ans\" >&2; exit 1; }\n", s.backend, s.server)

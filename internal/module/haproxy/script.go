@@ -61,7 +61,7 @@ hap() {
 hap_state() {
 	if [ ! -S "$sock" ]; then
 		echo haproxy=down
-		echo "reason=no socket $sock"
+		printf '%s\n' "reason=no socket $sock"
 		return 0
 	fi
 	if ! ans=$(hap "show servers state $be" 2>&1); then
@@ -70,16 +70,16 @@ hap_state() {
 		else
 			case $ans in
 			*"Connection refused"*) echo haproxy=down ;;
-			*) echo "error=$sock: $(printf '%s\n' "$ans" | head -n 1)" ;;
+			*) printf '%s\n' "error=$sock: $(printf '%s\n' "$ans" | head -n 1)" ;;
 			esac
 		fi
-		echo "reason=$(printf '%s\n' "$ans" | head -n 1)"
+		printf '%s\n' "reason=$(printf '%s\n' "$ans" | head -n 1)"
 		return 0
 	fi
 	case $ans in
 	"Can't find backend"*) echo haproxy=up; echo backend=missing; return 0 ;;
 	1*) ;;
-	*) echo "error=unexpected answer to show servers state: $(printf '%s\n' "$ans" | head -n 1)"; return 0 ;;
+	*) printf '%s\n' "error=unexpected answer to show servers state: $(printf '%s\n' "$ans" | head -n 1)"; return 0 ;;
 	esac
 	echo haproxy=up
 	printf '%s\n' "$ans" | awk -v s="$srv" '
@@ -148,11 +148,11 @@ func applyScript(sock, backend, server, state string, waitSecs int) string {
 if [ "$(field haproxy)" != up ]; then printf '%s\n' "$st"; echo result=unreachable; exit 0; fi
 if [ "$(field found)" != yes ]; then printf '%s\n' "$st"; echo result=missing; exit 0; fi
 `)
-	fmt.Fprintf(&b, "if ! ans=$(hap %s 2>&1); then echo \"reason=$(printf '%%s\\n' \"$ans\" | head -n 1)\"; echo result=unreachable; exit 0; fi\n",
+	fmt.Fprintf(&b, "if ! ans=$(hap %s 2>&1); then printf '%%s\\n' \"reason=$(printf '%%s\\n' \"$ans\" | head -n 1)\"; echo result=unreachable; exit 0; fi\n",
 		shell.Quote("set server "+backend+"/"+server+" state "+state))
 	// HAProxy answers a successful "set server" with an empty line.
 	b.WriteString(`ans=$(printf '%s' "$ans" | tr '\n' ' ' | sed 's/ *$//')
-if [ -n "$ans" ]; then echo "answer=$ans"; echo result=refused; exit 0; fi
+if [ -n "$ans" ]; then printf '%s\n' "answer=$ans"; echo result=refused; exit 0; fi
 `)
 	var reached string
 	switch {

@@ -178,7 +178,7 @@ o=${pre#"${skiff_nl}"}
 [ -n "$o" ] && [ -n "$post" ] && o="$o${skiff_nl}"
 o="$o$post"
 echo server=up
-echo "version=$v"
+printf '%s\n' "version=$v"
 echo '[` + q.Section + `]'
 `)
 	switch q.Emit {

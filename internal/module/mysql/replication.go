@@ -188,7 +188,7 @@ v=${v%%"$skiff_nl"*}
 case $v in *MariaDB*) server=mariadb ;; *) server=mysql ;; esac
 [ "$server" = "$flavor" ] || o=$(skiff_replication $server)
 echo server=up
-echo "version=$v"
+printf '%s\n' "version=$v"
 printf '%s\n' "$o"
 `
 
@@ -376,7 +376,7 @@ if [ -n "$dbs" ]; then
 SELECT @@global.gtid_binlog_pos;
 %s
 ) || { cat "$d/err" >&2; exit %d; }
-  case $pos in *[!0-9,-]*) echo "skiff: unexpected GTID position from the primary: $pos" >&2; exit %d ;; esac
+  case $pos in *[!0-9,-]*) printf '%%s\n' "skiff: unexpected GTID position from the primary: $pos" >&2; exit %d ;; esac
   %s <<SKIFF_SQL_EOF || exit %d
 SET GLOBAL gtid_slave_pos = '$pos';
 SKIFF_SQL_EOF

@@ -86,7 +86,7 @@ func (s *Service) Probe() string {
 		fmt.Sprintf("s=$(systemctl show -p LoadState -p NeedDaemonReload -p ActiveState -p UnitFileState %s 2>/dev/null)\n", u) +
 		"printf '%s\\n' \"$s\"\n" +
 		"case \"\n$s\n\" in *\"\nUnitFileState=\n\"* | *\"\nUnitFileState=generated\n\"*)\n" +
-		fmt.Sprintf("\techo \"enabled=$(systemctl is-enabled %s 2>/dev/null)\" ;;\nesac\n", u)
+		fmt.Sprintf("\tprintf '%%s\\n' \"enabled=$(systemctl is-enabled %s 2>/dev/null)\" ;;\nesac\n", u)
 }
 
 // running: is-active states in which "started" holds.
@@ -241,7 +241,7 @@ func (s *Service) Reversal(dir string) (backup, undo, after string) {
 	backup = fmt.Sprintf("printf 'active=%%s\\nenabled=%%s\\n' \"$(systemctl is-active %s 2>/dev/null)\" \"$(systemctl is-enabled %s 2>/dev/null)\" > %s || exit 1\n", u, u, state)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "if [ ! -f %s ]; then echo %s >&2; exit 1; fi\n", state, shell.Quote("skiff: no saved state of "+s.name+" in "+dir))
+	fmt.Fprintf(&b, "if [ ! -f %s ]; then printf '%%s\\n' %s >&2; exit 1; fi\n", state, shell.Quote("skiff: no saved state of "+s.name+" in "+dir))
 	fmt.Fprintf(&b, "a=$(sed -n 's/^active=//p' %s); e=$(sed -n 's/^enabled=//p' %s)\n", state, state)
 	// A unit gone since (its package removed) has nothing left to restore.
 	fmt.Fprintf(&b, "if [ \"$(systemctl show -p LoadState %s 2>/dev/null)\" != LoadState=not-found ]; then\n", u)
@@ -252,7 +252,7 @@ func (s *Service) Reversal(dir string) (backup, undo, after string) {
 		fmt.Fprintf(&b, "enabled-runtime) { systemctl disable %s && systemctl enable --runtime %s; } || exit 1 ;;\n", u, u)
 		// Not found before: installed by this run, and not enabled then.
 		fmt.Fprintf(&b, "disabled|not-found|'') systemctl disable %s || exit 1 ;;\n", u)
-		fmt.Fprintf(&b, "*) echo %s\"$e\" >&2; exit 1 ;;\n", shell.Quote("skiff: cannot bring "+s.name+" back to is-enabled state "))
+		fmt.Fprintf(&b, "*) printf '%%s\\n' %s\"$e\" >&2; exit 1 ;;\n", shell.Quote("skiff: cannot bring "+s.name+" back to is-enabled state "))
 		b.WriteString("esac\n")
 	}
 	if active {

@@ -58,6 +58,22 @@ func TestConverge(t *testing.T) {
 	}
 }
 
+// A target holding backslashes is read back as it is: the link converges
+// once, and a second plan finds nothing to do.
+func TestConvergeTargetWithBackslashes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "current")
+	const target = `releases/2\c-\t`
+	ch := moduletest.Converge(t, func() module.Module {
+		return build(t, map[string]cty.Value{"path": cty.StringVal(p), "target": cty.StringVal(target)})
+	})
+	if ch.Action != plan.Create {
+		t.Errorf("change = %+v", ch)
+	}
+	if got, _ := os.Readlink(p); got != target {
+		t.Errorf("link -> %q, want %q", got, target)
+	}
+}
+
 func TestRefusesToReplaceAFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "data")
 	os.WriteFile(p, []byte("precious"), 0o644)

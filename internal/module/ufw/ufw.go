@@ -403,7 +403,7 @@ func (u *UFW) script() string {
 	fmt.Fprintf(&b, "command -v ufw >/dev/null 2>&1 || exit %d\n", exitNotInstalled)
 	step := func(argv []string) {
 		cmd := shell.Join(argv)
-		fmt.Fprintf(&b, "%s </dev/null || { echo %s >&2; exit 1; }\n", cmd, shell.Quote("skiff: failed: "+strings.Join(argv, " ")))
+		fmt.Fprintf(&b, "%s </dev/null || { printf '%%s\\n' %s >&2; exit 1; }\n", cmd, shell.Quote("skiff: failed: "+strings.Join(argv, " ")))
 	}
 	for _, r := range u.adds {
 		step(r.AddArgs())

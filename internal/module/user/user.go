@@ -119,11 +119,11 @@ func (u *User) Probe() string {
 	}
 	return fmt.Sprintf("n=%s\n", shell.Quote(u.name)) +
 		`pw=$(getent passwd "$n" 2>/dev/null)
-echo "passwd=$pw"
+printf '%s\n' "passwd=$pw"
 if [ -n "$pw" ]; then
-  g=$(echo "$pw" | cut -d: -f4)
-  echo "primary=$(getent group "$g" 2>/dev/null | cut -d: -f1)"
-  echo "groups=$(id -Gn "$n" 2>/dev/null)"
+  g=$(printf '%s\n' "$pw" | cut -d: -f4)
+  printf '%s\n' "primary=$(getent group "$g" 2>/dev/null | cut -d: -f1)"
+  printf '%s\n' "groups=$(id -Gn "$n" 2>/dev/null)"
 fi
 `
 }
@@ -319,7 +319,7 @@ func (u *User) Reversal(dir string) (backup, undo, after string) {
 	fmt.Fprintf(&b, "elif [ -e %s ]; then\n", f(backupAbsent))
 	b.WriteString("  if getent passwd \"$n\" >/dev/null; then userdel \"$n\" || exit 1; fi\n")
 	b.WriteString("else\n")
-	fmt.Fprintf(&b, "  echo %s >&2; exit 1\n", shell.Quote("skiff: no saved account "+u.name+" in "+dir))
+	fmt.Fprintf(&b, "  printf '%%s\\n' %s >&2; exit 1\n", shell.Quote("skiff: no saved account "+u.name+" in "+dir))
 	b.WriteString("fi\n")
 	return backup, b.String(), ""
 }

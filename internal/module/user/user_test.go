@@ -1,6 +1,10 @@
 package user
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -81,6 +85,49 @@ func TestLocalProbe(t *testing.T) {
 	}))
 	if ch := moduletest.Check(t, u); ch != nil {
 		t.Errorf("change = %+v", ch)
+	}
+}
+
+// A GECOS field is printed as it is, backslashes and all (dash's echo
+// stops at "\c"): the account is read whole and found in sync. getent
+// and id are stand-ins that print such an account.
+func TestProbeKeepsBackslashesInGECOS(t *testing.T) {
+	bin := t.TempDir()
+	stubs := map[string]string{
+		"getent": `case "$1 $2" in
+'passwd app') printf '%s\n' 'app:x:990:990:Ops \c team \t\\:/srv/app:/usr/sbin/nologin' ;;
+'group 990') printf '%s\n' 'app:x:990:' ;;
+*) exit 2 ;;
+esac`,
+		"id": `[ "$1 $2" = '-Gn app' ] && printf '%s\n' 'app adm'`,
+	}
+	for name, body := range stubs {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	u := moduletest.MustBuild(t, New, moduletest.Args("user", "u", map[string]cty.Value{
+		"name": cty.StringVal("app"), "uid": cty.NumberIntVal(990), "group": cty.StringVal("app"),
+		"groups": list("adm"), "home": cty.StringVal("/srv/app"), "shell": cty.StringVal("/usr/sbin/nologin"),
+	}))
+	// dash, Debian's sh, where there is one.
+	sh := "/bin/sh"
+	if p, err := exec.LookPath("dash"); err == nil {
+		sh = p
+	}
+	cmd := exec.Command(sh)
+	cmd.Stdin = strings.NewReader("(\n" + u.Probe() + "\n)\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	want := "passwd=app:x:990:990:Ops \\c team \\t\\\\:/srv/app:/usr/sbin/nologin\nprimary=app\ngroups=app adm\n"
+	if string(out) != want {
+		t.Errorf("probe printed %q, want %q", out, want)
+	}
+	if ch, err := u.Check(module.Probed{Stdout: out}); err != nil || ch != nil {
+		t.Errorf("check: change %+v, error %v", ch, err)
 	}
 }
 

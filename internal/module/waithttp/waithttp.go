@@ -164,7 +164,7 @@ ok() {
 report() {
 	echo "status=$code"
 	echo "curl_exit=$rc"
-	echo "error=$(head -n 1 "$dir/err" | tr -d '\r')"
+	printf '%%s\n' "error=$(head -n 1 "$dir/err" | tr -d '\r')"
 	if [ -n "$body" ]; then
 		if grep -qF -e "$body" "$dir/body"; then echo body_match=yes; else echo body_match=no; fi
 	fi
