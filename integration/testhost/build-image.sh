@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Docker image skiff-testhost:TAG, a Debian bookworm host with
 # systemd as PID 1, sshd, sudo and a user "deploy", without any image registry
-# (see /work/shared/TESTHOSTS.md). TAG is the first 12 hex digits of this
+# (debootstrap from the machine's own Debian mirror, then docker import). TAG is the first 12 hex digits of this
 # script's sha256, so editing the recipe is what triggers a rebuild.
 #
 # Contract: progress goes to stderr; the last line of stdout is the tag.

@@ -1,8 +1,7 @@
 // Package testhosts runs real Debian test hosts for integration tests and the
 // demo: Docker containers with systemd as PID 1, sshd, sudo and a user
 // "deploy", on a private Docker network, reachable from this machine by
-// their own addresses. The recipe is /work/shared/TESTHOSTS.md; the image
-// comes from integration/testhost/build-image.sh.
+// their own addresses. The image comes from integration/testhost/build-image.sh.
 package testhosts
 
 import (

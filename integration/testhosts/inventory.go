@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// WriteInventory writes an HCL inventory (DESIGN.md's format) for the
+// WriteInventory writes an HCL inventory (skiff's inventory format) for the
 // cluster's Hosts, not its Clients: defaults that reach them as deploy with
 // sudo, the cluster key and known_hosts, then one host block per host.
 // groups maps a host name to its groups (hosts missing from it get none);
