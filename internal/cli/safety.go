@@ -8,7 +8,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"skiff/internal/inventory"
@@ -37,19 +36,22 @@ func (ld *loaded) runsDir() string { return filepath.Join(ld.invCfg.Dir, ".skiff
 // locker takes the deploy lock of each host a run touches, keeps the locks
 // alive while the run lasts, and releases them at the end.
 type locker struct {
-	info lock.Info
-	mu   sync.Mutex
-	held []*lock.Lock
-	stop chan struct{}
-	done chan struct{}
-	warn func(format string, args ...any)
-	once sync.Once
+	store lock.Store // where the locks live; the zero Store is lock.DefaultDir
+	info  lock.Info
+	mu    sync.Mutex
+	held  []*lock.Lock
+	stop  chan struct{}
+	done  chan struct{}
+	warn  func(format string, args ...any)
+	once  sync.Once
 }
 
 func newLocker(runID, command string, warn func(string, ...any)) *locker {
 	now := time.Now().UTC()
+	info := lock.Self()
+	info.Owner, info.RunID, info.Command, info.Started, info.Heartbeat = owner(), runID, command, now, now
 	lk := &locker{
-		info: lock.Info{Owner: owner(), RunID: runID, Command: command, PID: os.Getpid(), Started: now, Heartbeat: now},
+		info: info,
 		stop: make(chan struct{}), done: make(chan struct{}), warn: warn,
 	}
 	go lk.keep()
@@ -58,20 +60,22 @@ func newLocker(runID, command string, warn func(string, ...any)) *locker {
 
 // acquire is the engine's Prepare hook.
 func (lk *locker) acquire(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-	l, taken, err := lock.Acquire(ctx, t, h.Name, lk.info, lockTTL)
+	l, taken, err := lk.store.Acquire(ctx, t, h.Name, lk.info, lockTTL)
 	var held *lock.HeldError
-	if errors.As(err, &held) && deadLocalRun(held.Holder, lk.info.Owner) {
+	dead := ""
+	if errors.As(err, &held) && lock.DeadHere(held.Holder, lk.info) {
 		// The holder ran on this machine, as this user, and its process is
 		// gone (killed): no need to wait out the TTL.
-		if _, ferr := lock.ForceRelease(ctx, t); ferr == nil {
-			lk.warn("%s: took over the deploy lock of a dead run on this machine: %s", h.Name, lock.Describe(held.Holder, time.Now()))
-			l, taken, err = lock.Acquire(ctx, t, h.Name, lk.info, lockTTL)
-		}
+		dead = held.Holder.RunID
+		l, taken, err = lk.store.TakeOver(ctx, t, h.Name, lk.info, lockTTL, held.Holder)
 	}
 	if err != nil {
 		return err
 	}
-	if taken != nil {
+	switch {
+	case taken != nil && dead != "" && taken.RunID == dead:
+		lk.warn("%s: took over the deploy lock of a dead run on this machine: %s", h.Name, lock.Describe(*taken, time.Now()))
+	case taken != nil:
 		lk.warn("%s: took over a stale deploy lock: %s", h.Name, lock.Describe(*taken, time.Now()))
 	}
 	lk.mu.Lock()
@@ -85,14 +89,14 @@ func (lk *locker) acquire(ctx context.Context, h *inventory.Host, t transport.Tr
 // one of a dead run of this machine, is left to acquire, which takes it
 // over (and says so) if the run comes to change anything.
 func (lk *locker) peek(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-	holder, err := lock.Status(ctx, t)
+	holder, err := lk.store.Status(ctx, t)
 	if err != nil {
 		return fmt.Errorf("%s: deploy lock: %w", h.Name, err)
 	}
 	switch {
 	case holder == nil, holder.Corrupt, holder.RunID == lk.info.RunID:
 		return nil
-	case time.Since(holder.Heartbeat) > lockTTL, deadLocalRun(*holder, lk.info.Owner):
+	case time.Since(holder.Heartbeat) > lockTTL, lock.DeadHere(*holder, lk.info):
 		return nil
 	}
 	return &lock.HeldError{Host: h.Name, Holder: *holder}
@@ -171,14 +175,4 @@ func (g *globals) startJournal(ld *loaded, command, playbook, of string) (*journ
 		return nil, fmt.Errorf("cannot record the run: %w", err)
 	}
 	return w, nil
-}
-
-// deadLocalRun reports whether a lock holder was a skiff process of this
-// machine and user that no longer exists.
-func deadLocalRun(holder lock.Info, me string) bool {
-	if holder.Owner != me || holder.PID <= 0 || holder.PID == os.Getpid() {
-		return false
-	}
-	err := syscall.Kill(holder.PID, 0)
-	return errors.Is(err, syscall.ESRCH)
 }
