@@ -140,7 +140,9 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 			ph.Error, ph.Status = err.Error(), engine.StatusOf(err)
 		}
 	})
+	lk.release()
 	result.Finish()
+	g.reportLost(lk, result)
 	g.report(result)
 	if result.Failed() {
 		return exitError{1}
@@ -149,6 +151,9 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 }
 
 func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep func(transport.Transport), lk *locker, w *journal.Writer, h *inventory.Host, pending []journal.Entry, runID string, ph *plan.Host) error {
+	if len(lk.Lost()) > 0 {
+		return fmt.Errorf("not rolled back: the run lost a deploy lock")
+	}
 	t, err := dial(ctx, h)
 	if err != nil {
 		return err
@@ -157,7 +162,7 @@ func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep fun
 	if err := lk.acquire(ctx, h, t); err != nil {
 		return err
 	}
-	undone, problems := engine.Undo(context.WithoutCancel(ctx), t, pending)
+	undone, problems := engine.Undo(context.WithoutCancel(ctx), engine.Guarded(t, lk, h.Name), pending)
 	if len(undone) > 0 {
 		if err := w.MarkUndone(journal.Undone{Host: h.Name, Seqs: undone, By: runID}); err != nil {
 			problems = append(problems, err.Error())

@@ -194,6 +194,14 @@ func (l *Lock) Info() Info {
 	return l.info
 }
 
+// Held is a shell condition that holds, in a script run as root on the
+// host, while the lock is still this one: for a check in the same round
+// trip as a change. It reads the lock file without flock, which a rename
+// replaces whole.
+func (l *Lock) Held() string {
+	return "grep -qxF -e " + shQuote(l.runIDLine) + " " + shQuote(l.store.dir()+"/lock") + " 2>/dev/null"
+}
+
 // Heartbeat refreshes the lock's heartbeat. When the lock is no longer ours
 // (released by force, or taken over after the TTL) it returns a *LostError
 // and changes nothing; other errors (host unreachable…) may pass.
