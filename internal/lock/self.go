@@ -11,19 +11,18 @@ import (
 // other run takes this lock over before its TTL: see DeadHere).
 func Self() Info {
 	i := Info{PID: os.Getpid()}
+	boot := readBootID()
 	id := readMachineID()
-	if id == "" {
-		// No machine id (a bare container): its kernel's boot id stands
+	if id == "" && boot != "" {
+		// No machine id (a bare container): the kernel's boot id stands
 		// in. It changes at reboot, which only means that a lock of an
 		// earlier boot waits for its TTL.
-		if boot := readBootID(); boot != "" {
-			id = "boot " + boot
-		}
+		id = "boot " + boot
 	}
 	if id != "" {
 		i.Machine = digest("machine", id)
 	}
-	boot, ns := readBootID(), readPIDNamespace()
+	ns := readPIDNamespace()
 	if start, ok, err := processStart(i.PID); err == nil && ok && boot != "" && ns != "" {
 		i.PIDSpace = digest("pid space", boot+"\n"+ns)
 		i.PIDStart = start
@@ -51,8 +50,8 @@ func DeadHere(holder, self Info) bool {
 	return !running || start != holder.PIDStart
 }
 
-// digest names an identifier without showing it: machine(5) asks that a
-// machine id not be shown as it is.
+// digest names an identifier without showing it: machine-id(5) asks that
+// a machine id not be shown as it is.
 func digest(kind, id string) string {
 	sum := sha256.Sum256([]byte("skiff deploy lock " + kind + "\n" + id))
 	return hex.EncodeToString(sum[:16])
