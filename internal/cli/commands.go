@@ -196,7 +196,13 @@ Safety:
     undone in reverse order and its services reloaded on the restored
     config ("rolled back"); --no-rollback leaves them, for debugging;
   - Ctrl-C lets the task under way finish, rolls back the play on each host
-    it interrupted, and releases the locks.
+    it interrupted, and releases the locks;
+  - a run that loses a host's lock (taken over by another run, or released
+    with skiff lock release) makes no change on that host from then on, and
+    none anywhere once it notices (before the next change on that host, or
+    at its next heartbeat, every ` + heartbeatEvery.String() + `): the tasks under way finish, the
+    interrupted plays are rolled back where the run still holds the lock,
+    and it exits 1 naming the host and the new holder.
 A failing host stops; the others go on; the recap and the exit code say so.
 
 apply PLANFILE applies a plan saved by skiff plan --out, exactly: a host
@@ -293,6 +299,7 @@ func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, 
 	ld.engine.Prepare = lk.acquire
 	ld.engine.Peek = lk.peek
 	ld.engine.Finish = lk.release
+	ld.engine.Locks = lk
 	p := g.run(ctx, ld, engine.Apply)
 	lk.release()
 	if err := w.End(outcome(p, refused)); err != nil {
@@ -301,6 +308,7 @@ func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, 
 	if ctx.Err() != nil {
 		fmt.Fprintln(g.stderr, "skiff: interrupted: the tasks under way finished, interrupted plays were rolled back, the locks released")
 	}
+	g.reportLost(lk, p)
 	return p, nil
 }
 

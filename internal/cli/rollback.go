@@ -189,7 +189,9 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 	// Failed undos quote the hosts' output: scrub the secrets that resolve.
 	secrets, _ := ld.invCfg.ResolveSecrets()
 	result.Scrub(secret.ForRun(secrets).Scrub)
+	lk.release()
 	result.Finish()
+	g.reportLost(lk, result)
 	g.report(result)
 	if result.Failed() {
 		return exitError{1}
@@ -200,6 +202,9 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 // rollbackHost undoes the pending entries of run of on h, as rollback run
 // runID.
 func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep func(transport.Transport), lk *locker, w *journal.Writer, h *inventory.Host, of string, pending []journal.Entry, runID string, ph *plan.Host) error {
+	if len(lk.Lost()) > 0 {
+		return fmt.Errorf("not rolled back: the run lost a deploy lock")
+	}
 	t, err := dial(ctx, h)
 	if err != nil {
 		return err
@@ -217,7 +222,7 @@ func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep fun
 		return fmt.Errorf("run %s can no longer be rolled back on %s: its backups there (%s/%s) are gone, pruned by a later apply (%s keeps the newest %d runs: keep_runs)",
 			of, h.Name, engine.HostRunsDir, of, h.Name, h.Conn.KeepRuns)
 	}
-	undone, problems := engine.Undo(context.WithoutCancel(ctx), t, pending)
+	undone, problems := engine.Undo(context.WithoutCancel(ctx), engine.Guarded(t, lk, h.Name), pending)
 	if len(undone) > 0 {
 		if err := w.MarkUndone(journal.Undone{Host: h.Name, Seqs: undone, By: runID}); err != nil {
 			problems = append(problems, err.Error())

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"skiff/internal/inventory"
@@ -38,48 +39,61 @@ func owner() string {
 func (ld *loaded) runsDir() string { return filepath.Join(ld.invCfg.Dir, ".skiff", "runs") }
 
 // locker takes the deploy lock of each host a run touches, keeps the locks
-// alive while the run lasts, and releases them at the end.
+// alive while the run lasts, and releases them at the end. It is the
+// engine's Locks: it tells which locks the run lost, so that the run stops.
 type locker struct {
-	info lock.Info
+	store lock.Store // where the locks live; the zero Store is lock.DefaultDir
+	info  lock.Info
+	every time.Duration // between heartbeats
+	warn  func(format string, args ...any)
+	once  sync.Once
+
 	mu   sync.Mutex
-	held []*lock.Lock
-	stop chan struct{}
-	done chan struct{}
-	warn func(format string, args ...any)
-	once sync.Once
+	held map[string]*heldLock // by host
+	lost map[string]error     // by host: why the lock is no longer the run's
 }
+
+type heldLock struct {
+	l    *lock.Lock
+	stop func() // its heartbeats
+}
+
+// heartbeatEvery is how often the run refreshes each lock, and so how soon
+// it notices a lock it lost on a host where it changes nothing more.
+const heartbeatEvery = lockTTL / 6
 
 func newLocker(runID, command string, warn func(string, ...any)) *locker {
 	now := time.Now().UTC()
-	lk := &locker{
-		info: lock.Info{Owner: owner(), RunID: runID, Command: command, PID: os.Getpid(), Started: now, Heartbeat: now},
-		stop: make(chan struct{}), done: make(chan struct{}), warn: warn,
-	}
-	go lk.keep()
-	return lk
+	info := lock.Self()
+	info.Owner, info.RunID, info.Command, info.Started, info.Heartbeat = owner(), runID, command, now, now
+	return &locker{info: info, every: heartbeatEvery, warn: warn, held: map[string]*heldLock{}, lost: map[string]error{}}
 }
 
 // acquire is the engine's Prepare hook.
 func (lk *locker) acquire(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-	l, taken, err := lock.Acquire(ctx, t, h.Name, lk.info, lockTTL)
+	l, taken, err := lk.store.Acquire(ctx, t, h.Name, lk.info, lockTTL)
 	var held *lock.HeldError
-	if errors.As(err, &held) && deadLocalRun(held.Holder, lk.info.Owner) {
+	dead := ""
+	if errors.As(err, &held) && lock.DeadHere(held.Holder, lk.info) {
 		// The holder ran on this machine, as this user, and its process is
 		// gone (killed): no need to wait out the TTL.
-		if _, ferr := lock.ForceRelease(ctx, t); ferr == nil {
-			lk.warn("%s: took over the deploy lock of a dead run on this machine: %s", h.Name, lock.Describe(held.Holder, time.Now()))
-			l, taken, err = lock.Acquire(ctx, t, h.Name, lk.info, lockTTL)
-		}
+		dead = held.Holder.RunID
+		l, taken, err = lk.store.TakeOver(ctx, t, h.Name, lk.info, lockTTL, held.Holder)
 	}
 	if err != nil {
 		return err
 	}
-	if taken != nil {
+	switch {
+	case taken != nil && dead != "" && taken.RunID == dead:
+		lk.warn("%s: took over the deploy lock of a dead run on this machine: %s", h.Name, lock.Describe(*taken, time.Now()))
+	case taken != nil:
 		lk.warn("%s: took over a stale deploy lock: %s", h.Name, lock.Describe(*taken, time.Now()))
 	}
 	lk.mu.Lock()
-	lk.held = append(lk.held, l)
-	lk.mu.Unlock()
+	defer lk.mu.Unlock()
+	if lk.held[h.Name] == nil {
+		lk.held[h.Name] = &heldLock{l, lock.Keep(context.Background(), []*lock.Lock{l}, lk.every, lk.heartbeatFailed)}
+	}
 	return nil
 }
 
@@ -88,73 +102,145 @@ func (lk *locker) acquire(ctx context.Context, h *inventory.Host, t transport.Tr
 // one of a dead run of this machine, is left to acquire, which takes it
 // over (and says so) if the run comes to change anything.
 func (lk *locker) peek(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-	holder, err := lock.Status(ctx, t)
+	holder, err := lk.store.Status(ctx, t)
 	if err != nil {
 		return fmt.Errorf("%s: deploy lock: %w", h.Name, err)
 	}
 	switch {
 	case holder == nil, holder.Corrupt, holder.RunID == lk.info.RunID:
 		return nil
-	case time.Since(holder.Heartbeat) > lockTTL, deadLocalRun(*holder, lk.info.Owner):
+	case time.Since(holder.Heartbeat) > lockTTL, lock.DeadHere(*holder, lk.info):
 		return nil
 	}
 	return &lock.HeldError{Host: h.Name, Holder: *holder}
 }
 
-func (lk *locker) keep() {
-	defer close(lk.done)
-	tick := time.NewTicker(lockTTL / 6)
-	defer tick.Stop()
-	for {
-		select {
-		case <-lk.stop:
-			return
-		case <-tick.C:
-			lk.mu.Lock()
-			held := append([]*lock.Lock(nil), lk.held...)
-			lk.mu.Unlock()
-			// In parallel: a frozen host must not delay the others' heartbeats
-			// past the TTL.
-			var wg sync.WaitGroup
-			for _, l := range held {
-				wg.Add(1)
-				go func(l *lock.Lock) {
-					defer wg.Done()
-					ctx, cancel := context.WithTimeout(context.Background(), lockTTL/4)
-					defer cancel()
-					if err := l.Heartbeat(ctx); err != nil {
-						lk.warn("%v", err)
-					}
-				}(l)
-			}
-			wg.Wait()
+// heartbeatFailed is told of each failed heartbeat.
+func (lk *locker) heartbeatFailed(host string, err error) {
+	var lost *lock.LostError
+	if errors.As(err, &lost) {
+		if lk.lose(host, err) {
+			lk.warn("%v: the run makes no further change", err)
 		}
+		return
 	}
+	lk.warn("%v", err)
 }
 
-// release stops the heartbeats and releases every lock, even after an
-// interrupt (it does not use the run's context). It must run before the
-// connections close; later calls do nothing.
+// lose records that host's lock is no longer the run's, and reports
+// whether that is news. A later err replaces an earlier one: it knows
+// better who holds the lock now.
+func (lk *locker) lose(host string, err error) bool {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	_, known := lk.lost[host]
+	lk.lost[host] = err
+	return !known
+}
+
+// Held is the engine's check before a change on host (see engine.Locks).
+func (lk *locker) Held(host string) string {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	h := lk.held[host]
+	if h == nil || lk.lost[host] != nil {
+		return "false"
+	}
+	return h.l.Held()
+}
+
+// Confirm finds out why Held did not hold on host: who holds the lock now.
+func (lk *locker) Confirm(ctx context.Context, host string) error {
+	lk.mu.Lock()
+	h := lk.held[host]
+	lk.mu.Unlock()
+	if h == nil {
+		return fmt.Errorf("%s: not changed: the run has not locked it", host)
+	}
+	err := h.l.Heartbeat(ctx)
+	var lost *lock.LostError
+	if errors.As(err, &lost) {
+		if lk.lose(host, err) {
+			lk.warn("%v: the run makes no further change", err)
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: deploy lock: the check before a change failed on the host", host)
+}
+
+// Lost returns why each lost lock is lost, by host (see engine.Locks).
+func (lk *locker) Lost() map[string]error {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	return maps.Clone(lk.lost)
+}
+
+// release stops the heartbeats and releases every lock the run still
+// holds, even after an interrupt (it does not use the run's context). A
+// lost lock found released is read again, to name whoever holds it now.
+// It must run before the connections close; later calls do nothing.
 func (lk *locker) release() { lk.once.Do(lk.releaseAll) }
 
 func (lk *locker) releaseAll() {
-	close(lk.stop)
-	<-lk.done
 	lk.mu.Lock()
-	defer lk.mu.Unlock()
+	held := maps.Clone(lk.held)
+	lk.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, l := range lk.held {
+	for host, h := range held {
 		wg.Add(1)
-		go func(l *lock.Lock) {
+		go func() {
 			defer wg.Done()
+			h.stop()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := l.Release(ctx); err != nil {
-				lk.warn("releasing the deploy lock: %v", err)
+			lk.mu.Lock()
+			lostErr := lk.lost[host]
+			lk.mu.Unlock()
+			var lost *lock.LostError
+			switch {
+			case errors.As(lostErr, &lost) && lost.Holder == nil:
+				if err := h.l.Heartbeat(ctx); errors.As(err, &lost) {
+					lk.lose(host, err)
+				}
+			case lostErr != nil:
+			default:
+				if err := h.l.Release(ctx); err != nil {
+					if errors.As(err, &lost) {
+						lk.lose(host, err)
+					}
+					lk.warn("releasing the deploy lock: %v", err)
+				}
 			}
-		}(l)
+		}()
 	}
 	wg.Wait()
+}
+
+// reportLost tells, at the end of a run, of every lock it lost: each such
+// host fails (it is added to p when it was only a delegate), and stderr
+// names the host and who holds its lock now.
+func (g *globals) reportLost(lk *locker, p *plan.Plan) {
+	lost := lk.Lost()
+	if len(lost) == 0 {
+		return
+	}
+	hosts := slices.Sorted(maps.Keys(lost))
+	for _, name := range hosts {
+		err := lost[name]
+		fmt.Fprintf(g.stderr, "skiff: %v\n", err)
+		i := slices.IndexFunc(p.Hosts, func(h *plan.Host) bool { return h.Name == name })
+		switch {
+		case i < 0:
+			p.Hosts = append(p.Hosts, &plan.Host{Name: name, Status: plan.StatusFailed, Error: err.Error()})
+		case p.Hosts[i].Error == "":
+			p.Hosts[i].Status, p.Hosts[i].Error = plan.StatusFailed, err.Error()
+		}
+	}
+	fmt.Fprintf(g.stderr, "skiff: the run stopped when it noticed that it lost the deploy lock of %s: no task ran after that, and interrupted plays were rolled back only where it still held the lock\n", strings.Join(hosts, ", "))
+	p.Finish()
 }
 
 // startJournal opens the run's journal; apply and rollback record into it.
@@ -190,14 +276,4 @@ func outcome(p *plan.Plan, refused []string) journal.Outcome {
 		}
 	}
 	return o
-}
-
-// deadLocalRun reports whether a lock holder was a skiff process of this
-// machine and user that no longer exists.
-func deadLocalRun(holder lock.Info, me string) bool {
-	if holder.Owner != me || holder.PID <= 0 || holder.PID == os.Getpid() {
-		return false
-	}
-	err := syscall.Kill(holder.PID, 0)
-	return errors.Is(err, syscall.ESRCH)
 }

@@ -60,6 +60,10 @@ type Engine struct {
 	// Finish, when set, runs at the end of the run while the connections are
 	// still open (releasing the deploy locks).
 	Finish func()
+	// Locks, when set, are the deploy locks Prepare took: no change is made
+	// on a host whose lock the run does not hold, and a lost lock stops the
+	// run (see locks.go).
+	Locks Locks
 	// RevertAll: when a play stops on max_fail, also undo its changes on
 	// the hosts that had completed it (a rollout reverted everywhere).
 	RevertAll bool
@@ -309,7 +313,7 @@ func (e *Engine) run(ctx context.Context, mode Mode) *plan.Plan {
 		if e.lockRefused(runs) || stop {
 			break
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || e.lockLost() != nil {
 			break
 		}
 	}
@@ -355,7 +359,7 @@ func (e *Engine) runPlay(ctx context.Context, mode Mode, p *config.Play, hosts [
 			}
 			return true
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || e.lockLost() != nil {
 			return true
 		}
 		start = end
@@ -511,6 +515,9 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 		if mode == Apply {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("interrupted before %s/%s %s", p.Name, b.Role.Name, b.Task.ID())
+			}
+			if err := e.lockLost(); err != nil {
+				return nil, fmt.Errorf("stopped before %s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
 			}
 			if err := e.checkPinned(name, change); err != nil {
 				e.Observer.TaskDone(name, p.Name, taskID, "failed", err.Error())

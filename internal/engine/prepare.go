@@ -4,27 +4,39 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"skiff/internal/config"
 	"skiff/internal/inventory"
 	"skiff/internal/plan"
 	"skiff/internal/transport"
 )
 
 // targets are the hosts a run reads before its plays: those of limit
-// that a play selects, then the hosts tasks delegate to by a fixed
-// selection ("lb"), in or out of limit.
+// that a play selects, then every host their tasks and handlers may
+// delegate to, in or out of limit. A delegate_to is evaluated for each
+// host of its play, with facts unknown (as validate does); one that
+// depends on facts could name any host, so it makes every host a target.
 func (e *Engine) targets(limit []*inventory.Host) []*inventory.Host {
 	touched := map[string]bool{}
+	type playHosts struct {
+		p     *config.Play
+		hosts []*inventory.Host
+	}
+	var plays []playHosts
 	for _, p := range e.Playbook.Plays {
 		if sel, err := e.Inventory.Select(p.Hosts); err == nil {
-			for _, h := range inventory.Intersect(sel, limit) {
+			hosts := inventory.Intersect(sel, limit)
+			for _, h := range hosts {
 				touched[h.Name] = true
 			}
+			plays = append(plays, playHosts{p, hosts})
 		}
 	}
 	var out, delegates []*inventory.Host
@@ -32,24 +44,29 @@ func (e *Engine) targets(limit []*inventory.Host) []*inventory.Host {
 	for _, h := range limit {
 		inLimit[h.Name] = true
 	}
-	for _, r := range e.Playbook.Roles {
-		for _, t := range r.Tasks {
-			if t.DelegateTo == nil {
-				continue
-			}
-			v, diags := t.DelegateTo.Value(nil)
-			if diags.HasErrors() || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
-				continue
-			}
-			sel, err := e.Inventory.Select(v.AsString())
-			if err != nil {
-				continue
-			}
-			for _, h := range sel {
-				if !touched[h.Name] {
-					touched[h.Name] = true
-					if !inLimit[h.Name] {
-						delegates = append(delegates, h)
+	scope := e.Scope.Offline() // local side effects (a CA) stay unknown
+	for _, ph := range plays {
+		for _, h := range ph.hosts {
+			for _, rn := range ph.p.Roles {
+				role := e.Playbook.Roles[rn]
+				if role == nil {
+					continue
+				}
+				var evalCtx *hcl.EvalContext
+				for _, t := range slices.Concat(role.Tasks, role.Handlers) {
+					if t.DelegateTo == nil {
+						continue
+					}
+					if evalCtx == nil {
+						evalCtx = scope.Context(h, role, ph.p, cty.DynamicVal)
+					}
+					for _, d := range e.mayDelegate(t, evalCtx) {
+						if !touched[d.Name] {
+							touched[d.Name] = true
+							if !inLimit[d.Name] {
+								delegates = append(delegates, d)
+							}
+						}
 					}
 				}
 			}
@@ -61,6 +78,29 @@ func (e *Engine) targets(limit []*inventory.Host) []*inventory.Host {
 		}
 	}
 	return append(out, delegates...)
+}
+
+// mayDelegate returns the hosts a task's delegate_to may name in evalCtx:
+// its selection, or every host when that is not known before the facts.
+// One that does not evaluate names none: validate reports it, and the task
+// fails when bound, before it changes anything.
+func (e *Engine) mayDelegate(t *config.Task, evalCtx *hcl.EvalContext) []*inventory.Host {
+	v, diags := t.DelegateTo.Value(evalCtx)
+	if diags.HasErrors() {
+		return nil
+	}
+	v, _ = v.UnmarkDeep()
+	if !v.IsWhollyKnown() {
+		return e.Inventory.Hosts
+	}
+	if v.IsNull() || v.Type() != cty.String {
+		return nil
+	}
+	sel, err := e.Inventory.Select(v.AsString())
+	if err != nil {
+		return nil
+	}
+	return sel
 }
 
 // prepare connects, in parallel, every host a play of the run will touch

@@ -30,10 +30,20 @@ func (e *Engine) hostRunsDir() string {
 
 // record saves, before a change is made, what undoing it needs: the
 // module's backup runs on the host, and the entry goes to the journal on the
-// operator's machine and on the host. Without a journal it does nothing.
+// operator's machine and on the host. With Locks, it fails, changing
+// nothing, when the run does not hold the host's lock. Without a journal
+// it only checks the lock.
 func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bound, c *module.Change) error {
 	if e.Journal == nil {
-		return nil
+		if e.Locks == nil {
+			return nil
+		}
+		conn, err := e.targetConn(ctx, hr, b)
+		if err != nil {
+			return err
+		}
+		_, err = Guarded(conn, e.Locks, e.targetName(hr, b)).Run(context.WithoutCancel(ctx), ":")
+		return err
 	}
 	seq := e.Journal.NextSeq()
 	runDir := e.hostRunsDir() + "/" + e.RunID
@@ -70,7 +80,7 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 		fmt.Fprintf(&script, "(\n%s\n) || { echo 'backup before the change failed' >&2; exit 1; }\n", backup)
 	}
 	fmt.Fprintf(&script, "cat >> %s <<'SKIFF_JOURNAL_EOF'\n%s\nSKIFF_JOURNAL_EOF\n", shell.Quote(runDir+"/journal.jsonl"), line)
-	res, err := conn.Run(context.WithoutCancel(ctx), script.String())
+	res, err := Guarded(conn, e.Locks, entry.Host).Run(context.WithoutCancel(ctx), script.String())
 	if err != nil {
 		return err
 	}
@@ -92,8 +102,9 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 }
 
 // rollbackPlay undoes the host's changes of the current play, newest first,
-// then runs their after steps (services reloaded on the restored config).
-// It returns a sentence for the host's error.
+// then runs their after steps (services reloaded on the restored config),
+// on every host whose lock the run still holds. It returns a sentence for
+// the host's error.
 func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
 	e.probes.changed() // undoing changes the hosts: nothing read ahead holds
 	// Newest first, grouped by the host each change happened on: the host
@@ -109,11 +120,18 @@ func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
 	}
 	total := len(hr.played)
 	hr.played = nil
-	var undoneN int
+	var undoneN, kept int
 	var problems []string
+	lost := e.lostLocks()
 	for _, name := range order {
 		entries := byHost[name]
 		if len(entries) == 0 {
+			continue
+		}
+		if lost[name] != nil {
+			// Another run may hold it now: its host is that run's.
+			kept += len(entries)
+			problems = append(problems, fmt.Sprintf("%s not rolled back: the run no longer holds its deploy lock", name))
 			continue
 		}
 		conn := hr.conn
@@ -124,7 +142,7 @@ func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
 				continue
 			}
 		}
-		undone, probs := Undo(context.WithoutCancel(ctx), conn, entries)
+		undone, probs := Undo(context.WithoutCancel(ctx), Guarded(conn, e.Locks, name), entries)
 		undoneN += len(undone)
 		for _, pr := range probs {
 			if name != hr.host.Name {
@@ -136,7 +154,7 @@ func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
 			_ = e.Journal.MarkUndone(journal.Undone{Host: name, Seqs: undone, By: "automatic"})
 		}
 	}
-	hr.out.RolledBack = true
+	hr.out.RolledBack = kept < total
 	msg := fmt.Sprintf("rolled back %d of %d change(s)", undoneN, total)
 	if len(problems) > 0 {
 		msg += " (" + strings.Join(problems, "; ") + ")"

@@ -28,12 +28,21 @@ func (e *LostError) Error() string {
 	if e.Holder == nil {
 		return fmt.Sprintf("%s: deploy lock lost: it was released by someone else", e.Host)
 	}
-	return fmt.Sprintf("%s: deploy lock lost: now held by %s", e.Host, Describe(*e.Holder, time.Now()))
+	// No heartbeat age: the message may be read long after the holder was.
+	return fmt.Sprintf("%s: deploy lock lost: now held by %s", e.Host, who(*e.Holder, time.Now()))
 }
 
 // Describe renders a holder for people, with its heartbeat age as of now:
 // "alice@laptop (run ID, apply) since 12:01:02 UTC, heartbeat 5s ago".
 func Describe(i Info, now time.Time) string {
+	if i.Corrupt {
+		return who(i, now)
+	}
+	return fmt.Sprintf("%s, heartbeat %s ago", who(i, now), Age(i, now))
+}
+
+// who is Describe without the heartbeat.
+func who(i Info, now time.Time) string {
 	if i.Corrupt {
 		return "an unreadable lock file"
 	}
@@ -45,7 +54,7 @@ func Describe(i Info, now time.Time) string {
 	if now.Sub(i.Started) > 20*time.Hour {
 		since = i.Started.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
-	return fmt.Sprintf("%s (run %s, %s) since %s, heartbeat %s ago", i.Owner, i.RunID, cmd, since, Age(i, now))
+	return fmt.Sprintf("%s (run %s, %s) since %s", i.Owner, i.RunID, cmd, since)
 }
 
 // Age is how long ago the holder's heartbeat was, in whole seconds.

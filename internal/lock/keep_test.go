@@ -57,3 +57,31 @@ func TestKeep(t *testing.T) {
 		t.Errorf("web2's heartbeat not refreshed on the host: %+v", r)
 	}
 }
+
+// Held holds on the host while the lock is this one, and not once it was
+// released or passed to another run.
+func TestHeld(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	l := mustAcquire(t, s, alice())
+	check := func() bool {
+		res, err := (&moduletest.Local{}).Run(ctx, l.Held())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.ExitCode == 0
+	}
+	if !check() {
+		t.Fatal("Held does not hold on the lock's own host")
+	}
+	if _, err := s.ForceRelease(ctx, &moduletest.Local{}); err != nil {
+		t.Fatal(err)
+	}
+	if check() {
+		t.Error("Held holds after the lock was released")
+	}
+	mustAcquire(t, s, bob())
+	if check() {
+		t.Error("Held holds while another run holds the lock")
+	}
+}

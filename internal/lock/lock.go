@@ -36,10 +36,15 @@ const (
 // Info says who holds a lock. Times that this package returns are on the
 // caller's clock: they are derived from their age on the host's clock.
 type Info struct {
-	Owner     string    `json:"owner"`   // "user@machine" of the operator
-	RunID     string    `json:"run_id"`  // the run holding the lock
-	Command   string    `json:"command"` // "apply", "rollback"
-	PID       int       `json:"pid"`     // of the skiff process on the operator's machine
+	Owner   string `json:"owner"`   // "user@machine" of the operator
+	RunID   string `json:"run_id"`  // the run holding the lock
+	Command string `json:"command"` // "apply", "rollback"
+	PID     int    `json:"pid"`     // of the skiff process on the operator's machine
+	// Machine, PIDSpace and PIDStart tell that process from any other (see
+	// Self and DeadHere); empty in a lock of an older skiff.
+	Machine   string    `json:"machine,omitempty"`   // digest of the machine's id
+	PIDSpace  string    `json:"pid_space,omitempty"` // digest of its boot and PID namespace
+	PIDStart  uint64    `json:"pid_start,omitempty"` // the process's start, in clock ticks after boot
 	Started   time.Time `json:"started"`
 	Heartbeat time.Time `json:"heartbeat"` // refreshed while the run lives
 	// Corrupt is set, with nothing else, when the lock file could not be
@@ -97,6 +102,22 @@ func ForceRelease(ctx context.Context, t transport.Transport) (*Info, error) {
 // corrupt; in the last two cases takenOver is the previous holder (Corrupt
 // set for a corrupt file). A lock held by a live run gives a *HeldError.
 func (s Store) Acquire(ctx context.Context, t transport.Transport, host string, info Info, ttl time.Duration) (l *Lock, takenOver *Info, err error) {
+	return s.acquire(ctx, t, host, info, ttl, "")
+}
+
+// TakeOver acquires the lock as Acquire does, and also when it is still
+// held by the run of dead, known to be dead (see DeadHere): checked under
+// the host's flock, so a lock that passed to another run meanwhile is not
+// taken. takenOver is then dead's lock, as the host shows it.
+func (s Store) TakeOver(ctx context.Context, t transport.Transport, host string, info Info, ttl time.Duration, dead Info) (l *Lock, takenOver *Info, err error) {
+	line, err := runIDLineOf(dead.RunID)
+	if err != nil || dead.RunID == "" {
+		return nil, nil, fmt.Errorf("%s: deploy lock: no run to take over", host)
+	}
+	return s.acquire(ctx, t, host, info, ttl, line)
+}
+
+func (s Store) acquire(ctx context.Context, t transport.Transport, host string, info Info, ttl time.Duration, deadLine string) (l *Lock, takenOver *Info, err error) {
 	if info.RunID == "" {
 		return nil, nil, fmt.Errorf("%s: deploy lock: no run id", host)
 	}
@@ -114,13 +135,13 @@ func (s Store) Acquire(ctx context.Context, t transport.Transport, host string, 
 		return nil, nil, fmt.Errorf("%s: deploy lock: %w", host, err)
 	}
 	ttlSec := int64(math.Ceil(ttl.Seconds()))
-	r, err := s.run(ctx, t, host, acquireScript(s.dir(), runIDLine, jsonBody, ttlSec))
+	r, err := s.run(ctx, t, host, acquireScript(s.dir(), runIDLine, jsonBody, ttlSec, deadLine))
 	if err != nil {
 		return nil, nil, err
 	}
 	switch r.state {
 	case "acquired", "ours":
-	case "stale":
+	case "stale", "dead":
 		takenOver = r.holder(now)
 	case "corrupt":
 		takenOver = &Info{Corrupt: true}
@@ -171,6 +192,14 @@ func (l *Lock) Info() Info {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.info
+}
+
+// Held is a shell condition that holds, in a script run as root on the
+// host, while the lock is still this one: for a check in the same round
+// trip as a change. It reads the lock file without flock, which a rename
+// replaces whole.
+func (l *Lock) Held() string {
+	return "grep -qxF -e " + shQuote(l.runIDLine) + " " + shQuote(l.store.dir()+"/lock") + " 2>/dev/null"
 }
 
 // Heartbeat refreshes the lock's heartbeat. When the lock is no longer ours

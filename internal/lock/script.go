@@ -17,6 +17,9 @@ import (
 //	  "run_id": "…",
 //	  "command": "apply",
 //	  "pid": 4242,
+//	  "machine": "…",              (Self's identity of the process: optional,
+//	  "pid_space": "…",             absent from the locks of older skiffs)
+//	  "pid_start": 123456,
 //	  "started": "2026-…Z",        (operator's clock, for people reading the file)
 //	  "heartbeat": "2026-…Z",      (operator's clock, for people reading the file)
 //	  "host_started": 1767225600,  (host's clock, epoch seconds)
@@ -32,6 +35,9 @@ type record struct {
 	RunID         string    `json:"run_id"`
 	Command       string    `json:"command"`
 	PID           int       `json:"pid"`
+	Machine       string    `json:"machine"`
+	PIDSpace      string    `json:"pid_space"`
+	PIDStart      uint64    `json:"pid_start"`
 	Started       time.Time `json:"started"`
 	Heartbeat     time.Time `json:"heartbeat"`
 	HostStarted   int64     `json:"host_started"`
@@ -50,9 +56,12 @@ func body(info Info) (text, runIDLine string, err error) {
 		RunID     string    `json:"run_id"`
 		Command   string    `json:"command"`
 		PID       int       `json:"pid"`
+		Machine   string    `json:"machine,omitempty"`
+		PIDSpace  string    `json:"pid_space,omitempty"`
+		PIDStart  uint64    `json:"pid_start,omitempty"`
 		Started   time.Time `json:"started"`
 		Heartbeat time.Time `json:"heartbeat"`
-	}{info.Owner, info.RunID, info.Command, info.PID, info.Started.UTC(), info.Heartbeat.UTC()}, "", "  ")
+	}{info.Owner, info.RunID, info.Command, info.PID, info.Machine, info.PIDSpace, info.PIDStart, info.Started.UTC(), info.Heartbeat.UTC()}, "", "  ")
 	if err != nil {
 		return "", "", err
 	}
@@ -68,10 +77,20 @@ func body(info Info) (text, runIDLine string, err error) {
 			runIDLine = line
 		}
 	}
-	if runIDLine == "" {
+	if want, err := runIDLineOf(info.RunID); err != nil || runIDLine != want {
 		return "", "", fmt.Errorf("unexpected JSON layout %q", b)
 	}
 	return s + ",\n", runIDLine, nil
+}
+
+// runIDLineOf is the "run_id" line of the lock file of run id, as body
+// writes it.
+func runIDLineOf(id string) (string, error) {
+	b, err := json.Marshal(id)
+	if err != nil {
+		return "", err
+	}
+	return `  "run_id": ` + string(b) + ",", nil
 }
 
 // shQuote quotes s as one sh word.
@@ -127,8 +146,17 @@ show() { echo "--- lock"; cat "$lock"; }
 }
 
 // acquireScript takes the lock when it is free, stale (heartbeat older than
-// ttlSec on the host's clock), corrupt, or already ours.
-func acquireScript(dir, runIDLine, jsonBody string, ttlSec int64) string {
+// ttlSec on the host's clock), corrupt, already ours, or, with deadLine
+// set, held by the run whose "run_id" line that is.
+func acquireScript(dir, runIDLine, jsonBody string, ttlSec int64, deadLine string) string {
+	dead := ""
+	if deadLine != "" {
+		dead = `elif grep -qxF -e ` + shQuote(deadLine) + ` "$lock"; then
+	echo "state dead"
+	show
+	write "$now" || exit 1
+`
+	}
 	return prelude(dir, true, runIDLine, jsonBody) + `if [ ! -e "$lock" ]; then
 	write "$now" || exit 1
 	echo "state acquired"
@@ -139,7 +167,7 @@ elif ! valid; then
 elif ours; then
 	write "$st" || exit 1
 	echo "state ours"
-elif [ $((now - hb)) -gt ` + strconv.FormatInt(ttlSec, 10) + ` ]; then
+` + dead + `elif [ $((now - hb)) -gt ` + strconv.FormatInt(ttlSec, 10) + ` ]; then
 	echo "state stale"
 	show
 	write "$now" || exit 1
@@ -253,6 +281,9 @@ func (r reply) holder(localNow time.Time) *Info {
 		RunID:     rec.RunID,
 		Command:   rec.Command,
 		PID:       rec.PID,
+		Machine:   rec.Machine,
+		PIDSpace:  rec.PIDSpace,
+		PIDStart:  rec.PIDStart,
 		Started:   ago(rec.HostStarted),
 		Heartbeat: ago(rec.HostHeartbeat),
 	}

@@ -1,0 +1,1 @@
+play "delegated" { hosts = "all"  roles = ["delegated"] }
