@@ -74,8 +74,9 @@ play "two" { hosts = "all"  roles = ["r2"] }
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Close(); os.RemoveAll(filepath.Join(HostRunsDir, id)) })
+	t.Cleanup(func() { w.Close() })
 	f.eng.Journal, f.eng.Rollback, f.eng.RunID, f.eng.Forks = w, true, id, 1
+	f.eng.HostRuns = filepath.Join(f.dir, "hostruns")
 	f.eng.Locks = &fileLocks{dir: filepath.Join(f.dir, "DIR"), confirmed: map[string]error{}}
 	return f
 }
