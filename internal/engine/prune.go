@@ -22,9 +22,9 @@ func keepRuns(h *inventory.Host) int {
 }
 
 // pruneScript is an sh fragment that removes from root (a host's runs
-// directory) the directories of all runs but the newest keep, the current
-// run always among those kept whatever its place in the order (operators'
-// clocks differ). Only real directories named like a run id count; a
+// directory) the directories of all runs but the newest keep, newest by
+// the directories' modification times on the host, the current run always
+// among those kept. Only real directories named like a run id count; a
 // symlink is neither followed nor removed, and nothing at all is removed
 // when root or its parent is a symlink. What it could not do is printed on
 // stdout, each line starting with marker; it exits 0 either way.
@@ -37,17 +37,18 @@ if [ -L "$root" ] || [ -L "$parent" ] || [ ! -d "$root" ]; then
   echo "$marker $root is not a directory of its own (a symlink?): left as is"
   exit 0
 fi
-set --
-for d in "$root"/` + runDirGlob + `; do
-  [ "$d" = "$root/$current" ] && continue
-  if [ -d "$d" ] && [ ! -L "$d" ]; then set -- "$@" "$d"; fi
-done
-n=$(( $# - keep + 1 ))
-while [ "$n" -gt 0 ]; do
-  rm -rf -- "$1" || echo "$marker could not remove $1"
-  shift
-  n=$(( n - 1 ))
-done
+# Newest first by the host's own clock: runs on a host follow one another
+# (the deploy lock), and operators' clocks, which name the runs, differ.
+ls -dt -- "$root"/` + runDirGlob + ` 2>/dev/null | {
+  n=0
+  while IFS= read -r d; do
+    [ "$d" = "$root/$current" ] && continue
+    [ -d "$d" ] && [ ! -L "$d" ] || continue
+    n=$(( n + 1 ))
+    [ "$n" -lt "$keep" ] && continue
+    rm -rf -- "$d" || echo "$marker could not remove $d"
+  done
+}
 )
 `)
 	return b.String()

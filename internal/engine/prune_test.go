@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"skiff/internal/journal"
 )
@@ -21,7 +22,11 @@ func runIDs(n int) []string {
 	return out
 }
 
-// mkdirs creates dirs under root, each holding a backup file.
+// made is when the last directory mkdirs made was modified: each one
+// after the one before, as runs on a host follow one another.
+var made = time.Now().Add(-24 * time.Hour)
+
+// mkdirs creates dirs under root, each holding a backup file, in order.
 func mkdirs(t *testing.T, root string, names ...string) {
 	t.Helper()
 	for _, n := range names {
@@ -29,6 +34,10 @@ func mkdirs(t *testing.T, root string, names ...string) {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(root, n, "1", "backup"), []byte("secret"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		made = made.Add(time.Second)
+		if err := os.Chtimes(filepath.Join(root, n), made, made); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -147,5 +156,27 @@ func TestApplyPrunesOlderRunsOnTheHost(t *testing.T) {
 	}
 	if len(warnings) > 0 {
 		t.Errorf("warnings: %v", warnings)
+	}
+}
+
+// Runs named in the same second, or by operators whose clocks differ, are
+// ordered by when the host saw them: the directories' modification times.
+func TestPruneOrdersRunsByTheHostsClock(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "runs")
+	// Oldest on the host first; the names sort the other way.
+	byTime := []string{"20251207T120100-ffffff", "20251207T120100-aaaaaa", "20251207T110000-000001"}
+	mkdirs(t, root, byTime...)
+	base := time.Now().Add(-time.Hour)
+	for i, n := range byTime {
+		at := base.Add(time.Duration(i) * time.Minute)
+		if err := os.Chtimes(filepath.Join(root, n), at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	current := "20251207T100000-cccccc"
+	mkdirs(t, root, current)
+	prune(t, root, current, 3)
+	if got, want := names(t, root), []string{"20251207T100000-cccccc", "20251207T110000-000001", "20251207T120100-aaaaaa"}; !slices.Equal(got, want) {
+		t.Fatalf("kept %v, want %v", got, want)
 	}
 }
