@@ -248,7 +248,8 @@ func TestFaults(t *testing.T) {
 	}
 
 	// A partition while a large file uploads: the live file is never
-	// partial, and the next run converges and sweeps the temporary file.
+	// partial (the upload waits in the host's root-only staging folder),
+	// and the next run converges.
 	t.Run("a network cut during an upload leaves no partial file", func(t *testing.T) {
 		t.Parallel()
 		c := startCluster(t, []string{"h1"}, nil)
@@ -267,13 +268,13 @@ func TestFaults(t *testing.T) {
 		args := []string{"apply", "-i", inv, "integration/testdata/playbooks/bigfile.hcl", "--yes", "--output", "json",
 			"--connect-timeout", faultConnectTimeout.String(), "-e", "big=" + big}
 		b := startFaultRun(t, args...)
-		b.waitFor(t, 90*time.Second, "the temporary file growing", func() bool {
-			out, _ := hostExec(t, c, "h1", "stat -c %s /opt/.skiff-big.bin.*.tmp 2>/dev/null")
+		b.waitFor(t, 90*time.Second, "the upload growing", func() bool {
+			out, _ := hostExec(t, c, "h1", "stat -c %s /var/lib/skiff/staging/*.upload 2>/dev/null")
 			var n int64
 			_, _ = fmt.Sscan(out, &n)
 			return n > 0
 		})
-		size, _ := hostExec(t, c, "h1", "stat -c %s /opt/.skiff-big.bin.*.tmp")
+		size, _ := hostExec(t, c, "h1", "stat -c %s /var/lib/skiff/staging/*.upload")
 		if err := c.Disconnect("h1"); err != nil {
 			t.Fatal(err)
 		}

@@ -204,9 +204,9 @@ func TestSafetyOnRealHosts(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Wait, on the host, for the temporary file to appear (polling every
-		// 20 ms), then kill skiff at once.
-		if out, code := hostExec(t, c, "h1", "for i in $(seq 3000); do ls /opt/.skiff-big.bin.*.tmp >/dev/null 2>&1 && exit 0; sleep 0.02; done; exit 1"); code != 0 {
+		// Wait, on the host, for the upload to appear in the staging folder
+		// (polling every 20 ms), then kill skiff at once.
+		if out, code := hostExec(t, c, "h1", "for i in $(seq 3000); do ls /var/lib/skiff/staging/*.upload >/dev/null 2>&1 && exit 0; sleep 0.02; done; exit 1"); code != 0 {
 			t.Fatalf("the upload never started: %s", out)
 		}
 		_ = cmd.Process.Kill()
