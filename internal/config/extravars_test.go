@@ -152,6 +152,20 @@ func TestExtraVarsComputedNameAcceptsAny(t *testing.T) {
 	}
 }
 
+// A template that does not parse hides what it reads: when a task renders
+// it, nothing is refused (validation reports the template); a stray file
+// that no task names does not stop the check.
+func TestExtraVarsBrokenTemplate(t *testing.T) {
+	inv, pb := extraVarsSite(t, map[string]string{"roles/app/templates/env.tftpl": "VERSION=${var.app_version\n"})
+	if d := CheckExtraVars([]string{"app_verison"}, inv, pb); len(d) > 0 {
+		t.Errorf("refused beside a broken template a task renders: %s", d.Error())
+	}
+	inv, pb = extraVarsSite(t, map[string]string{"roles/app/templates/.env.tftpl.swp": "${var.\x00"})
+	if d := CheckExtraVars([]string{"app_verison"}, inv, pb); len(d) != 1 {
+		t.Errorf("a stray file stopped the check: %d diagnostics", len(d))
+	}
+}
+
 func TestNearest(t *testing.T) {
 	known := []string{"app_binary", "app_port", "app_version", "domain", "tls_cert_file", "tls_key_file"}
 	cases := map[string]string{

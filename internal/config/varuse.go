@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -13,8 +14,8 @@ import (
 // VarUse is what a role reads of var: the names its expressions and
 // templates write as var.NAME (or var["NAME"]). Any is true when some
 // expression reads var without naming a variable (var[key], var passed
-// whole to a function) or a template cannot be read: then any name may be
-// read.
+// whole to a function) or a template a task may render cannot be read:
+// then any name may be read.
 type VarUse struct {
 	Names map[string]bool
 	Any   bool
@@ -38,15 +39,17 @@ func (r *Role) VarUse() VarUse {
 			u.addExpr(c.Condition)
 		}
 	}
+	// A template that cannot be read or parsed (an error validation
+	// reports when a task renders it) may read anything; one that no task
+	// names may be a stray file, and is then left out.
 	templates := filepath.Join(r.Dir, "templates")
-	seen := map[string]bool{}
+	broken := map[string]bool{}
 	err := filepath.WalkDir(templates, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() {
-			seen[p] = true
-			u.addTemplate(p)
+		if !d.IsDir() && !u.addTemplate(p) {
+			broken[p] = true
 		}
 		return nil
 	})
@@ -60,34 +63,35 @@ func (r *Role) VarUse() VarUse {
 		}
 		v, d := src.Expr.Value(nil)
 		if d.HasErrors() || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
-			continue // computed: a file under templates/, read above
+			// Computed: one of the files under templates/.
+			u.Any = u.Any || len(broken) > 0
+			continue
 		}
 		p := v.AsString()
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(templates, p)
 		}
-		if !seen[p] {
-			seen[p] = true
-			u.addTemplate(p)
+		if !strings.HasPrefix(p, templates+string(filepath.Separator)) && !u.addTemplate(p) {
+			broken[p] = true
 		}
+		u.Any = u.Any || broken[p]
 	}
 	return u
 }
 
-// addTemplate adds what the HCL template at path reads. A template that
-// cannot be read or parsed (an error validation reports) may read anything.
-func (u *VarUse) addTemplate(path string) {
+// addTemplate adds what the HCL template at path reads; false when it
+// cannot be read or parsed.
+func (u *VarUse) addTemplate(path string) bool {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		u.Any = true
-		return
+		return false
 	}
 	expr, diags := hclsyntax.ParseTemplate(src, path, hcl.InitialPos)
 	if diags.HasErrors() {
-		u.Any = true
-		return
+		return false
 	}
 	u.addExpr(expr)
+	return true
 }
 
 func (u *VarUse) addExpr(expr hcl.Expression) {
