@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -102,6 +103,11 @@ func (g *globals) loadThen(playbook string, beforeValidate func(*engine.Engine))
 	if err != nil {
 		return nil, err
 	}
+	// A -e value nothing reads is a mistake (a misspelt name): refused
+	// here, before any host is dialled.
+	if g.printDiags(l, config.CheckExtraVars(sortedNames(extra), ld.invCfg, book)) {
+		return nil, exitError{1}
+	}
 	ld.book, ld.secrets = book, secrets
 	ld.engine = &engine.Engine{
 		Inventory: ld.inv,
@@ -128,6 +134,16 @@ func (g *globals) loadThen(playbook string, beforeValidate func(*engine.Engine))
 		return nil, exitError{1}
 	}
 	return ld, nil
+}
+
+// sortedNames returns the names of vars, sorted.
+func sortedNames(vars map[string]cty.Value) []string {
+	names := make([]string, 0, len(vars))
+	for k := range vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // parseExtra turns -e key=value flags into variables (strings; HCL converts

@@ -120,7 +120,7 @@ func addCommon(cmd *cobra.Command, g *globals, withPlaybook bool) {
 	askBecomePassword(cmd, g)
 	if withPlaybook {
 		f.BoolVar(&g.noHelper, "no-probe-helper", false, "probe with sh alone: never copy skiff to hosts as a probe helper, nor use a copy there")
-		f.StringArrayVarP(&g.extra, "extra-var", "e", nil, "key=value variable, highest precedence (repeatable)")
+		f.StringArrayVarP(&g.extra, "extra-var", "e", nil, "key=value variable, highest precedence (repeatable); a name nothing of the run declares or reads is an error")
 		f.StringArrayVar(&g.rolesPath, "roles-path", nil, "further folder to look for roles in (repeatable)")
 	}
 }

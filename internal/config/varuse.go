@@ -1,0 +1,122 @@
+package config
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// VarUse is what a role reads of var: the names its expressions and
+// templates write as var.NAME (or var["NAME"]). Any is true when some
+// expression reads var without naming a variable (var[key], var passed
+// whole to a function) or a template a task may render cannot be read:
+// then any name may be read.
+type VarUse struct {
+	Names map[string]bool
+	Any   bool
+}
+
+// VarUse returns what r reads of var in its tasks' and handlers' arguments,
+// its validation conditions, and its templates: every file under
+// templates/, and the file of each template task whose source is written
+// out as a path elsewhere. Nothing is evaluated.
+func (r *Role) VarUse() VarUse {
+	u := VarUse{Names: map[string]bool{}}
+	for _, t := range append(append([]*Task{}, r.Tasks...), r.Handlers...) {
+		for _, a := range t.Attrs {
+			u.addExpr(a.Expr)
+		}
+		u.addExpr(t.When)
+		u.addExpr(t.DelegateTo)
+	}
+	for _, v := range r.Variables {
+		for _, c := range v.Validations {
+			u.addExpr(c.Condition)
+		}
+	}
+	// A template that cannot be read or parsed (an error validation
+	// reports when a task renders it) may read anything; one that no task
+	// names may be a stray file, and is then left out.
+	templates := filepath.Join(r.Dir, "templates")
+	broken := map[string]bool{}
+	err := filepath.WalkDir(templates, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && !u.addTemplate(p) {
+			broken[p] = true
+		}
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		u.Any = true
+	}
+	for _, t := range r.Tasks {
+		src, ok := t.Attrs["source"]
+		if t.Kind != "template" || !ok {
+			continue
+		}
+		v, d := src.Expr.Value(nil)
+		if d.HasErrors() || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+			// Computed: one of the files under templates/.
+			u.Any = u.Any || len(broken) > 0
+			continue
+		}
+		p := v.AsString()
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(templates, p)
+		}
+		if !strings.HasPrefix(p, templates+string(filepath.Separator)) && !u.addTemplate(p) {
+			broken[p] = true
+		}
+		u.Any = u.Any || broken[p]
+	}
+	return u
+}
+
+// addTemplate adds what the HCL template at path reads; false when it
+// cannot be read or parsed.
+func (u *VarUse) addTemplate(path string) bool {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	expr, diags := hclsyntax.ParseTemplate(src, path, hcl.InitialPos)
+	if diags.HasErrors() {
+		return false
+	}
+	u.addExpr(expr)
+	return true
+}
+
+func (u *VarUse) addExpr(expr hcl.Expression) {
+	if expr == nil {
+		return
+	}
+	for _, tr := range expr.Variables() {
+		if tr.RootName() != "var" {
+			continue
+		}
+		if len(tr) < 2 {
+			u.Any = true
+			continue
+		}
+		switch step := tr[1].(type) {
+		case hcl.TraverseAttr:
+			u.Names[step.Name] = true
+		case hcl.TraverseIndex:
+			if step.Key.Type() == cty.String && step.Key.IsKnown() && !step.Key.IsNull() {
+				u.Names[step.Key.AsString()] = true
+			} else {
+				u.Any = true
+			}
+		default:
+			u.Any = true
+		}
+	}
+}
