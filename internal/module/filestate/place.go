@@ -1,6 +1,8 @@
 package filestate
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"strings"
@@ -177,7 +179,10 @@ func RemoveScript(p string, target, stale bool) string {
 	return b.String()
 }
 
-// StagedPath returns a fresh name in StagingDir for an upload.
+// StagedPath returns a fresh name in StagingDir for an upload:
+// "<random>.upload".
 func StagedPath() string {
-	return path.Join(StagingDir, strings.TrimSuffix(path.Base(TempPath("/x")), ".tmp")+".upload")
+	var r [8]byte
+	_, _ = rand.Read(r[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return path.Join(StagingDir, hex.EncodeToString(r[:])+".upload")
 }
