@@ -102,7 +102,7 @@ func (b *Binary) Fits(arch string) bool { return b != nil && arch == b.arch }
 // back to sh), and temporary copies an hour old (a concurrent install's
 // are younger). It needs no deploy lock: it touches only skiff's folder.
 func (b *Binary) Install(ctx context.Context, t transport.Transport) error {
-	if res, err := t.Run(ctx, "mkdir -p -m 700 "+shell.Quote(Dir)); err != nil || res.ExitCode != 0 {
+	if res, err := t.Run(ctx, "umask 077\nmkdir -p -- "+shell.Quote(Dir)); err != nil || res.ExitCode != 0 {
 		return fmt.Errorf("making %s: %v (exit %d)", Dir, err, res.ExitCode)
 	}
 	f, err := os.Open(b.path)
