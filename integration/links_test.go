@@ -128,4 +128,16 @@ func TestNoLinkFollowedAsRoot(t *testing.T) {
 			t.Fatalf("/root/victim changed")
 		}
 	})
+
+	t.Run("skiff's folders on the host are root's only", func(t *testing.T) {
+		out, _ := hostExec(t, c, "h1", "for d in /var/lib/skiff /var/lib/skiff/*; do [ -d \"$d\" ] && stat -c '%n %U %a' \"$d\"; done")
+		if !strings.Contains(out, "/var/lib/skiff root 700") {
+			t.Errorf("no root-only /var/lib/skiff:\n%s", out)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if !strings.HasSuffix(l, " root 700") {
+				t.Errorf("not root-only: %s", l)
+			}
+		}
+	})
 }
