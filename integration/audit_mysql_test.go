@@ -19,7 +19,8 @@ import (
 // of the current site playbook must reach the hardened state without
 // breaking replication: a cleartext connection with the right password is
 // refused, the app and replication still work over TLS, local_infile is
-// off, skip_name_resolve on, and the next apply changes nothing.
+// off, skip_name_resolve on, a replica seeds again over TLS, and the next
+// apply changes nothing.
 func TestMySQLRefusesCleartext(t *testing.T) {
 	groups := map[string][]string{"web1": {"lb", "web"}, "db1": {"db_primary"}, "db2": {"db_replica"}}
 	c := startCluster(t, []string{"web1", "db1", "db2"}, nil)
@@ -182,6 +183,29 @@ func TestMySQLRefusesCleartext(t *testing.T) {
 		if got, want := s.sql(t, "db2", "SELECT COUNT(*) FROM foobar.visits"), s.sql(t, "db1", "SELECT COUNT(*) FROM foobar.visits"); got != want {
 			t.Errorf("replica holds %s visits, primary %s", got, want)
 		}
+	})
+
+	t.Run("a new replica seeds over TLS", func(t *testing.T) {
+		// db2 forgets replication and its copy: skiff seeds it again, with
+		// mysqldump as the replication account, from the hardened primary.
+		s.sql(t, "db2", "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL gtid_slave_pos = ''; SET sql_log_bin = 0; DROP DATABASE foobar")
+		r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--limit", "db2", "--output", "json")
+		if r.code != 0 {
+			t.Fatalf("reseeding: exit %d\n%s", r.code, r.stderr)
+		}
+		seeded := false
+		for _, h := range r.json.Hosts {
+			for _, ch := range h.Changes {
+				seeded = seeded || strings.Contains(ch.Summary, "seeding from a consistent dump of the primary")
+			}
+		}
+		if !seeded {
+			t.Errorf("the apply did not seed db2:\n%s", r.stderr)
+		}
+		if got, want := s.sql(t, "db2", "SELECT COUNT(*) FROM foobar.visits"), s.sql(t, "db1", "SELECT COUNT(*) FROM foobar.visits"); got != want {
+			t.Errorf("reseeded replica holds %s visits, primary %s", got, want)
+		}
+		onReplica(t, writeVisit(t))
 	})
 
 	t.Run("the next apply changes nothing", func(t *testing.T) {
