@@ -134,8 +134,8 @@ func TestMySQLRefusesCleartext(t *testing.T) {
 		// And the servers refuse cleartext whatever the account: one
 		// made here without REQUIRE (on each server alone) is refused
 		// without TLS and gets in with it. MariaDB 10.11 refuses the
-		// transport as "Access denied" (1045); MySQL and later MariaDB
-		// say "insecure transport are prohibited" (3159).
+		// transport as "Access denied" (1045); MySQL says "insecure
+		// transport are prohibited" (3159).
 		const pw = "cleartext-probe-5f3a"
 		for _, db := range []string{"db1", "db2"} {
 			acc := "'audit'@'" + s.addr["web1"] + "'"
