@@ -1,6 +1,9 @@
 # MariaDB (Debian's MySQL-compatible server) on the db hosts: binary log in
 # ROW format with GTIDs, a server id per host, TLS with a certificate from
-# skiff's local CA, read_only on replicas. Accounts and replication are the
+# skiff's local CA (required of every TCP client: require_secure_transport),
+# LOAD DATA LOCAL off, no DNS lookups of clients, read_only on replicas.
+# Changing the settings restarts the server (skip_name_resolve is read only
+# at start); replicas reconnect by themselves. Accounts and replication are the
 # mysql_primary and mysql_replica roles' (they run after this play's
 # restart handler).
 

@@ -15,6 +15,7 @@ task "mysql_user" "app" {
   name       = "foobar"
   hosts      = [for h in groups.web : h.address]
   password   = secret.app_db_password
+  require    = "ssl"
   privileges = ["foobar.*:SELECT,INSERT,UPDATE,DELETE,CREATE,INDEX,ALTER"] # as on the primary: read_only keeps it from writing
   binlog     = false
 }

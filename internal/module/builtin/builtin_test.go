@@ -26,7 +26,7 @@ var kindArgs = map[string][]string{
 	"ufw":       {"default_incoming", "default_outgoing", "enabled", "purge", "rules"},
 
 	"mysql_database":    {"name", "charset", "state"},
-	"mysql_user":        {"name", "host", "hosts", "password", "privileges", "state", "binlog"},
+	"mysql_user":        {"name", "host", "hosts", "password", "privileges", "require", "state", "binlog"},
 	"mysql_replication": {"primary_host", "primary_port", "user", "password", "seed", "read_only"},
 
 	"haproxy_server": {"socket", "backend", "server", "state", "wait", "timeout"},

@@ -21,7 +21,7 @@ echo call >> "$FAKE_MYSQL/calls"
 while IFS= read -r l; do
 	case $l in
 	"SELECT CONCAT('skiff-server-version=', VERSION());") echo "skiff-server-version=10.11.6-MariaDB" ;;
-	"SELECT CONCAT('acct'"*) printf 'acct\t10.0.0.5\tmysql_native_password\t*ABC\n' ;;
+	"SELECT CONCAT('acct'"*) printf 'acct\t10.0.0.5\tmysql_native_password\tANY\t*ABC\n' ;;
 	"SHOW GRANTS FOR 'foobar'@'10.0.0.5';") echo 'GRANT USAGE ON *.* TO ` + "`foobar`@`10.0.0.5`" + ` IDENTIFIED BY PASSWORD *ABC WITH GRANT OPTION' ;;
 	"SHOW GRANTS FOR "*) echo "ERROR 1141 (42000) at line 5: There is no such grant defined" >&2 ;;
 	"SELECT DEFAULT_CHARACTER_SET_NAME"*"'foobar';") echo utf8mb4 ;;

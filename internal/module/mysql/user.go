@@ -22,6 +22,7 @@ import (
 //	  hosts      = [for h in groups.web : h.address]  # or: host = "%" (the default)
 //	  password   = secret.app_db_password
 //	  privileges = ["foobar.*:ALL"]                   # "db.table:PRIV,PRIV"
+//	  require    = "ssl"                              # or "x509", "none"
 //	  state      = "present"                          # or "absent"
 //	}
 //
@@ -43,6 +44,13 @@ import (
 // role grants are left alone. Left out, privileges are not managed.
 // root@localhost, through which skiff reaches the server, is refused, and
 // never dropped as a host not listed.
+//
+// require, when given, is what the accounts demand of a client's
+// connection (REQUIRE): "ssl" refuses a connection without TLS, "x509"
+// also wants a client certificate signed by the server's CA, "none" asks
+// for nothing. The probe reads it from mysql.user's ssl_type; a different
+// one (issuer, subject or cipher conditions included) is replaced. Left
+// out, it is not managed.
 type User struct {
 	name      string
 	hosts     []string
@@ -52,6 +60,7 @@ type User struct {
 	privs     bool // privileges are managed
 	absent    bool
 	binlog    bool     // false: the statements are not written to the binary log
+	require   string   // "" (not managed), "ssl", "x509" or "none"
 	secrets   []string // scrubbed from errors: password, its SQL form, its hash
 
 	// set by Check
@@ -70,7 +79,10 @@ func NewUser(a *module.Args) module.Module {
 		// log, so they never reach another server through replication.
 		binlog: a.Bool("binlog", true),
 	}
-	a.RejectSensitive("name", "host", "hosts", "privileges", "state")
+	if a.Has("require") {
+		u.require = a.OneOf("require", "", "ssl", "x509", "none")
+	}
+	a.RejectSensitive("name", "host", "hosts", "privileges", "require", "state")
 	if u.name != "" {
 		if err := checkName(u.name, 80); err != nil {
 			a.Errorf("name", "User name %q: %s.", u.name, err)
@@ -144,14 +156,17 @@ func NewUser(a *module.Args) module.Module {
 			a.Errorf("privileges", "privileges go with state = \"present\" only.")
 		}
 	}
+	if u.absent && u.require != "" {
+		a.Errorf("require", "require goes with state = \"present\" only.")
+	}
 	return u
 }
 
 // Probe prints the server state, then under [user]: one "acct HOST PLUGIN
-// HASH" line (tab-separated) per account of the name, and the SHOW GRANTS
-// lines of the declared accounts (their IDENTIFIED part cut off). The
-// client runs with --force: SHOW GRANTS fails (ERROR 1141) for an account
-// that does not exist yet.
+// SSL_TYPE HASH" line (tab-separated; the hash last, whatever it holds) per
+// account of the name, and the SHOW GRANTS lines of the declared accounts
+// (their IDENTIFIED part cut off). The client runs with --force: SHOW
+// GRANTS fails (ERROR 1141) for an account that does not exist yet.
 func (u *User) Probe() string {
 	if u.name == "" || len(u.hosts) == 0 {
 		return ""
@@ -161,7 +176,7 @@ func (u *User) Probe() string {
 
 func (u *User) oneCall() oneCall {
 	var sql strings.Builder
-	fmt.Fprintf(&sql, "SELECT CONCAT('acct', CHAR(9), Host, CHAR(9), IFNULL(plugin, ''), CHAR(9), IFNULL(authentication_string, '')) FROM mysql.user WHERE User = %s;\n", sqlString(u.name))
+	fmt.Fprintf(&sql, "SELECT CONCAT('acct', CHAR(9), Host, CHAR(9), IFNULL(plugin, ''), CHAR(9), IFNULL(ssl_type, ''), CHAR(9), IFNULL(authentication_string, '')) FROM mysql.user WHERE User = %s;\n", sqlString(u.name))
 	for _, h := range u.hosts {
 		fmt.Fprintf(&sql, "SHOW GRANTS FOR %s;\n", account(u.name, h))
 	}
@@ -172,6 +187,7 @@ func (u *User) oneCall() oneCall {
 // acct is an existing account as probed.
 type acct struct {
 	host, plugin, hash string // host as stored
+	sslType            string // mysql.user's: "", "ANY", "X509" or "SPECIFIED"
 	grants             grantMap
 }
 
@@ -186,9 +202,9 @@ func (u *User) parseAccounts(sec map[string]string, srv server) (map[string]*acc
 	for line := range strings.SplitSeq(sec["user"]+sec["end"], "\n") {
 		switch {
 		case strings.HasPrefix(line, "acct\t"):
-			f := strings.SplitN(line, "\t", 4)
-			if len(f) == 4 {
-				accts[strings.ToLower(f[1])] = &acct{host: f[1], plugin: f[2], hash: f[3], grants: grantMap{}}
+			f := strings.SplitN(line, "\t", 5)
+			if len(f) == 5 {
+				accts[strings.ToLower(f[1])] = &acct{host: f[1], plugin: f[2], sslType: f[3], hash: f[4], grants: grantMap{}}
 			}
 		case strings.HasPrefix(line, "GRANT "):
 			g, ok, err := parseGrantLine(line)
@@ -268,8 +284,13 @@ func (u *User) Check(p module.Probed) (*module.Change, error) {
 			have := grantMap{}
 			var what []string
 			if a == nil {
-				fmt.Fprintf(&sql, "CREATE USER IF NOT EXISTS %s %s;\n", acc, identified)
-				note("+ user " + who + " with password " + secret.Redacted)
+				req := ""
+				if u.require != "" {
+					req = " " + requireSQL(u.require)
+					what = append(what, requireSQL(u.require))
+				}
+				fmt.Fprintf(&sql, "CREATE USER IF NOT EXISTS %s %s%s;\n", acc, identified, req)
+				note("+ user " + who + " with password " + secret.Redacted + req)
 				creates++
 			} else {
 				have = a.grants
@@ -277,6 +298,11 @@ func (u *User) Check(p module.Probed) (*module.Change, error) {
 					fmt.Fprintf(&sql, "ALTER USER %s %s;\n", acc, identified)
 					what = append(what, "password")
 					note("~ password of " + who + " " + secret.Redacted)
+				}
+				if now := requireOf(a.sslType); u.require != "" && now != u.require {
+					fmt.Fprintf(&sql, "ALTER USER %s %s;\n", acc, requireSQL(u.require))
+					what = append(what, requireSQL(u.require)+" (now "+requireSQL(now)+")")
+					note("~ " + who + ": " + requireSQL(now) + " -> " + requireSQL(u.require))
 				}
 			}
 			if u.privs {
@@ -333,6 +359,28 @@ func (u *User) Check(p module.Probed) (*module.Change, error) {
 		action = plan.Delete
 	}
 	return &module.Change{Action: action, Summary: u.summary, Diff: strings.Join(diff, "\n") + "\n"}, nil
+}
+
+// requireOf maps mysql.user's ssl_type to require's values ("specified":
+// issuer, subject or cipher conditions, which require never sets).
+func requireOf(sslType string) string {
+	switch strings.ToUpper(sslType) {
+	case "":
+		return "none"
+	case "ANY":
+		return "ssl"
+	case "X509":
+		return "x509"
+	}
+	return "specified"
+}
+
+// requireSQL is the REQUIRE clause for a require value.
+func requireSQL(require string) string {
+	if require == "specified" {
+		return "REQUIRE (issuer, subject or cipher)"
+	}
+	return "REQUIRE " + strings.ToUpper(require)
 }
 
 func (u *User) accountList(hosts []string) string {

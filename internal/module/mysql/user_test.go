@@ -44,12 +44,17 @@ func appUser(t *testing.T, extra map[string]cty.Value) *User {
 }
 
 // userProbe builds the [user] section: accounts as "host plugin hash",
-// then SHOW GRANTS lines, then the client's errors.
+// or "host plugin hash ssl_type", then SHOW GRANTS lines, then the
+// client's errors.
 func userProbe(version string, accounts []string, lines ...string) module.Probed {
 	var b strings.Builder
 	b.WriteString("[user]\n")
 	for _, a := range accounts {
-		b.WriteString("acct\t" + strings.ReplaceAll(a, " ", "\t") + "\n")
+		f := strings.SplitN(a, " ", 4)
+		for len(f) < 4 {
+			f = append(f, "")
+		}
+		b.WriteString("acct\t" + f[0] + "\t" + f[1] + "\t" + f[3] + "\t" + f[2] + "\n")
 	}
 	for _, l := range lines {
 		b.WriteString(l + "\n")
@@ -204,7 +209,7 @@ func TestUserSecretsInErrors(t *testing.T) {
 		t.Fatalf("probe error: %v", err)
 	}
 	moduletest.NoSecret(t, goodHash, nil, err)
-	if _, err := u.Check(probed(mariaVersion, "[user]\nacct\t10.0.0.5\tmysql_native_password\t"+goodHash+"\n")); err == nil || strings.Contains(err.Error(), goodHash) {
+	if _, err := u.Check(probed(mariaVersion, "[user]\nacct\t10.0.0.5\tmysql_native_password\t\t"+goodHash+"\n")); err == nil || strings.Contains(err.Error(), goodHash) {
 		t.Errorf("cut-short probe: %v", err)
 	}
 
@@ -271,5 +276,91 @@ func TestUserValidation(t *testing.T) {
 	u := moduletest.MustBuild(t, NewUser, moduletest.Args("mysql_user", "u", map[string]cty.Value{"name": cty.StringVal("a"), "password": pw})).(*User)
 	if len(u.hosts) != 1 || u.hosts[0] != "%" || u.exclusive {
 		t.Errorf("hosts = %v", u.hosts)
+	}
+}
+
+// requireApplied is applied for changes whose SQL holds no password.
+func requireApplied(t *testing.T, m module.Module, p module.Probed) (*module.Change, string) {
+	t.Helper()
+	ch, err := m.Check(p)
+	if err != nil || ch == nil {
+		t.Fatalf("check: %+v %v", ch, err)
+	}
+	rec := &recorder{}
+	if err := m.Apply(context.Background(), rec); err != nil || len(rec.scripts) != 1 {
+		t.Fatalf("apply: %v, %d scripts", err, len(rec.scripts))
+	}
+	shParses(t, rec.scripts[0])
+	return ch, rec.scripts[0]
+}
+
+// require sets what an account demands of a client's connection: created
+// with it, changed where it differs (with the old value in the plan), left
+// alone when it matches or when require is left out.
+func TestUserRequire(t *testing.T) {
+	ssl := map[string]cty.Value{"require": cty.StringVal("ssl")}
+
+	ch, script := applied(t, appUser(t, ssl), userProbe(mariaVersion, nil))
+	if !strings.Contains(script, "CREATE USER IF NOT EXISTS 'foobar'@'10.0.0.5' IDENTIFIED BY "+sqlString(appPassword)+" REQUIRE SSL;") {
+		t.Errorf("create script:\n%s", script)
+	}
+	if !strings.HasPrefix(ch.Summary, "create user foobar@10.0.0.5 (REQUIRE SSL, +ALL PRIVILEGES ON foobar.*)") {
+		t.Errorf("create summary: %q", ch.Summary)
+	}
+	_, script = applied(t, appUser(t, ssl), userProbe("8.0.36", nil))
+	if !strings.Contains(script, "IDENTIFIED WITH mysql_native_password BY "+sqlString(appPassword)+" REQUIRE SSL;") {
+		t.Errorf("MySQL create script:\n%s", script)
+	}
+
+	grants := []string{
+		"GRANT USAGE ON *.* TO `foobar`@`10.0.0.5` REQUIRE SSL",
+		"GRANT ALL PRIVILEGES ON `foobar`.* TO `foobar`@`10.0.0.5`",
+		"GRANT USAGE ON *.* TO `foobar`@`10.0.0.6`",
+		"GRANT ALL PRIVILEGES ON `foobar`.* TO `foobar`@`10.0.0.6`",
+	}
+	// One account already requires TLS, the other nothing: only it changes.
+	p := userProbe(mariaVersion, []string{"10.0.0.5 mysql_native_password " + goodHash + " ANY", "10.0.0.6 mysql_native_password " + goodHash}, grants...)
+	ch, script = requireApplied(t, appUser(t, ssl), p)
+	if ch == nil || ch.Action != plan.Update || ch.Summary != "foobar@10.0.0.6: REQUIRE SSL (now REQUIRE NONE)" {
+		t.Fatalf("change = %+v", ch)
+	}
+	if !strings.Contains(ch.Diff, "~ foobar@10.0.0.6: REQUIRE NONE -> REQUIRE SSL") {
+		t.Errorf("diff:\n%s", ch.Diff)
+	}
+	if !strings.Contains(script, "ALTER USER 'foobar'@'10.0.0.6' REQUIRE SSL;") || strings.Contains(script, "'10.0.0.5' REQUIRE") || strings.Contains(script, "IDENTIFIED") {
+		t.Errorf("script:\n%s", script)
+	}
+
+	// Up to date; and without require, whatever the accounts require stays.
+	p = userProbe(mariaVersion, []string{"10.0.0.5 mysql_native_password " + goodHash + " ANY", "10.0.0.6 mysql_native_password " + goodHash + " ANY"}, grants...)
+	if ch, _ := applied(t, appUser(t, ssl), p); ch != nil {
+		t.Errorf("up to date: %+v", ch)
+	}
+	p = userProbe(mariaVersion, []string{"10.0.0.5 mysql_native_password " + goodHash + " X509", "10.0.0.6 mysql_native_password " + goodHash}, grants...)
+	if ch, _ := applied(t, appUser(t, nil), p); ch != nil {
+		t.Errorf("require not managed: %+v", ch)
+	}
+
+	// x509 and none; issuer or subject conditions are replaced.
+	p = userProbe(mariaVersion, []string{"10.0.0.5 mysql_native_password " + goodHash + " SPECIFIED", "10.0.0.6 mysql_native_password " + goodHash + " ANY"}, grants...)
+	ch, script = requireApplied(t, appUser(t, map[string]cty.Value{"require": cty.StringVal("x509")}), p)
+	if ch.Summary != "foobar@10.0.0.5: REQUIRE X509 (now REQUIRE (issuer, subject or cipher)); foobar@10.0.0.6: REQUIRE X509 (now REQUIRE SSL)" ||
+		!strings.Contains(script, "ALTER USER 'foobar'@'10.0.0.5' REQUIRE X509;") {
+		t.Errorf("x509: %q\n%s", ch.Summary, script)
+	}
+	ch, script = requireApplied(t, appUser(t, map[string]cty.Value{"require": cty.StringVal("none")}), p)
+	if ch == nil || !strings.Contains(script, "ALTER USER 'foobar'@'10.0.0.6' REQUIRE NONE;") {
+		t.Errorf("none: %+v\n%s", ch, script)
+	}
+
+	for _, tc := range []struct {
+		vals map[string]cty.Value
+		want string
+	}{
+		{map[string]cty.Value{"name": cty.StringVal("a"), "password": secret.Wrap(cty.StringVal("x")), "require": cty.StringVal("tls")}, `"require" must be one of`},
+		{map[string]cty.Value{"name": cty.StringVal("a"), "state": cty.StringVal("absent"), "require": cty.StringVal("ssl")}, "require goes with state"},
+	} {
+		_, diags := moduletest.Build(NewUser, moduletest.Args("mysql_user", "u", tc.vals))
+		moduletest.DiagsContain(t, diags, tc.want)
 	}
 }
