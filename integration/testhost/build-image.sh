@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Builds the Docker image skiff-testhost:TAG, a Debian bookworm host with
+# Usage: build-image.sh [SUITE]   (SUITE: a Debian codename, bookworm if omitted)
+#
+# Builds the Docker image skiff-testhost:SUITE-HASH, a Debian SUITE host with
 # systemd as PID 1, sshd, sudo and a user "deploy", without any image registry
-# (debootstrap from the machine's own Debian mirror, then docker import). TAG is the first 12 hex digits of this
-# script's sha256, so editing the recipe is what triggers a rebuild.
+# (debootstrap from the machine's own Debian mirror, then docker import). HASH
+# is the first 12 hex digits of this script's sha256, so editing the recipe is
+# what triggers a rebuild.
 #
 # Contract: progress goes to stderr; the last line of stdout is the tag.
 # Idempotent and safe to run concurrently (a lock serialises builds).
 set -euo pipefail
 
+SUITE="${1:-bookworm}"
+[[ $SUITE =~ ^[a-z]+$ ]] || { echo "build-image: suite $SUITE: want a Debian codename (e.g. bookworm, trixie)" >&2; exit 2; }
 SCRIPT="$(readlink -f "${BASH_SOURCE[0]}")"
-TAG="$(sha256sum "$SCRIPT" | cut -c1-12)"
+TAG="${SUITE}-$(sha256sum "$SCRIPT" | cut -c1-12)"
 IMAGE="skiff-testhost:${TAG}"
-SUITE=bookworm
 SOURCES=/etc/apt/sources.list.d/debian.sources
 
 log() { echo "build-image: [${SECONDS}s] $*" >&2; }
@@ -73,7 +77,10 @@ trap 'exit 130' INT TERM
 
 in_root() { chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
 
-log "debootstrap $SUITE from $MIRROR (1-2 min)"
+# debootstrap needs a script named after the suite: bookworm's package has
+# trixie's (Debian's releases share one script), and the mirror serves
+# every current release.
+log "debootstrap $SUITE from $MIRROR (1-4 min)"
 debootstrap --variant=minbase \
 	--include=systemd,systemd-sysv,dbus,openssh-server,iproute2,sudo,ca-certificates,python3,curl,procps,less,iptables,kmod,netcat-openbsd,openssl \
 	"$SUITE" "$ROOTFS" "$MIRROR" >>"$BUILDLOG" 2>&1
@@ -86,7 +93,7 @@ APT::Keep-Downloaded-Packages "true";
 Binary::apt::APT::Keep-Downloaded-Packages "true";
 EOF
 
-# One suite, main only: where the cached .debs come from.
+# The image's suite, main only: where the cached .debs come from.
 cat >"$ROOTFS/etc/apt/sources.list" <<EOF
 deb $MIRROR $SUITE main
 EOF
@@ -155,9 +162,13 @@ tar --numeric-owner -C "$ROOTFS" -c . |
 
 log "built $IMAGE"
 
-# Older recipes' images only take disk; an image still used by a container
-# is refused by docker and stays.
-docker image ls --format '{{.Repository}}:{{.Tag}}' "skiff-testhost" | grep -vx "$IMAGE" |
-	xargs -r docker image rm >/dev/null 2>&1 || true
+# Older recipes' images of this suite only take disk (tags without a suite
+# are bookworm's, from before the suite was part of the tag); an image still
+# used by a container is refused by docker and stays.
+old_images() {
+	docker image ls --format '{{.Repository}}:{{.Tag}}' "skiff-testhost" | grep -vx "$IMAGE" |
+		{ if [[ $SUITE == bookworm ]]; then grep -E ":(bookworm-)?[0-9a-f]{12}\$"; else grep -E ":${SUITE}-[0-9a-f]{12}\$"; fi; }
+}
+old_images | xargs -r docker image rm >/dev/null 2>&1 || true
 
 echo "$TAG"

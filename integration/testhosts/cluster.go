@@ -67,6 +67,9 @@ type Options struct {
 	// Gateways names hosts on both networks: Address stays on the main
 	// network, InternalAddress is on the internal one.
 	Gateways []string
+	// Suite is the Debian release every host runs: Bookworm (also when
+	// empty) or Trixie.
+	Suite string
 }
 
 // Host is one running test host.
@@ -170,7 +173,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 
 	began := time.Now()
-	image, err := EnsureImage(ctx)
+	image, err := EnsureImage(ctx, opts.Suite)
 	if err != nil {
 		return nil, err
 	}

@@ -21,20 +21,34 @@ const ImageRepository = "skiff-testhost"
 // buildScript is the image recipe, relative to the repository root.
 const buildScript = "integration/testhost/build-image.sh"
 
-var tagPattern = regexp.MustCompile(`^[0-9a-f]{12}$`)
+// The Debian suites test hosts run.
+const (
+	Bookworm = "bookworm" // Debian 12, the default
+	Trixie   = "trixie"   // Debian 13
+)
 
-// EnsureImage builds the test-host image unless it already exists and
-// returns its reference, "skiff-testhost:TAG". The tag is a hash of the
-// recipe, so a changed recipe builds a new image and an unchanged one costs
-// only a "docker image inspect". The build's progress goes to stderr.
-func EnsureImage(ctx context.Context) (string, error) {
+var suitePattern = regexp.MustCompile(`^[a-z]+$`)
+
+// EnsureImage builds the test-host image of a Debian suite ("" is
+// Bookworm) unless it already exists and returns its reference,
+// "skiff-testhost:SUITE-HASH". HASH is a hash of the recipe, so a changed
+// recipe builds a new image and an unchanged one costs only a
+// "docker image inspect". The build's progress goes to stderr.
+func EnsureImage(ctx context.Context, suite string) (string, error) {
+	if suite == "" {
+		suite = Bookworm
+	}
+	if !suitePattern.MatchString(suite) {
+		return "", fmt.Errorf("test-host image: suite %q: want a Debian codename such as %s or %s", suite, Bookworm, Trixie)
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
 	script := filepath.Join(root, buildScript)
+	tagPattern := regexp.MustCompile(`^` + suite + `-[0-9a-f]{12}$`)
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", script)
+	cmd := exec.CommandContext(ctx, "bash", script, suite)
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(os.Stderr, &stderr)
 	// On cancel, let the script clean its rootfs up (bash runs its trap once
@@ -42,12 +56,12 @@ func EnsureImage(ctx context.Context) (string, error) {
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 3 * time.Minute
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build test-host image (%s): %w\n%s", script, err, lastLines(stderr.String(), 20))
+		return "", fmt.Errorf("build %s test-host image (%s): %w\n%s", suite, script, err, lastLines(stderr.String(), 20))
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	tag := strings.TrimSpace(lines[len(lines)-1])
 	if !tagPattern.MatchString(tag) {
-		return "", fmt.Errorf("build test-host image: %s printed %q, want a 12-hex tag as last line", script, tag)
+		return "", fmt.Errorf("build test-host image: %s printed %q, want %s-HASH (12 hex digits) as last line", script, tag, suite)
 	}
 	return ImageRepository + ":" + tag, nil
 }

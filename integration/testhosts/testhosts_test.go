@@ -29,7 +29,7 @@ func TestSmoke(t *testing.T) {
 	defer cancel()
 
 	began := time.Now()
-	image, err := testhosts.EnsureImage(ctx)
+	image, err := testhosts.EnsureImage(ctx, testhosts.Bookworm)
 	if err != nil {
 		t.Fatal(err)
 	}

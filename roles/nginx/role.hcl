@@ -34,7 +34,10 @@ task "file" "key" {
 }
 
 # The whole main config, so `nginx -t -c` can check the new file itself
-# before it replaces the live one.
+# before it replaces the live one. HTTP/2 is on: nginx 1.25.1 and later
+# (Debian 13 and later) with the "http2" directive, as they warn about the
+# "listen ... http2" form at every start; older nginx (Debian 12 and
+# before, other systems) with that form, the only one it knows.
 task "template" "conf" {
   source   = "nginx.conf.tftpl"
   path     = "/etc/nginx/nginx.conf"
