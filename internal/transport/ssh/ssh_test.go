@@ -593,13 +593,17 @@ func TestReconnectOnce(t *testing.T) {
 	ctx := t.Context()
 
 	// A script running when the connection drops fails as unreachable,
-	// and is not retried.
+	// and is not retried. The script itself says it runs: the server's
+	// record of the exec request comes before the client learns that the
+	// shell started, and a drop in between is retried (see
+	// TestRetryWhenDroppedBeforeScriptSent).
+	started := filepath.Join(t.TempDir(), "started")
 	done := make(chan error, 1)
 	go func() {
-		_, err := tr.Run(ctx, "sleep 20")
+		_, err := tr.Run(ctx, "touch '"+started+"'; sleep 20")
 		done <- err
 	}()
-	waitFor(t, 5*time.Second, "the script to start", func() bool { return len(f.srv.execLog()) == 1 })
+	waitFor(t, 5*time.Second, "the script to start", func() bool { return fileExists(started) })
 	f.srv.drop()
 	select {
 	case err := <-done:
@@ -608,6 +612,9 @@ func TestReconnectOnce(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not notice the dropped connection")
+	}
+	if execs := f.srv.execLog(); len(execs) != 1 {
+		t.Fatalf("exec requests = %q, want the one that ran (no retry)", execs)
 	}
 
 	// The next call reconnects.
@@ -629,6 +636,30 @@ func TestReconnectOnce(t *testing.T) {
 	}
 	if _, err := tr.Stat(ctx, "/"); !transport.IsUnreachable(err) {
 		t.Errorf("Stat after second drop = %v, want unreachable", err)
+	}
+}
+
+func TestRetryWhenDroppedBeforeScriptSent(t *testing.T) {
+	f := newFixture(t, serverOptions{})
+	tr := dial(t, f.config())
+	ran := filepath.Join(t.TempDir(), "ran")
+
+	// The server takes the exec request, then the connection drops before
+	// the client hears that the shell started: the script never left the
+	// client, so Run sends it once more, on a new connection.
+	f.srv.dropBeforeExecReply.Store(true)
+	res, err := tr.Run(t.Context(), "echo run >> '"+ran+"'; echo done")
+	if err != nil || string(res.Stdout) != "done\n" {
+		t.Fatalf("Run = %q, %v; want it retried after the drop", res.Stdout, err)
+	}
+	if data, err := os.ReadFile(ran); err != nil || string(data) != "run\n" {
+		t.Errorf("the script ran as %q (%v), want exactly once", data, err)
+	}
+	if n := f.srv.conns.Load(); n != 2 {
+		t.Errorf("server saw %d connections, want 2", n)
+	}
+	if execs := f.srv.execLog(); len(execs) != 2 {
+		t.Errorf("exec requests = %q, want the dropped one and the retry", execs)
 	}
 }
 
@@ -783,6 +814,11 @@ func processGone(pid int) bool {
 	// "pid (comm) S ...": the state follows the last ')'.
 	i := bytes.LastIndexByte(stat, ')')
 	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
