@@ -65,6 +65,9 @@ type testServer struct {
 	conns atomic.Int32
 
 	ignoreKeepalive atomic.Bool
+	// dropBeforeExecReply, once set, makes the next exec request drop every
+	// connection after recording it and before replying.
+	dropBeforeExecReply atomic.Bool
 
 	mu        sync.Mutex
 	execs     []string
@@ -237,6 +240,10 @@ func (s *testServer) handleSession(nc gossh.NewChannel) {
 			s.mu.Lock()
 			s.execs = append(s.execs, p.Command)
 			s.mu.Unlock()
+			if s.dropBeforeExecReply.CompareAndSwap(true, false) {
+				s.drop()
+				continue
+			}
 			cmd := exec.Command("/bin/sh", "-c", p.Command)
 			cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
 			cmd.Env = append(os.Environ(), s.opts.env...)

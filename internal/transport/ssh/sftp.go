@@ -99,11 +99,16 @@ func (t *Transport) openSFTP(ctx context.Context, l *link) (*sftpSession, error)
 		sess.Close()
 		return nil, fmt.Errorf("%s: sftp: %w", t.cfg.Host, err)
 	}
+	var preambleErr error
 	switch {
 	case t.cfg.passwordMode():
 		if err = sess.Start(sudoSFTPCommand(t.cfg.SFTPServerPaths, true)); err == nil {
-			// sudo reads the password line before sftp-server starts.
-			_, err = io.Copy(w, t.cfg.sudoPreamble())
+			// sudo reads the password line before sftp-server starts. A
+			// sudo that exits without reading it (not a sudoer, say) may
+			// end the session before the write does: like an SFTP
+			// handshake that fails, that is for the session's end to
+			// explain (below), not a failure to start.
+			_, preambleErr = io.Copy(w, t.cfg.sudoPreamble())
 		}
 	case t.cfg.become():
 		err = sess.Start(sudoSFTPCommand(t.cfg.SFTPServerPaths, false))
@@ -126,6 +131,10 @@ func (t *Transport) openSFTP(ctx context.Context, l *link) (*sftpSession, error)
 	}
 	ch := make(chan opened, 1)
 	go func() {
+		if preambleErr != nil {
+			ch <- opened{err: preambleErr}
+			return
+		}
 		// Concurrent writes: a failed write removes the file anyway, so
 		// the holes they may leave do not matter.
 		c, err := sftp.NewClientPipe(r, w, sftp.UseConcurrentWrites(true))

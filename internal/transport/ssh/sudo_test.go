@@ -137,6 +137,28 @@ exit 1
 	}
 }
 
+// A sudo that exits without reading the password: whether skiff's write of
+// the password ends before the session does is a race, and either way the
+// answer is sudo's message. A password larger than the SSH channel window
+// (2 MiB) makes the write outlast the session every time.
+func TestSudoExitsBeforeReadingPassword(t *testing.T) {
+	const notSudoer = `#!/bin/sh
+echo "deploy is not in the sudoers file." >&2
+exit 1
+`
+	_, cfg := passwordFixture(t, notSudoer, "")
+	cfg.SudoPassword = strings.Repeat("p", 4<<20)
+	tr := dial(t, cfg)
+	_, err := tr.Run(t.Context(), "echo ran")
+	if err == nil || !strings.Contains(err.Error(), "sudo failed (exit 1): deploy is not in the sudoers file.") {
+		t.Errorf("Run = %v", err)
+	}
+	err = tr.WriteFile(t.Context(), filepath.Join(t.TempDir(), "f"), strings.NewReader("x"), 0o644)
+	if err == nil || !strings.Contains(err.Error(), "sudo failed (exit 1): deploy is not in the sudoers file.") {
+		t.Errorf("WriteFile = %v", err)
+	}
+}
+
 func TestSudoPasswordWithoutBecomeIsUnused(t *testing.T) {
 	f, cfg := passwordFixture(t, passwordSudoS, testSudoPassword)
 	cfg.Become = false
