@@ -11,6 +11,25 @@ variable "tls_cert_file" { default = "" }
 # real certificates are given, then the system's trust store.
 variable "tls_ca_file" { default = "" }
 
+# The health checks' TLS (HAProxy as the client of nginx): the nginx role's
+# profile, under the same variable names and defaults, so one inventory
+# value sets both ends (nginx picks the curve). No session tickets on this
+# side either.
+variable "tls_min_version" {
+  default = "TLSv1.2"
+  validation {
+    condition     = contains(["TLSv1.2", "TLSv1.3"], var.tls_min_version)
+    error_message = "tls_min_version must be \"TLSv1.2\" or \"TLSv1.3\"."
+  }
+}
+variable "tls_ciphers" {
+  default = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+  validation {
+    condition     = length(regexall("^[A-Za-z0-9+_:-]+$", var.tls_ciphers)) > 0
+    error_message = "tls_ciphers must be an OpenSSL cipher list: names joined by ':'."
+  }
+}
+
 task "package" "haproxy" { name = "haproxy" }
 
 task "file" "backend_ca" {

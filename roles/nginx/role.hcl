@@ -1,13 +1,57 @@
-# nginx on each web server: terminates TLS (1.2 and up) for var.domain on
-# var.nginx_port and proxies to the app on localhost. The certificate comes
-# from tls_cert_file/tls_key_file when set, else from skiff's local CA (one
-# key per host, kept in .skiff/pki so reruns change nothing).
+# nginx on each web server: terminates TLS for var.domain on var.nginx_port
+# (HAProxy passes clients' TLS through to it) and proxies to the app on
+# localhost. The certificate comes from tls_cert_file/tls_key_file when set,
+# else from skiff's local CA (one key per host, kept in .skiff/pki so reruns
+# change nothing).
 
 variable "domain" { default = "www.foobar.com" }
 variable "nginx_port" { default = 8443 }
 variable "app_port" { default = 8080 }
 variable "tls_cert_file" { default = "" }
 variable "tls_key_file" { default = "" }
+
+# The TLS profile, Mozilla's intermediate server profile by default; the
+# template reads it from here only. The haproxy role's health checks use the
+# same variable names, so one inventory value sets both ends.
+variable "tls_min_version" {
+  default = "TLSv1.2"
+  validation {
+    condition     = contains(["TLSv1.2", "TLSv1.3"], var.tls_min_version)
+    error_message = "tls_min_version must be \"TLSv1.2\" or \"TLSv1.3\"."
+  }
+}
+# TLS 1.2 suites (OpenSSL names): forward secrecy (ECDHE) with AEAD
+# ciphers only. TLS 1.3 offers AEAD suites only anyway.
+variable "tls_ciphers" {
+  default = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+  validation {
+    condition     = length(regexall("^[A-Za-z0-9+_:-]+$", var.tls_ciphers)) > 0
+    error_message = "tls_ciphers must be an OpenSSL cipher list: names joined by ':'."
+  }
+}
+variable "tls_curves" {
+  default = "X25519:prime256v1:secp384r1"
+  validation {
+    condition     = length(regexall("^[A-Za-z0-9_:-]+$", var.tls_curves)) > 0
+    error_message = "tls_curves must be OpenSSL group names joined by ':'."
+  }
+}
+# Strict-Transport-Security on every HTTPS response: two years; 0 drops
+# the header (browsers that saw it keep it until their copy expires).
+variable "hsts_max_age" {
+  default = 63072000
+  validation {
+    condition     = length(regexall("^[0-9]+$", var.hsts_max_age)) > 0
+    error_message = "hsts_max_age must be a whole number of seconds (0: no header)."
+  }
+}
+variable "referrer_policy" {
+  default = "strict-origin-when-cross-origin"
+  validation {
+    condition     = length(regexall("^[a-z-]+$", var.referrer_policy)) > 0
+    error_message = "referrer_policy must be a Referrer-Policy token, such as \"no-referrer\"."
+  }
+}
 
 task "package" "nginx" { name = "nginx" }
 
