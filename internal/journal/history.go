@@ -51,9 +51,9 @@ func (j *Journal) RolledBack() string {
 	return RolledBackYes
 }
 
-// List reads every journal in dir, newest first (run ids start with their
-// UTC start time). Files that are not journals are left out; a missing dir
-// is no run at all.
+// List reads every journal in dir, newest first by the time each run
+// started (to the nanosecond: run ids name only the second), then by id.
+// Files that are not journals are left out; a missing dir is no run at all.
 func List(dir string) ([]*Journal, error) {
 	files, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -75,6 +75,7 @@ func List(dir string) ([]*Journal, error) {
 			out = append(out, j)
 		}
 	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Run.Started.After(out[b].Run.Started) })
 	return out, nil
 }
 

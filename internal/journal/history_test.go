@@ -163,3 +163,24 @@ func TestListReadsVersionAndOutcome(t *testing.T) {
 		t.Errorf("missing dir: %v %v", runs, err)
 	}
 }
+
+// Run ids name the second a run started: runs of the same second are
+// ordered by their start to the nanosecond, not by their ids' random part.
+func TestListOrdersRunsOfTheSameSecondByTheirStart(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2025, 12, 7, 12, 0, 0, 0, time.UTC)
+	for i, id := range []string{"20251207T120000-ffffff", "20251207T120000-000000", "20251207T120000-aaaaaa"} {
+		w, err := Create(dir, Run{ID: id, Command: "apply", Started: at.Add(time.Duration(i) * time.Millisecond)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	js, err := List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(js), []string{"20251207T120000-aaaaaa", "20251207T120000-000000", "20251207T120000-ffffff"}; !slices.Equal(got, want) {
+		t.Fatalf("newest first: %v, want %v", got, want)
+	}
+}
