@@ -26,6 +26,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"skiff/internal/localfile"
 )
 
 const (
@@ -102,7 +104,7 @@ func loadOrCreateKey(path string) (crypto.Signer, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := writeExclusive(path, keyPEM, 0o600); err != nil {
+		if _, err := localfile.Exclusive(path, keyPEM, 0o600); err != nil {
 			return nil, err
 		}
 		// Whether we won or lost the race, the file on disk is the key.
@@ -129,7 +131,7 @@ func loadOrCreateCACert(path string, key crypto.Signer) (*x509.Certificate, []by
 		if err != nil {
 			return nil, nil, err
 		}
-		if _, err := writeExclusive(path, certPEM, 0o644); err != nil {
+		if _, err := localfile.Exclusive(path, certPEM, 0o644); err != nil {
 			return nil, nil, err
 		}
 		data, err = os.ReadFile(path)

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"skiff/internal/localfile"
 )
 
 const (
@@ -61,10 +63,10 @@ func (ca *CA) Issue(name string, dnsNames []string, ips []string) (certPEM, keyP
 	// Key first: a reader that sees the new certificate with the old key
 	// (another skiff process, or a crash in between) finds they do not
 	// match and issues again, rather than using a broken pair.
-	if err := writeReplace(keyPath, keyPEM, 0o600); err != nil {
+	if err := localfile.Replace(keyPath, keyPEM, 0o600); err != nil {
 		return nil, nil, fmt.Errorf("certificate %q: %w", name, err)
 	}
-	if err := writeReplace(certPath, certPEM, 0o644); err != nil {
+	if err := localfile.Replace(certPath, certPEM, 0o644); err != nil {
 		return nil, nil, fmt.Errorf("certificate %q: %w", name, err)
 	}
 	return certPEM, keyPEM, nil

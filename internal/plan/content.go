@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"skiff/internal/localfile"
 )
 
 // Content is what a change writes on a host, as a saved plan pins it:
@@ -87,22 +89,7 @@ func ReadSiteKey(path string, create bool) ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(key)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.Link(f.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+	if _, err := localfile.Exclusive(path, key, 0o600); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return readKeyFile(path)

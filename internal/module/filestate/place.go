@@ -32,7 +32,7 @@ import (
 // their place. Tests point it elsewhere.
 var StagingDir = "/var/lib/skiff/staging"
 
-// staleStaged is how long an upload may wait in StagingDir before a later
+// staleStagedMinutes is how long an upload may wait in StagingDir before a later
 // placement removes it as left over from a killed run.
 const staleStagedMinutes = 60
 
@@ -107,8 +107,6 @@ type Placement struct {
 	// Validate is a command with "%s" standing for the file to check
 	// (inside the private folder, under the target's own name).
 	Validate string
-	// CreateParents makes missing parent directories (root's, 0755).
-	CreateParents bool
 }
 
 // PlaceScript returns the script that puts p's content at p.Path as the
@@ -128,11 +126,7 @@ func PlaceScript(p Placement) string {
 	}
 	b.WriteString("skiff_private=\n")
 	b.WriteString("trap '[ -z \"$s\" ] || rm -f -- \"$s\"; [ -z \"$skiff_private\" ] || { cd .. && rm -rf -- \"./$skiff_private\"; }' EXIT\ntrap 'exit 1' HUP INT TERM\n")
-	create := ""
-	if p.CreateParents {
-		create = " create"
-	}
-	fmt.Fprintf(&b, "skiff_enter \"$d\"%s || exit %d\n", create, exitEnter)
+	fmt.Fprintf(&b, "skiff_enter \"$d\" || exit %d\n", exitEnter)
 	b.WriteString(PrivateScript(path.Base(TempPath(p.Path))))
 	if p.Copy == "" {
 		b.WriteString("mv -f -- \"$s\" \"./$n\" || exit 1\ns=\nq=\"./$n\"\n")
