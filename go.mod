@@ -1,4 +1,4 @@
-module skiff
+module github.com/skiffdeploy/skiff
 
 go 1.26.8
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // overallExposure is the verdict line of `systemd-analyze security UNIT`.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // testsslFinding is one entry of testssl.sh's flat JSON output.

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // Fault bounds. skiff's SSH transport sends a keepalive every 15 s and

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // shq quotes s for sh.

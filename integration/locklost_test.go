@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // lockRunID is the run id in a host's deploy lock, "" when it is free.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // digest prints sha256, mode and owner of files on a host ("-" when absent).

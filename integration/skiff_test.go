@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // skiffBin is the binary under test, built once by TestMain.

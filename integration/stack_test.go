@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
-	"skiff/integration/sumostandin/debbuild"
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/sumostandin/debbuild"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // sumoReceiver stands for Sumo Logic's collection endpoint: it records

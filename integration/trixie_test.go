@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // TestStackOnTrixie deploys the foobar.com site to Debian 13 (trixie)

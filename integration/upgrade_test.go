@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // load sends continuous HTTPS requests for /version through both lb hosts,

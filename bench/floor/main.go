@@ -20,9 +20,9 @@ import (
 	"sync"
 	"time"
 
-	"skiff/internal/config"
-	"skiff/internal/inventory"
-	sshtransport "skiff/internal/transport/ssh"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	sshtransport "github.com/skiffdeploy/skiff/internal/transport/ssh"
 )
 
 func main() {

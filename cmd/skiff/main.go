@@ -4,7 +4,7 @@ package main
 import (
 	"os"
 
-	"skiff/internal/cli"
+	"github.com/skiffdeploy/skiff/internal/cli"
 )
 
 func main() {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/integration/sumostandin/debbuild"
+	"github.com/skiffdeploy/skiff/integration/sumostandin/debbuild"
 )
 
 func dpkgDeb(t *testing.T, args ...string) string {

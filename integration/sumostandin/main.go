@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"skiff/integration/sumostandin/collector"
+	"github.com/skiffdeploy/skiff/integration/sumostandin/collector"
 )
 
 func main() {

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/integration/sumostandin/collector"
+	"github.com/skiffdeploy/skiff/integration/sumostandin/collector"
 )
 
 const (

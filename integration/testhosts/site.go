@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"skiff/integration/sumostandin/debbuild"
+	"github.com/skiffdeploy/skiff/integration/sumostandin/debbuild"
 )
 
 // SiteSettings prepares what the foobar.com site needs on these hosts and

@@ -9,11 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"skiff/internal/config"
-	"skiff/internal/engine"
-	"skiff/internal/hostprobe"
-	"skiff/internal/plan"
-	"skiff/internal/ui"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/engine"
+	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
 func newValidateCmd(g *globals) *cobra.Command {

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 
-	"skiff/internal/engine"
-	"skiff/internal/inventory"
-	"skiff/internal/transport"
-	sshtransport "skiff/internal/transport/ssh"
+	"github.com/skiffdeploy/skiff/internal/engine"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/transport"
+	sshtransport "github.com/skiffdeploy/skiff/internal/transport/ssh"
 )
 
 // sshConfigEnv overrides the ssh_config file read (default ~/.ssh/config).

@@ -7,10 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"skiff/internal/config"
-	"skiff/internal/engine"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/engine"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // execHost is one host's result of `skiff exec`.

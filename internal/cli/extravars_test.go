@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"skiff/internal/inventory"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // skiff validate refuses a -e name that nothing of the run declares or

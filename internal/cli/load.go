@@ -12,11 +12,11 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/config"
-	"skiff/internal/engine"
-	"skiff/internal/inventory"
-	"skiff/internal/module/builtin"
-	"skiff/internal/pki"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/engine"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/module/builtin"
+	"github.com/skiffdeploy/skiff/internal/pki"
 )
 
 // loaded is everything a command needs before it reaches a host.

@@ -11,12 +11,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"skiff/internal/config"
-	"skiff/internal/engine"
-	"skiff/internal/inventory"
-	"skiff/internal/lock"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/engine"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/lock"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Statuses of a host in `skiff lock` output, besides plan's unreachable and failed.

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"skiff/internal/inventory"
-	"skiff/internal/lock"
-	"skiff/internal/module/moduletest"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/lock"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // localDial reaches every host but "down" with the local shell.

@@ -8,13 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"skiff/internal/config"
-	"skiff/internal/engine"
-	"skiff/internal/inventory"
-	"skiff/internal/journal"
-	"skiff/internal/plan"
-	"skiff/internal/secret"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/engine"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 func newRollbackCmd(g *globals) *cobra.Command {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"skiff/internal/engine"
-	"skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/engine"
+	"github.com/skiffdeploy/skiff/internal/hostprobe"
 )
 
 // exitError carries an exit code through cobra without printing twice.

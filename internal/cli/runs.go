@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"skiff/internal/config"
-	"skiff/internal/journal"
-	"skiff/internal/version"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/version"
 )
 
 // runSummary is one run of `skiff runs`, as its JSON output shows it.

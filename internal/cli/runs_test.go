@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"skiff/internal/journal"
-	"skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/plan"
 )
 
 // siteWithRuns writes an inventory of web1 and web2 and, beside it, the

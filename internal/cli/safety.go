@@ -13,12 +13,12 @@ import (
 	"sync"
 	"time"
 
-	"skiff/internal/inventory"
-	"skiff/internal/journal"
-	"skiff/internal/lock"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
-	"skiff/internal/version"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/lock"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/version"
 )
 
 // lockTTL is how long a lock survives its holder's silence before another

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"skiff/internal/inventory"
-	"skiff/internal/lock"
-	"skiff/internal/module/moduletest"
-	"skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/lock"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/plan"
 )
 
 // testLocker is a locker of a new run whose locks live in store; its

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"skiff/internal/engine"
-	"skiff/internal/inventory"
-	"skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/engine"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/plan"
 )
 
 // configDigest hashes every HCL file the command decoded.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/plan"
 )
 
 // runSkiff runs skiff with args, reaching every host with the local shell.

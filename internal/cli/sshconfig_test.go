@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/config"
-	"skiff/internal/inventory"
-	sshtransport "skiff/internal/transport/ssh"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	sshtransport "github.com/skiffdeploy/skiff/internal/transport/ssh"
 )
 
 // The inventory's explicit settings win; ~/.ssh/config fills the rest, and

@@ -15,8 +15,8 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
-	"skiff/internal/module/shell"
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 // Functions returns an evaluation context holding only skiff's functions:

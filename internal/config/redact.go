@@ -3,7 +3,7 @@ package config
 import (
 	"github.com/hashicorp/hcl/v2"
 
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 // RedactDiagnostics returns diags with every occurrence of a secret value

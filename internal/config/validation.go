@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 // Validation is a variable's validation block: a condition its value must

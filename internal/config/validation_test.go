@@ -9,7 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 var roleKinds = map[string]bool{"command": true, "file": true, "directory": true, "template": true, "symlink": true, "service": true, "user": true, "group": true}

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"skiff/internal/inventory"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Every host a run may change is locked before its first change, however

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"skiff/internal/inventory"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // countDials wraps the fixture's dialer, counting dials per host; a dial

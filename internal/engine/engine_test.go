@@ -13,12 +13,12 @@ import (
 	"sync"
 	"testing"
 
-	"skiff/internal/config"
-	"skiff/internal/inventory"
-	"skiff/internal/journal"
-	"skiff/internal/module"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // localTransport runs scripts with the local sh and counts round trips.

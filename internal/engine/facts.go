@@ -9,8 +9,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/module/shell"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // factsScript prints key=value lines about the host; read-only. It reads

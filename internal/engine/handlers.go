@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/config"
 )
 
 // handlerRef names a handler: its role and its name.

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/config"
-	"skiff/internal/inventory"
-	"skiff/internal/module"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // logLine is a test module that always has a change: its Apply appends

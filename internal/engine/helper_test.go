@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/hostprobe"
-	"skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/module/filestate"
 )
 
 // The test binary stands in for skiff on the "host" when it is started

@@ -6,10 +6,10 @@ import (
 	"sort"
 	"sync"
 
-	"skiff/internal/inventory"
-	"skiff/internal/module"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // With Engine.Peek set, an apply first reads every host it touches (facts

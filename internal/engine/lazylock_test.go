@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"skiff/internal/inventory"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // lockLog records the lock hooks' calls, and the first apply's moment.

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Locks are a run's deploy locks once taken. The engine makes a change on

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"skiff/internal/journal"
-	"skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/plan"
 )
 
 // fileLocks are deploy locks faked with files of dir: the run holds a

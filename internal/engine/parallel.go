@@ -3,8 +3,8 @@ package engine
 import (
 	"sync"
 
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Parallel calls fn(0) … fn(n-1), at most forks at once, and waits for all.

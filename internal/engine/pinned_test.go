@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/module"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // put is a test module that writes content (a ContentWriter): the file

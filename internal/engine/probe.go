@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"strings"
 
-	"skiff/internal/hostprobe"
-	"skiff/internal/module"
-	"skiff/internal/module/shell"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // probeBatch runs the Probe fragments of many tasks in one remote script:

@@ -5,8 +5,8 @@ import (
 	"path"
 	"strings"
 
-	"skiff/internal/inventory"
-	"skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
 )
 
 // runDirGlob matches the names NewRunID gives: a host's runs directory

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/journal"
 )
 
 // runIDs returns n run ids, oldest first, in NewRunID's format.

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"skiff/internal/config"
-	"skiff/internal/journal"
-	"skiff/internal/module"
-	"skiff/internal/module/shell"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // HostRunsDir is where a host keeps its copy of each run's journal and the

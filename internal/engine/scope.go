@@ -7,10 +7,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
-	"skiff/internal/config"
-	"skiff/internal/inventory"
-	"skiff/internal/module"
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 // Scope holds what every expression of a run can see besides the host's own

@@ -5,9 +5,9 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/config"
-	"skiff/internal/inventory"
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 func TestVariablePrecedence(t *testing.T) {

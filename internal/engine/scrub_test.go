@@ -10,13 +10,13 @@ import (
 	"sync"
 	"testing"
 
-	"skiff/internal/config"
-	"skiff/internal/inventory"
-	"skiff/internal/journal"
-	"skiff/internal/module"
-	"skiff/internal/module/command"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/command"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // movedRuns runs scripts with the local sh, the host's run directory

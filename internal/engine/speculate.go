@@ -7,8 +7,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/hostprobe"
-	"skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
 )
 
 // An apply sends, in the session that takes a host's lock and reads its

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"testing"
 
-	"skiff/internal/inventory"
-	"skiff/internal/module"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // withLock gives the fixture's engine a Prepare that runs a script, as the

@@ -6,7 +6,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/inventory"
 )
 
 // Validate binds every task and handler of every play for every host it

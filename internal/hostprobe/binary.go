@@ -12,8 +12,8 @@ import (
 	"os"
 	"runtime"
 
-	"skiff/internal/module/shell"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Dir is where a host keeps the helper: root-only, beside the deploy lock.

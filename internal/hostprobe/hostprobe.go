@@ -22,15 +22,15 @@ import (
 	"sync"
 	"syscall"
 
-	"skiff/internal/module"
-	"skiff/internal/module/apt"
-	"skiff/internal/module/filestate"
-	"skiff/internal/module/group"
-	"skiff/internal/module/mysql"
-	"skiff/internal/module/service"
-	"skiff/internal/module/shell"
-	"skiff/internal/module/ufw"
-	"skiff/internal/module/user"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/apt"
+	"github.com/skiffdeploy/skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/module/group"
+	"github.com/skiffdeploy/skiff/internal/module/mysql"
+	"github.com/skiffdeploy/skiff/internal/module/service"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/module/ufw"
+	"github.com/skiffdeploy/skiff/internal/module/user"
 )
 
 // Subcommand is the skiff subcommand that runs the helper (hidden from help).

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/module"
-	"skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/filestate"
 )
 
 func serve(t *testing.T, b Batch) (string, string) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/config"
 )
 
 // Host is one host with everything resolved.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/config"
 )
 
 const invSrc = `

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 )
 
 func TestKeep(t *testing.T) {

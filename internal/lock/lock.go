@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 const (

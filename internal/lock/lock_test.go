@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"skiff/internal/module/moduletest"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 func alice() Info {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 )
 
 // me is this process as it writes its locks, run by alice@laptop.

@@ -11,7 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 // Attr is one evaluated task argument.

@@ -6,8 +6,8 @@ package module
 import (
 	"context"
 
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Module is one task bound to its arguments for one host. An instance is used

@@ -27,7 +27,7 @@ import (
 	"sync"
 	"time"
 
-	"skiff/internal/localfile"
+	"github.com/skiffdeploy/skiff/internal/localfile"
 )
 
 const (

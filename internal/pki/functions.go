@@ -7,7 +7,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 // certObjectType is the type tls_cert returns: the leaf certificate PEM and

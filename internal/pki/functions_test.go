@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/pki"
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/pki"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 func eval(t *testing.T, ctx *hcl.EvalContext, src string) (cty.Value, hcl.Diagnostics) {

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"skiff/internal/localfile"
+	"github.com/skiffdeploy/skiff/internal/localfile"
 )
 
 const (

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"skiff/internal/pki"
+	"github.com/skiffdeploy/skiff/internal/pki"
 )
 
 func mustOpen(t *testing.T, dir string) *pki.CA {

@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"skiff/internal/localfile"
+	"github.com/skiffdeploy/skiff/internal/localfile"
 )
 
 // Content is what a change writes on a host, as a saved plan pins it:

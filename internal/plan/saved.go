@@ -9,7 +9,7 @@ import (
 	"sort"
 	"time"
 
-	"skiff/internal/localfile"
+	"github.com/skiffdeploy/skiff/internal/localfile"
 )
 
 // SavedFormat marks a saved plan file and its version. Version 2 pins the

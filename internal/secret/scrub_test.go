@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/module/shell"
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 // A secret interpolated into a larger string is found when a tool prints

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"skiff/integration/sumostandin/debbuild"
-	"skiff/integration/testhosts"
-	"skiff/internal/pki"
+	"github.com/skiffdeploy/skiff/integration/sumostandin/debbuild"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/internal/pki"
 )
 
 // The Ansible side of the comparison: bench/ansible/site.yml does the work

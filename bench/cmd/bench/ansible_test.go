@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 const recapOut = `PLAY [web] *********************************************************************

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // The fan-out measure (issue 6, measures 4 and 6): the small role of

@@ -47,7 +47,7 @@ import (
 	"syscall"
 	"time"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 const playbook = "playbooks/site.hcl"

@@ -28,7 +28,7 @@ import (
 	"syscall"
 	"time"
 
-	"skiff/integration/testhosts"
+	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 const (

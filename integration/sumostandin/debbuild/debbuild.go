@@ -26,7 +26,7 @@ const (
 	// FileName is the name of the .deb that Build writes.
 	FileName = Package + "_" + Version + "_amd64.deb"
 
-	daemonImportPath = "skiff/integration/sumostandin"
+	daemonImportPath = "github.com/skiffdeploy/skiff/integration/sumostandin"
 )
 
 // serviceUnit runs the daemon with its defaults. The package does not

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"syscall"
 
-	"skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module"
 )
 
 // NativePackages is the helper's kind for the package probe: one

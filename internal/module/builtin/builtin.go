@@ -2,20 +2,20 @@
 package builtin
 
 import (
-	"skiff/internal/module"
-	"skiff/internal/module/apt"
-	"skiff/internal/module/command"
-	"skiff/internal/module/directory"
-	"skiff/internal/module/file"
-	"skiff/internal/module/group"
-	"skiff/internal/module/haproxy"
-	"skiff/internal/module/mysql"
-	"skiff/internal/module/service"
-	"skiff/internal/module/symlink"
-	"skiff/internal/module/template"
-	"skiff/internal/module/ufw"
-	"skiff/internal/module/user"
-	"skiff/internal/module/waithttp"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/apt"
+	"github.com/skiffdeploy/skiff/internal/module/command"
+	"github.com/skiffdeploy/skiff/internal/module/directory"
+	"github.com/skiffdeploy/skiff/internal/module/file"
+	"github.com/skiffdeploy/skiff/internal/module/group"
+	"github.com/skiffdeploy/skiff/internal/module/haproxy"
+	"github.com/skiffdeploy/skiff/internal/module/mysql"
+	"github.com/skiffdeploy/skiff/internal/module/service"
+	"github.com/skiffdeploy/skiff/internal/module/symlink"
+	"github.com/skiffdeploy/skiff/internal/module/template"
+	"github.com/skiffdeploy/skiff/internal/module/ufw"
+	"github.com/skiffdeploy/skiff/internal/module/user"
+	"github.com/skiffdeploy/skiff/internal/module/waithttp"
 )
 
 // Registry returns a fresh registry of the built-in kinds; callers may add

@@ -35,11 +35,11 @@ import (
 	"sort"
 	"strings"
 
-	"skiff/internal/module"
-	"skiff/internal/module/shell"
-	"skiff/internal/plan"
-	"skiff/internal/secret"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Command is one "command" task.

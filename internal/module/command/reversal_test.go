@@ -8,9 +8,9 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/module"
-	"skiff/internal/module/moduletest"
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 func TestUndoRunsInChdirWithEnv(t *testing.T) {

@@ -24,11 +24,11 @@ import (
 	"path"
 	"strings"
 
-	"skiff/internal/module"
-	"skiff/internal/module/filestate"
-	"skiff/internal/module/shell"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Directory is one "directory" task.

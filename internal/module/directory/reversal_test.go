@@ -9,7 +9,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 )
 
 // roundTrip: check, Reversal, backup, apply, then undo twice; watch is the

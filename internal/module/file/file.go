@@ -14,8 +14,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"skiff/internal/module"
-	"skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/filestate"
 )
 
 // File is one "file" task. All the work is filestate.File's.

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/module/filestate"
 )
 
 // TestMain stages uploads in a folder of the test's own, not the host

@@ -4,7 +4,7 @@ import (
 	"path"
 	"strings"
 
-	"skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module"
 )
 
 // PathArg reads the required argument name as an absolute path, cleaned.

@@ -7,7 +7,7 @@ import (
 	"path"
 	"strings"
 
-	"skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
 )
 
 // DefaultDigestDir holds, on each host, the sha256 last computed for a

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/module"
-	"skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/plan"
 )
 
 func sha(s string) string {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
 )
 
 // Meta is the ownership and mode a module wants for a path. Empty Owner or

@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"skiff/internal/module"
-	"skiff/internal/module/nssfiles"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/nssfiles"
 )
 
 // AnswerFiles is the helper's answerer for NativeFile.

@@ -2,7 +2,7 @@
 
 package filestate
 
-import "skiff/internal/module"
+import "github.com/skiffdeploy/skiff/internal/module"
 
 // The helper runs on Linux hosts only: elsewhere its answerers decline.
 

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"testing"
 
-	"skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module"
 )
 
 // runFragment runs a Probe fragment as the probe batch does.

@@ -7,7 +7,7 @@ import (
 	"path"
 	"strings"
 
-	"skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
 )
 
 // Files reach their place on a host in two steps, so that a local user who

@@ -5,7 +5,7 @@ import (
 	"path"
 	"strings"
 
-	"skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
 )
 
 // Names of what Reversal keeps in its backup folder.

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
 )
 
 // Path types reported by the probe.

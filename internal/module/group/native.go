@@ -3,8 +3,8 @@ package group
 import (
 	"encoding/json"
 
-	"skiff/internal/module"
-	"skiff/internal/module/nssfiles"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/nssfiles"
 )
 
 // NativeGroup is the helper's kind for the group probe: /etc/group read

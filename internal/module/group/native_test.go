@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/module/nssfiles"
+	"github.com/skiffdeploy/skiff/internal/module/nssfiles"
 )
 
 // On this machine's own groups, the helper's answer is getent's.

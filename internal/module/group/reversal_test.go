@@ -9,7 +9,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 )
 
 // fakeGetent answers from $FAKES/<database>, by name or (for passwd and

@@ -16,8 +16,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/module"
-	"skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 )
 
 // backend is an HTTP server on 127.0.0.1: /healthz answers 200 or 503 (see

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
 )
 
 // lib is the sh prelude of every script of this kind: the socket client and

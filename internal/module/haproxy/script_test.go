@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 )
 
 // TestScriptsParse: every script this kind generates is valid sh, whatever

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
 )
 
 // State is one server as hap_state (see lib) printed it.

@@ -8,7 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 // Tests of the helpers added to module.Args for the built-in kinds.

@@ -18,8 +18,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/module"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Local is a transport.Transport on the local machine: Run pipes the script

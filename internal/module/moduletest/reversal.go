@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"testing"
 
-	"skiff/internal/module"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Reversal returns m's backup, undo and after fragments for dir (which it

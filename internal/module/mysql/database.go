@@ -6,10 +6,10 @@ import (
 	"regexp"
 	"strings"
 
-	"skiff/internal/module"
-	"skiff/internal/module/shell"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Database is the "mysql_database" task kind.

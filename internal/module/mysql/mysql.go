@@ -28,7 +28,7 @@ import (
 	"strconv"
 	"strings"
 
-	"skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
 )
 
 // client is how every script reaches the local server: as root over the

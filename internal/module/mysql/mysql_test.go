@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/module"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 const mariaVersion = "10.11.19-MariaDB-0+deb12u1"

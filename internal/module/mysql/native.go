@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module"
 )
 
 // NativeQueries is the helper's kind for the database and user probes:

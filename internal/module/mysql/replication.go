@@ -7,11 +7,11 @@ import (
 	"strconv"
 	"strings"
 
-	"skiff/internal/module"
-	"skiff/internal/module/filestate"
-	"skiff/internal/module/shell"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Replication is the "mysql_replication" task kind, on a replica: it

@@ -6,7 +6,7 @@ import (
 	"os/exec"
 	"strings"
 
-	"skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module"
 )
 
 // NativeUnit is the helper's kind for the service probe: one D-Bus round

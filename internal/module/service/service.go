@@ -27,10 +27,10 @@ import (
 	"path"
 	"strings"
 
-	"skiff/internal/module"
-	"skiff/internal/module/shell"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Service is one "service" task.

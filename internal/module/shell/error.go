@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"skiff/internal/secret"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // tailBytes is how much of a failed script's output an error quotes.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 func TestQuoteSurvivesSh(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 )
 
 func TestUndo(t *testing.T) {

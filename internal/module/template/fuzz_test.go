@@ -9,11 +9,11 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/config"
-	"skiff/internal/engine"
-	"skiff/internal/inventory"
-	"skiff/internal/module"
-	"skiff/internal/pki"
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/engine"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/pki"
 )
 
 // fuzzSecret is every secret's value: no diagnostic may contain it.

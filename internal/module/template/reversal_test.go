@@ -8,8 +8,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/module/moduletest"
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 // TestUndo: a sensitive template replaces a live file (mode 0640); undo

@@ -22,9 +22,9 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
-	"skiff/internal/module"
-	"skiff/internal/module/filestate"
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 // Template is one "template" task. All the work after rendering is filestate.File's.

@@ -6,9 +6,9 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/module"
-	"skiff/internal/module/moduletest"
-	"skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/secret"
 )
 
 // A template's change writes the content rendered for the host, from the

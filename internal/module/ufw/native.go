@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module"
 )
 
 // NativeFirewall is the helper's kind for the ufw probe: the files it

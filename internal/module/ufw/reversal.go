@@ -5,9 +5,9 @@ import (
 	"path"
 	"strings"
 
-	"skiff/internal/module"
-	"skiff/internal/module/filestate"
-	"skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
 )
 
 var _ module.Reversible = (*UFW)(nil)

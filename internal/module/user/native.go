@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 
-	"skiff/internal/module"
-	"skiff/internal/module/nssfiles"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/nssfiles"
 )
 
 // NativeUser is the helper's kind for the user probe: /etc/passwd and

@@ -9,8 +9,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"skiff/internal/module"
-	"skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 )
 
 // Fakes over files of $FAKES: getent answers from passwd, shadow and group

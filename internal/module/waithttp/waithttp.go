@@ -37,10 +37,10 @@ import (
 	"strings"
 	"time"
 
-	"skiff/internal/module"
-	"skiff/internal/module/shell"
-	"skiff/internal/plan"
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // requestMax is the longest one request may take.

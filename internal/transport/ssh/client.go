@@ -13,7 +13,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Transport is one SSH connection to one host, shared by all the calls of a

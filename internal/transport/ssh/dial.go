@@ -12,7 +12,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Dial connects to the host described by cfg and returns a Transport that

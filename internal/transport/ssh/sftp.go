@@ -15,7 +15,7 @@ import (
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
 
-	"skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // sftpSession is the SFTP client of a link and the session it runs in. It
