@@ -12,6 +12,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/lock"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/ui"
 )
@@ -200,7 +201,7 @@ Safety:
   - a run that loses a host's lock (taken over by another run, or released
     with skiff lock release) makes no change on that host from then on, and
     none anywhere once it notices (before the next change on that host, or
-    at its next heartbeat, every ` + heartbeatEvery.String() + `): the tasks under way finish, the
+    at its next heartbeat, every ` + lock.DefaultHeartbeat.String() + `): the tasks under way finish, the
     interrupted plays are rolled back where the run still holds the lock,
     and it exits 1 naming the host and the new holder.
 A failing host stops; the others go on; the recap and the exit code say so.
@@ -293,15 +294,11 @@ func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, 
 		return nil, err
 	}
 	defer w.Close()
-	lk := newLocker(ld.engine.RunID, "apply", g.warnf)
+	lk := g.newLocks(ld.engine.RunID, "apply")
 	ld.engine.Journal = w
 	ld.engine.Rollback = rollback
-	ld.engine.Prepare = lk.acquire
-	ld.engine.Peek = lk.peek
-	ld.engine.Finish = lk.release
 	ld.engine.Locks = lk
-	p := g.run(ctx, ld, engine.Apply)
-	lk.release()
+	p := g.run(ctx, ld, engine.Apply) // releases the locks
 	if err := w.End(outcome(p, refused)); err != nil {
 		g.warnf("%v", err)
 	}

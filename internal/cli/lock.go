@@ -93,7 +93,7 @@ or its laptop lost power or network. "skiff lock status" shows the owner
 (user@machine) and process id to check. Releasing the lock of a live run
 lets a second run change the same hosts: the live run checks its lock on
 the host before each change, so it makes no further change there, and it
-notices the loss at the latest at its next heartbeat (every ` + heartbeatEvery.String() + `); from
+notices the loss at the latest at its next heartbeat (every ` + lock.DefaultHeartbeat.String() + `); from
 then on it makes no change on any host, rolls back its interrupted plays
 where it still holds the locks, and exits 1 naming the host and the new
 holder. A dead run's lock also goes stale by itself after ` + lock.DefaultTTL.String() + `, when the

@@ -53,27 +53,15 @@ type Engine struct {
 	// Rollback undoes a host's changes of the failing play when a task fails
 	// (or the run is interrupted) on it.
 	Rollback bool
-	// Prepare, when set, is called for every host the run will touch, once
-	// connected and before any play (the deploy lock). Any error aborts the
-	// run before anything changes.
-	Prepare func(ctx context.Context, h *inventory.Host, t transport.Transport) error
-	// Finish, when set, runs at the end of the run while the connections are
-	// still open (releasing the deploy locks).
-	Finish func()
-	// Locks, when set, are the deploy locks Prepare took: no change is made
-	// on a host whose lock the run does not hold, and a lost lock stops the
-	// run (see locks.go).
-	Locks Locks
+	// Locks, when set, are the run's deploy locks: an apply checks them
+	// while it reads, takes them before its first change, and releases
+	// them at its end (see lazylock.go and locks.go). An apply that
+	// changes nothing takes no lock.
+	Locks Locker
 	// RevertAll: when a play stops on max_fail, also undo its changes on
 	// the hosts that had completed it (a rollout reverted everywhere).
 	RevertAll bool
 
-	// Peek, when set, makes locking lazy (see lazylock.go): it is called
-	// instead of Prepare for every host the run will touch, and must only
-	// check that no other run holds the host (the lock's status); Prepare
-	// then runs on all of them before the run's first change. An apply that
-	// changes nothing takes no lock.
-	Peek func(ctx context.Context, h *inventory.Host, t transport.Transport) error
 	// FactsDir, when set, keeps each host's facts between runs: the next
 	// apply binds the tasks with them while connecting and sends their
 	// probes with the lock (see speculate.go).
@@ -271,14 +259,14 @@ func (e *Engine) run(ctx context.Context, mode Mode) *plan.Plan {
 		result.Hosts = append(result.Hosts, hr.out)
 	}
 	defer func() {
-		if e.Finish != nil {
-			e.Finish()
+		if e.Locks != nil {
+			e.Locks.Release() // while the connections are open
 		}
 		e.Abandon()
 	}()
 
 	switch {
-	case e.Prepare != nil:
+	case e.Locks != nil:
 		if !e.prepare(ctx, runs, limit, mode) {
 			result.Finish()
 			return result

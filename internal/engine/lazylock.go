@@ -12,7 +12,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
-// With Engine.Peek set, an apply first reads every host it touches (facts
+// With Engine.Locks set, an apply first reads every host it touches (facts
 // and probes, in the session that checks that no other run holds the
 // host's lock) and takes the locks only before its first change: the locks
 // of every host the run touches, before anything changes anywhere, and
@@ -22,7 +22,7 @@ import (
 type lazyLock struct {
 	mu      sync.Mutex
 	targets []lockTarget
-	done    bool             // Prepare ran on every target
+	done    bool             // Take ran on every target
 	hostErr map[string]error // why each refused host could not be locked
 	err     error            // the run's error when some could not be
 }
@@ -41,8 +41,8 @@ func (e *Engine) addLockTarget(h *inventory.Host, t transport.Transport) {
 // locksHeld reports whether the run holds its locks (taken eagerly, or
 // lazily and all granted).
 func (e *Engine) locksHeld() bool {
-	if e.Peek == nil {
-		return true // Prepare took them before any play
+	if e.Locks == nil {
+		return true // an apply without locks (tests)
 	}
 	e.lazy.mu.Lock()
 	defer e.lazy.mu.Unlock()
@@ -64,7 +64,7 @@ func wantsChange(tasks []*Bound, changes []*module.Change, forced map[*Bound]str
 	return false
 }
 
-// lockAll takes the lock of every host the run touches (Prepare), once
+// lockAll takes the lock of every host the run touches, once
 // for the run; callers wait for it. When a host refuses, the run stops
 // before any change: host gets its own error when it is one of them, the
 // run's otherwise. What was read before the locks is dropped.
@@ -76,7 +76,7 @@ func (e *Engine) lockAll(ctx context.Context, host string) error {
 		targets := e.lazy.targets
 		errs := make([]error, len(targets))
 		Parallel(len(targets), e.Forks, func(i int) {
-			errs[i] = e.Prepare(ctx, targets[i].h, targets[i].t)
+			errs[i] = e.Locks.Take(ctx, targets[i].h.Name, targets[i].t)
 		})
 		var refused []string
 		for i, err := range errs {

@@ -9,9 +9,33 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
+
+// hookLocks are deploy locks faked with hooks: Peek and Take call peek and
+// take (nil: nothing, and no round trip); the run always holds them.
+type hookLocks struct {
+	peek, take func(ctx context.Context, host string, t transport.Transport) error
+}
+
+func (l *hookLocks) Peek(ctx context.Context, host string, t transport.Transport) error {
+	if l.peek == nil {
+		return nil
+	}
+	return l.peek(ctx, host, t)
+}
+
+func (l *hookLocks) Take(ctx context.Context, host string, t transport.Transport) error {
+	if l.take == nil {
+		return nil
+	}
+	return l.take(ctx, host, t)
+}
+
+func (l *hookLocks) Held(string) string                    { return "true" }
+func (l *hookLocks) Confirm(context.Context, string) error { return nil }
+func (l *hookLocks) Lost() map[string]error                { return nil }
+func (l *hookLocks) Release()                              {}
 
 // lockLog records the lock hooks' calls, and the first apply's moment.
 type lockLog struct {
@@ -31,21 +55,23 @@ func lazyFixture(t *testing.T, l *lockLog) *fixture {
 		"r2": `task "touch" "y" { path = "DIR/${host.name}-y" }`,
 		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
 	})
-	f.eng.Peek = func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		l.mu.Lock()
-		l.peeks = append(l.peeks, h.Name)
-		l.mu.Unlock()
-		_, err := t.Run(ctx, "echo free")
-		return err
-	}
-	f.eng.Prepare = func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.locks = append(l.locks, h.Name)
-		if h.Name == l.refuse {
-			return errors.New(h.Name + ": deploy lock held by someone")
-		}
-		return nil
+	f.eng.Locks = &hookLocks{
+		peek: func(ctx context.Context, host string, t transport.Transport) error {
+			l.mu.Lock()
+			l.peeks = append(l.peeks, host)
+			l.mu.Unlock()
+			_, err := t.Run(ctx, "echo free")
+			return err
+		},
+		take: func(ctx context.Context, host string, t transport.Transport) error {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.locks = append(l.locks, host)
+			if host == l.refuse {
+				return errors.New(host + ": deploy lock held by someone")
+			}
+			return nil
+		},
 	}
 	f.eng.FactsDir = filepath.Join(f.dir, "facts")
 	return f
@@ -62,11 +88,14 @@ func TestLazyLockOnlyWhenSomethingChanges(t *testing.T) {
 	if probeDir() != 0 {
 		t.Fatal("DIR not empty")
 	}
-	f.eng.Prepare = wrapPrepare(f.eng.Prepare, func() {
+	locks := f.eng.Locks.(*hookLocks)
+	take := locks.take
+	locks.take = func(ctx context.Context, host string, t transport.Transport) error {
 		if probeDir() != 0 {
 			l.bad = true
 		}
-	})
+		return take(ctx, host, t)
+	}
 	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
 		t.Fatalf("first apply: %+v", p.Summary)
 	}
@@ -119,12 +148,5 @@ func TestLazyLockRefusedChangesNothing(t *testing.T) {
 		if h.Status != "failed" || !strings.Contains(h.Error, want) {
 			t.Errorf("%s: %s %q, want failed %q", h.Name, h.Status, h.Error, want)
 		}
-	}
-}
-
-func wrapPrepare(p func(context.Context, *inventory.Host, transport.Transport) error, before func()) func(context.Context, *inventory.Host, transport.Transport) error {
-	return func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		before()
-		return p(ctx, h, t)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/journal"
 	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // fileLocks are deploy locks faked with files of dir: the run holds a
@@ -25,6 +26,10 @@ type fileLocks struct {
 	mu        sync.Mutex
 	confirmed map[string]error
 }
+
+func (l *fileLocks) Peek(context.Context, string, transport.Transport) error { return nil }
+func (l *fileLocks) Take(context.Context, string, transport.Transport) error { return nil }
+func (l *fileLocks) Release()                                                {}
 
 func (l *fileLocks) Held(host string) string {
 	return fmt.Sprintf("[ ! -e %q ]", filepath.Join(l.dir, "stolen-"+host))

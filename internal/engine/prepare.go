@@ -104,10 +104,9 @@ func (e *Engine) mayDelegate(t *config.Task, evalCtx *hcl.EvalContext) []*invent
 }
 
 // prepare connects, in parallel, every host a play of the run will touch
-// and calls e.Prepare on each (e.Peek when set; a plan's prepare calls
-// neither, and reads only its own hosts, not delegates). It returns false
-// when a Prepare failed: the run must stop before any change, and every
-// host says why.
+// and checks its deploy lock (Locks.Peek; a plan's prepare checks none, and
+// reads only its own hosts, not delegates). It returns false when a check
+// failed: the run must stop before any change, and every host says why.
 func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []*inventory.Host, mode Mode) bool {
 	// Each host to prepare; hr is nil for a delegate outside the run's hosts.
 	type target struct {
@@ -118,7 +117,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 	for _, h := range e.targets(limit) {
 		targets = append(targets, target{h, runs[h.Name]})
 	}
-	readsOnly := e.Prepare == nil && e.Peek == nil // a plan's
+	readsOnly := e.Locks == nil // a plan's
 	var mu sync.Mutex
 	var refused []string
 	Parallel(len(targets), e.Forks, func(i int) {
@@ -151,19 +150,15 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			}
 			return // an unreachable delegate fails the tasks delegated to it
 		}
-		// The facts are read in the session of Prepare's first script
-		// (the lock): one session and one round trip for both. A Prepare
-		// that runs nothing leaves them to a session of their own.
+		// The facts are read in the session of the lock's check: one
+		// session and one round trip for both. A check that runs nothing
+		// leaves them to a session of their own. The lock itself is taken
+		// before the run's first change (lazylock.go).
 		var facts cty.Value
 		var factsErr error
-		// Lazily locked runs only check the lock here (Peek); they take it
-		// before their first change.
-		hook := e.Prepare
-		if e.Peek != nil {
-			hook = e.Peek
-		}
-		if readsOnly {
-			hook = readOnly
+		hook := readOnly
+		if !readsOnly {
+			hook = e.Locks.Peek
 		}
 		if hr != nil {
 			rider := &factsRider{Transport: t, facts: e.factsScript()}
@@ -174,7 +169,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 				rider.probe, specTok, specN = e.speculativeProbe(spec, sp.helper)
 			}
 			gen := e.probes.generation()
-			err = hook(ctx, h, rider)
+			err = hook(ctx, h.Name, rider)
 			if rider.rode {
 				if rider.err != nil {
 					factsErr = rider.err
@@ -197,7 +192,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 				}
 			}
 		} else {
-			err = hook(ctx, h, t)
+			err = hook(ctx, h.Name, t)
 		}
 		if hr != nil && factsErr != nil {
 			hr.done, hr.out.Error, hr.out.Status = true, factsErr.Error(), StatusOf(factsErr)
@@ -208,7 +203,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			hr.conn, hr.facts = t, facts
 		}
 		if err == nil {
-			if e.Peek != nil {
+			if !readsOnly {
 				e.addLockTarget(h, t)
 			}
 			if hr != nil && mode == Apply {
@@ -246,7 +241,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 
 // readOnly is the prepare hook of a plan: a script that does nothing, for
 // the facts and the probes to ride on.
-func readOnly(ctx context.Context, _ *inventory.Host, t transport.Transport) error {
+func readOnly(ctx context.Context, _ string, t transport.Transport) error {
 	_, err := t.Run(ctx, ":")
 	return err
 }
@@ -281,7 +276,7 @@ func (e *Engine) installHelper(ctx context.Context, host string, t transport.Tra
 // factsRider runs the facts script in the same session as the first
 // script run through it, after that script, and hands that script's own
 // output back alone. With probe set, the probe batch follows the facts
-// when that first script succeeded (the lock was taken).
+// when that first script succeeded (no other run holds the lock).
 type factsRider struct {
 	transport.Transport
 	facts string

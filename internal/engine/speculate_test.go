@@ -13,19 +13,19 @@ import (
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
-// withLock gives the fixture's engine a Prepare that runs a script, as the
-// deploy lock does, and a FactsDir.
+// withLock gives the fixture's engine deploy locks whose check runs a
+// script, as the real one does, and a FactsDir.
 func withLock(f *fixture) {
-	f.eng.Prepare = func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		_, err := t.Run(ctx, "echo locked")
+	f.eng.Locks = &hookLocks{peek: func(ctx context.Context, host string, t transport.Transport) error {
+		_, err := t.Run(ctx, "echo free")
 		return err
-	}
+	}}
 	f.eng.FactsDir = filepath.Join(f.dir, "facts")
 }
 
 // With the facts of the last run kept, an apply sends every probe with the
 // lock: a run that changes nothing is one round trip per host (the lock's
-// release is the Finish hook's, not counted here).
+// release is not counted here).
 func TestKeptFactsMakeANoOpApplyOneRoundTrip(t *testing.T) {
 	f := threePlays(t, map[string]string{
 		"r1": `task "touch" "x" { path = "DIR/${host.name}-x" }`,
@@ -147,7 +147,7 @@ func TestPlanWithKeptFactsIsOneRoundTrip(t *testing.T) {
 	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
 		t.Fatalf("apply: %+v", p.Summary)
 	}
-	f.eng.Prepare = nil // as skiff plan runs
+	f.eng.Locks = nil // as skiff plan runs
 	os.Remove(filepath.Join(f.dir, "DIR", "b-x"))
 	f.resetRuns()
 	p := f.eng.Run(context.Background(), Plan)
@@ -175,7 +175,7 @@ func TestPlanWithKeptFactsAndAnUnreachableHost(t *testing.T) {
 	if p := f.eng.Run(context.Background(), Apply); p.Failed() {
 		t.Fatalf("apply: %+v", p.Summary)
 	}
-	f.eng.Prepare = nil
+	f.eng.Locks = nil
 	dial := f.eng.Dial
 	f.eng.Dial = func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
 		if h.Name == "b" {
