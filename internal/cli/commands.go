@@ -139,7 +139,7 @@ would, 1 on any error.`,
 					return err
 				}
 			}
-			p := g.run(cmd.Context(), ld, engine.Plan)
+			p := g.run(cmd.Context(), ld, nil)
 			g.report(p)
 			if out != "" {
 				if p.Failed() {
@@ -229,15 +229,15 @@ needs --yes.`,
 			if err != nil {
 				return err
 			}
-			ld.engine.RevertAll = revertAll
+			changes := engine.Changes{Rollback: !noRollback, RevertAll: revertAll}
 			if !yes {
-				p := g.run(cmd.Context(), ld, engine.Plan)
+				p := g.run(cmd.Context(), ld, nil)
 				if proceed, err := g.confirm(p); !proceed {
 					return err
 				}
 				ld.engine.RunID = engine.NewRunID()
 			}
-			return g.applyLoaded(cmd.Context(), ld, args[0], !noRollback)
+			return g.applyLoaded(cmd.Context(), ld, args[0], changes)
 		},
 	}
 	addCommon(cmd, g, true)
@@ -258,7 +258,7 @@ func (g *globals) confirm(p *plan.Plan) (bool, error) {
 	if !p.HasChanges() {
 		fmt.Fprintln(g.stderr, "No changes: the hosts match the playbook.")
 		if g.output == "json" {
-			p.Mode = string(engine.Apply)
+			p.Mode = "apply"
 			return false, plan.WriteJSON(g.stdout, p)
 		}
 		return false, nil
@@ -273,8 +273,8 @@ func (g *globals) confirm(p *plan.Plan) (bool, error) {
 }
 
 // applyLoaded converges with locks held and changes journalled.
-func (g *globals) applyLoaded(ctx context.Context, ld *loaded, playbook string, rollback bool) error {
-	p, err := g.applyEngine(ctx, ld, playbook, rollback, nil)
+func (g *globals) applyLoaded(ctx context.Context, ld *loaded, playbook string, changes engine.Changes) error {
+	p, err := g.applyEngine(ctx, ld, playbook, changes, nil)
 	if err != nil {
 		return err
 	}
@@ -285,20 +285,18 @@ func (g *globals) applyLoaded(ctx context.Context, ld *loaded, playbook string, 
 	return nil
 }
 
-// applyEngine runs the engine in Apply mode with locks held and changes
-// journalled; the journal ends with the hosts that failed, refused (hosts a
-// saved plan refused before the run) among them.
-func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, rollback bool, refused []string) (*plan.Plan, error) {
+// applyEngine applies with changes, the run's locks held and its changes
+// journalled; the journal ends with the hosts that failed, refused (hosts
+// a saved plan refused before the run) among them.
+func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, changes engine.Changes, refused []string) (*plan.Plan, error) {
 	w, err := g.startJournal(ld, "apply", playbook, "")
 	if err != nil {
 		return nil, err
 	}
 	defer w.Close()
 	lk := g.newLocks(ld.engine.RunID, "apply")
-	ld.engine.Journal = w
-	ld.engine.Rollback = rollback
-	ld.engine.Locks = lk
-	p := g.run(ctx, ld, engine.Apply) // releases the locks
+	changes.Journal, changes.Locks = w, lk
+	p := g.run(ctx, ld, &changes) // releases the locks
 	if err := w.End(outcome(p, refused)); err != nil {
 		g.warnf("%v", err)
 	}
@@ -313,8 +311,8 @@ func (g *globals) warnf(format string, args ...any) {
 	fmt.Fprintf(g.stderr, "skiff: "+format+"\n", args...)
 }
 
-// run executes the engine with progress on stderr.
-func (g *globals) run(ctx context.Context, ld *loaded, mode engine.Mode) *plan.Plan {
+// run plans (changes nil) or applies with changes, with progress on stderr.
+func (g *globals) run(ctx context.Context, ld *loaded, changes *engine.Changes) *plan.Plan {
 	progress := ui.NewProgress(g.stderr, g.stderrTTY, g.verbose)
 	ld.engine.Observer = progress
 	if ld.engine.Dial == nil {
@@ -326,7 +324,12 @@ func (g *globals) run(ctx context.Context, ld *loaded, mode engine.Mode) *plan.P
 			ld.engine.Helper = b
 		}
 	}
-	p := ld.engine.Run(ctx, mode)
+	var p *plan.Plan
+	if changes == nil {
+		p = ld.engine.Plan(ctx)
+	} else {
+		p = ld.engine.Apply(ctx, *changes)
+	}
 	progress.Close()
 	return p
 }

@@ -44,7 +44,7 @@ play "p" {
 	}
 	var mu sync.Mutex
 	var peeks, locks []string
-	f.eng.Locks = &hookLocks{
+	f.ch.Locks = &hookLocks{
 		peek: func(ctx context.Context, host string, t transport.Transport) error {
 			mu.Lock()
 			peeks = append(peeks, host)
@@ -59,7 +59,7 @@ play "p" {
 			return nil
 		},
 	}
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	if p.Failed() || p.Summary.Changed != 1 || len(p.Hosts[0].Changes) != 3 {
 		t.Fatalf("apply: %+v %+v", p.Summary, p.Hosts[0])
 	}
@@ -84,7 +84,7 @@ task "touch" "by_facts" {
 	}
 	var mu sync.Mutex
 	var locks []string
-	f.eng.Locks = &hookLocks{
+	f.ch.Locks = &hookLocks{
 		peek: func(ctx context.Context, host string, t transport.Transport) error {
 			_, err := t.Run(ctx, ":")
 			return err
@@ -96,7 +96,7 @@ task "touch" "by_facts" {
 			return nil
 		},
 	}
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 1 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 1 {
 		t.Fatalf("apply: %+v %+v", p.Summary, p.Hosts[0])
 	}
 	sort.Strings(locks)

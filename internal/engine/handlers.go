@@ -19,7 +19,7 @@ type handlerRef struct{ role, name string }
 // its place; one declared before it runs in a following pass, after it.
 // A handler notified again once it has run (or been queued) is not run
 // again.
-func (e *Engine) flushHandlers(ctx context.Context, mode Mode, p *config.Play, hr *hostRun, notified []handlerRef) error {
+func (e *Engine) flushHandlers(ctx context.Context, ch changer, p *config.Play, hr *hostRun, notified []handlerRef) error {
 	var order []handlerRef
 	pos := map[handlerRef]int{}
 	for _, rn := range p.Roles {
@@ -100,7 +100,7 @@ func (e *Engine) flushHandlers(ctx context.Context, mode Mode, p *config.Play, h
 			continue
 		}
 		e.Observer.HostTasks(hr.host.Name, len(batch))
-		if _, err := e.converge(ctx, mode, p, hr, batch, chain); err != nil {
+		if _, err := e.converge(ctx, ch, p, hr, batch, chain); err != nil {
 			return err
 		}
 	}

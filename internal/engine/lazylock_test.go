@@ -12,10 +12,12 @@ import (
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
-// hookLocks are deploy locks faked with hooks: Peek and Take call peek and
-// take (nil: nothing, and no round trip); the run always holds them.
+// hookLocks are deploy locks faked with hooks: Peek, Take and Release
+// call peek, take and release (nil: nothing, and no round trip); the run
+// always holds them.
 type hookLocks struct {
 	peek, take func(ctx context.Context, host string, t transport.Transport) error
+	release    func()
 }
 
 func (l *hookLocks) Peek(ctx context.Context, host string, t transport.Transport) error {
@@ -35,7 +37,11 @@ func (l *hookLocks) Take(ctx context.Context, host string, t transport.Transport
 func (l *hookLocks) Held(string) string                    { return "true" }
 func (l *hookLocks) Confirm(context.Context, string) error { return nil }
 func (l *hookLocks) Lost() map[string]error                { return nil }
-func (l *hookLocks) Release()                              {}
+func (l *hookLocks) Release() {
+	if l.release != nil {
+		l.release()
+	}
+}
 
 // lockLog records the lock hooks' calls, and the first apply's moment.
 type lockLog struct {
@@ -55,7 +61,7 @@ func lazyFixture(t *testing.T, l *lockLog) *fixture {
 		"r2": `task "touch" "y" { path = "DIR/${host.name}-y" }`,
 		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
 	})
-	f.eng.Locks = &hookLocks{
+	f.ch.Locks = &hookLocks{
 		peek: func(ctx context.Context, host string, t transport.Transport) error {
 			l.mu.Lock()
 			l.peeks = append(l.peeks, host)
@@ -88,7 +94,7 @@ func TestLazyLockOnlyWhenSomethingChanges(t *testing.T) {
 	if probeDir() != 0 {
 		t.Fatal("DIR not empty")
 	}
-	locks := f.eng.Locks.(*hookLocks)
+	locks := f.ch.Locks.(*hookLocks)
 	take := locks.take
 	locks.take = func(ctx context.Context, host string, t transport.Transport) error {
 		if probeDir() != 0 {
@@ -96,7 +102,7 @@ func TestLazyLockOnlyWhenSomethingChanges(t *testing.T) {
 		}
 		return take(ctx, host, t)
 	}
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 3 {
 		t.Fatalf("first apply: %+v", p.Summary)
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "*-gated")); len(m) != 3 {
@@ -113,7 +119,7 @@ func TestLazyLockOnlyWhenSomethingChanges(t *testing.T) {
 		os.Remove(filepath.Join(dir, h+"-gated"))
 	}
 	f.resetRuns()
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 0 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 0 {
 		t.Fatalf("no-op apply: %+v", p.Summary)
 	}
 	if len(l.locks) != 0 || len(l.peeks) != 3 {
@@ -132,7 +138,7 @@ func TestLazyLockRefusedChangesNothing(t *testing.T) {
 	l := &lockLog{refuse: "b"}
 	f := lazyFixture(t, l)
 	os.WriteFile(filepath.Join(f.dir, "DIR", "a-x"), nil, 0o644) // a needs less
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	if !p.Failed() || p.Summary.Changed != 0 {
 		t.Fatalf("apply with a refused lock: %+v", p.Summary)
 	}

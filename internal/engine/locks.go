@@ -72,9 +72,12 @@ func (g *guarded) Run(ctx context.Context, script string) (transport.Result, err
 }
 
 // lockLost is why the run must stop because it lost deploy locks (each
-// loss, in host order); nil while it holds them all.
-func (e *Engine) lockLost() error {
-	lost := e.lostLocks()
+// loss, in host order); nil while it holds them all, or has none.
+func lockLost(locks Locker) error {
+	if locks == nil {
+		return nil
+	}
+	lost := locks.Lost()
 	if len(lost) == 0 {
 		return nil
 	}
@@ -88,11 +91,4 @@ func (e *Engine) lockLost() error {
 		msgs[i] = lost[h].Error()
 	}
 	return errors.New(strings.Join(msgs, "; "))
-}
-
-func (e *Engine) lostLocks() map[string]error {
-	if e.Locks == nil {
-		return nil
-	}
-	return e.Locks.Lost()
 }

@@ -104,10 +104,11 @@ func (e *Engine) mayDelegate(t *config.Task, evalCtx *hcl.EvalContext) []*invent
 }
 
 // prepare connects, in parallel, every host a play of the run will touch
-// and checks its deploy lock (Locks.Peek; a plan's prepare checks none, and
-// reads only its own hosts, not delegates). It returns false when a check
-// failed: the run must stop before any change, and every host says why.
-func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []*inventory.Host, mode Mode) bool {
+// and checks its deploy lock in locks (a plan has none: it reads only its
+// own hosts, not delegates). It returns the hosts whose locks it checked,
+// with their connections, and false when a check failed: the run must
+// stop before any change, and every host says why.
+func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []*inventory.Host, locks Locker) (checked []lockTarget, ok bool) {
 	// Each host to prepare; hr is nil for a delegate outside the run's hosts.
 	type target struct {
 		h  *inventory.Host
@@ -117,7 +118,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 	for _, h := range e.targets(limit) {
 		targets = append(targets, target{h, runs[h.Name]})
 	}
-	readsOnly := e.Locks == nil // a plan's
+	readsOnly := locks == nil // a plan's
 	var mu sync.Mutex
 	var refused []string
 	Parallel(len(targets), e.Forks, func(i int) {
@@ -158,7 +159,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		var factsErr error
 		hook := readOnly
 		if !readsOnly {
-			hook = e.Locks.Peek
+			hook = locks.Peek
 		}
 		if hr != nil {
 			rider := &factsRider{Transport: t, facts: e.factsScript()}
@@ -202,13 +203,10 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		if hr != nil {
 			hr.conn, hr.facts = t, facts
 		}
-		if err == nil {
-			if !readsOnly {
-				e.addLockTarget(h, t)
-			}
-			if hr != nil && mode == Apply {
-				e.installHelper(ctx, h.Name, t, facts)
-			}
+		if err == nil && !readsOnly {
+			mu.Lock()
+			checked = append(checked, lockTarget{h, t})
+			mu.Unlock()
 		}
 		if err != nil && readsOnly {
 			// A plan's read failed: that host fails, the others go on.
@@ -227,7 +225,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		}
 	})
 	if len(refused) == 0 {
-		return true
+		return checked, true
 	}
 	for _, hr := range runs {
 		if hr.out.Error == "" {
@@ -236,7 +234,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			hr.out.Error = fmt.Sprintf("not run: the run stopped before any change because %v could not be prepared", refused)
 		}
 	}
-	return false
+	return checked, false
 }
 
 // readOnly is the prepare hook of a plan: a script that does nothing, for
@@ -244,33 +242,6 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 func readOnly(ctx context.Context, _ string, t transport.Transport) error {
 	_, err := t.Run(ctx, ":")
 	return err
-}
-
-// installHelper copies the run's probe helper to a host that can run it
-// and lacks it (apply only: a plan never copies it; the helper is skiff's own,
-// like the digest records, so it needs no lock: see Binary.Install). A
-// failure only costs speed: the host is probed with sh, and the user told
-// why.
-func (e *Engine) installHelper(ctx context.Context, host string, t transport.Transport, facts cty.Value) {
-	if e.Helper == nil {
-		return
-	}
-	if _, ok := e.helpers.Load(host); ok {
-		return
-	}
-	if facts == cty.NilVal || !facts.Type().IsObjectType() || !facts.Type().HasAttribute("arch") {
-		return
-	}
-	if arch := facts.GetAttr("arch"); arch.IsNull() || !e.Helper.Fits(arch.AsString()) {
-		return
-	}
-	if err := e.Helper.Install(ctx, t); err != nil {
-		if e.Warn != nil {
-			e.Warn("%s: the probe helper could not be installed, probing with sh: %s", host, e.Scope.Scrub(err.Error()))
-		}
-		return
-	}
-	e.helpers.Store(host, e.Helper.RemotePath())
 }
 
 // factsRider runs the facts script in the same session as the first
