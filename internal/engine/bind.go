@@ -74,8 +74,7 @@ func diagText(diags hcl.Diagnostics) string {
 		if d.Detail != "" {
 			msg += ": " + d.Detail
 		}
-		if d.Subject != nil {
-			r := config.Relocated(*d.Subject)
+		if r := d.Subject; r != nil {
 			msg = fmt.Sprintf("%s:%d,%d: %s", r.Filename, r.Start.Line, r.Start.Column, msg)
 		}
 		errs = append(errs, errors.New(msg))
