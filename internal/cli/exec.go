@@ -15,12 +15,12 @@ import (
 
 // execHost is one host's result of `skiff exec`.
 type execHost struct {
-	Name     string `json:"name"`
-	Status   string `json:"status"`
-	ExitCode int    `json:"exit_code"`
-	Stdout   string `json:"stdout"`
-	Stderr   string `json:"stderr"`
-	Error    string `json:"error,omitempty"`
+	Name     string      `json:"name"`
+	Status   plan.Status `json:"status"`
+	ExitCode int         `json:"exit_code"`
+	Stdout   string      `json:"stdout"`
+	Stderr   string      `json:"stderr"`
+	Error    string      `json:"error,omitempty"`
 }
 
 func newExecCmd(g *globals) *cobra.Command {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/plan"
 )
 
 // bindFor binds t for the host of evalCtx: once, or once per delegate.
@@ -17,7 +18,7 @@ func (e *Engine) bindFor(ctx context.Context, t *config.Task, role *config.Role,
 	if t.DelegateTo == nil {
 		b, skip, diags := Bind(e.Registry, t, role, evalCtx, e.Scope.files)
 		if diags.HasErrors() {
-			return nil, errors.New(diagText(diags))
+			return nil, &diagError{diags}
 		}
 		if skip {
 			return nil, nil
@@ -32,7 +33,7 @@ func (e *Engine) bindFor(ctx context.Context, t *config.Task, role *config.Role,
 	for _, target := range targets {
 		b, skip, diags := Bind(e.Registry, t, role, evalCtx, e.Scope.files)
 		if diags.HasErrors() {
-			return nil, errors.New(diagText(diags))
+			return nil, &diagError{diags}
 		}
 		if skip {
 			return nil, nil
@@ -47,7 +48,7 @@ func (e *Engine) bindFor(ctx context.Context, t *config.Task, role *config.Role,
 func (e *Engine) delegates(t *config.Task, evalCtx *hcl.EvalContext) ([]*inventory.Host, error) {
 	v, diags := t.DelegateTo.Value(evalCtx)
 	if diags.HasErrors() {
-		return nil, errors.New(diagText(diags))
+		return nil, &diagError{diags}
 	}
 	v, _ = v.Unmark()
 	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
@@ -63,10 +64,15 @@ func (e *Engine) delegates(t *config.Task, evalCtx *hcl.EvalContext) ([]*invento
 	return hosts, nil
 }
 
-// diagText flattens diagnostics into one line for a host's error.
-func diagText(diags hcl.Diagnostics) string {
+// diagError is a host's failure on configuration errors (an expression
+// that does not evaluate with the host's facts): it keeps the diagnostics,
+// which the host's result carries to the edge (plan.Host.Diagnostics).
+type diagError struct{ diags hcl.Diagnostics }
+
+// Error flattens the errors among the diagnostics, one line each.
+func (e *diagError) Error() string {
 	var errs []error
-	for _, d := range diags {
+	for _, d := range e.diags {
 		if d.Severity != hcl.DiagError {
 			continue
 		}
@@ -80,6 +86,28 @@ func diagText(diags hcl.Diagnostics) string {
 		errs = append(errs, errors.New(msg))
 	}
 	return errors.Join(errs...).Error()
+}
+
+// diagnosticsOf returns the errors among the diagnostics of err's
+// diagError, placed as the files are written (see config's loader); none
+// when err did not come from diagnostics.
+func diagnosticsOf(err error) []plan.Diagnostic {
+	var de *diagError
+	if !errors.As(err, &de) {
+		return nil
+	}
+	var out []plan.Diagnostic
+	for _, d := range de.diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		pd := plan.Diagnostic{Summary: d.Summary, Detail: d.Detail}
+		if r := d.Subject; r != nil {
+			pd.File, pd.Line, pd.Column = r.Filename, r.Start.Line, r.Start.Column
+		}
+		out = append(out, pd)
+	}
+	return out
 }
 
 type playTask struct {

@@ -75,7 +75,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 		hr.done = true
 		status := StatusOf(err)
 		hr.out.Status = status
-		hr.out.Error = err.Error()
+		hr.out.Error, hr.out.Diagnostics = err.Error(), diagnosticsOf(err)
 		if undone := ch.undo(ctx, hr); undone != "" {
 			hr.out.Error += "; " + undone
 		}
@@ -90,7 +90,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 		role := e.Playbook.Roles[rn]
 		evalCtx := e.Scope.Context(hr.host, role, p, hr.facts)
 		if d := role.CheckVariables(evalCtx); d.HasErrors() {
-			return fail(fmt.Errorf("%s/%s: %s", p.Name, rn, diagText(d)))
+			return fail(fmt.Errorf("%s/%s: %w", p.Name, rn, &diagError{d}))
 		}
 		for _, t := range role.Tasks {
 			if bt, ok := hr.takeBound(p, t); ok {
@@ -171,7 +171,7 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		if len(b.Task.IfChanged) > 0 {
 			why, run := forced[b]
 			if !run {
-				e.Observer.TaskDone(name, p.Name, b.Task.ID(), "skipped", "")
+				e.Observer.TaskDone(name, p.Name, b.Task.ID(), plan.TaskSkipped, "")
 				continue
 			}
 			if c == nil {
@@ -180,7 +180,7 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		}
 		hr.out.Tasks++
 		if c == nil {
-			e.Observer.TaskDone(name, p.Name, b.Task.ID(), "ok", "")
+			e.Observer.TaskDone(name, p.Name, b.Task.ID(), plan.TaskOK, "")
 			continue
 		}
 		if b.Target != nil {
@@ -201,7 +201,7 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		}
 		stale = made
 		hr.out.Changes = append(hr.out.Changes, change)
-		e.Observer.TaskDone(name, p.Name, taskID, "changed", c.Summary)
+		e.Observer.TaskDone(name, p.Name, taskID, plan.TaskChanged, c.Summary)
 		if more != nil {
 			rest, err := more(b, tasks[i+1:])
 			if err != nil {

@@ -223,7 +223,7 @@ task "touch" "two" { path = "DIR/${host.name}-2" }
 		t.Fatal(err)
 	}
 	p := f.eng.Apply(context.Background(), f.ch)
-	st := map[string]string{}
+	st := map[string]plan.Status{}
 	for _, h := range p.Hosts {
 		st[h.Name] = h.Status
 	}
@@ -316,10 +316,10 @@ func TestSerialBatches(t *testing.T) {
 
 type batchObserver struct{ done func(string) }
 
-func (batchObserver) PlayStarted(string, []string)                    {}
-func (o batchObserver) HostTasks(h string, _ int)                     { o.done("start " + h) }
-func (batchObserver) TaskDone(string, string, string, string, string) {}
-func (o batchObserver) HostDone(h, _, _, _ string)                    { o.done("done " + h) }
+func (batchObserver) PlayStarted(string, []string)                             {}
+func (o batchObserver) HostTasks(h string, _ int)                              { o.done("start " + h) }
+func (batchObserver) TaskDone(string, string, string, plan.TaskStatus, string) {}
+func (o batchObserver) HostDone(h, _ string, _ plan.Status, _ string)          { o.done("done " + h) }
 
 // reversibleTouch is touch with an undo that removes the file again.
 type reversibleTouch struct{ touch }
@@ -351,7 +351,7 @@ task "rtouch" "b" {
 	p := f.eng.Apply(context.Background(), f.ch)
 	st := map[string]string{}
 	for _, h := range p.Hosts {
-		st[h.Name] = h.Status + ": " + h.Error
+		st[h.Name] = string(h.Status) + ": " + h.Error
 	}
 	if !strings.Contains(st["a"], "reverted (--revert-all)") || !strings.Contains(st["b"], "rolled back") || !strings.Contains(st["c"], "not run") {
 		t.Fatalf("statuses: %v", st)

@@ -46,7 +46,7 @@ func (e *Engine) flushHandlers(ctx context.Context, ch changer, p *config.Play, 
 		role := e.Playbook.Roles[ref.role]
 		b, skip, diags := Bind(e.Registry, role.Handler(ref.name), role, e.Scope.Context(hr.host, role, p, hr.facts), e.Scope.files)
 		if diags.HasErrors() {
-			return nil, fmt.Errorf("%s/%s handler %s: %s", p.Name, ref.role, ref.name, diagText(diags))
+			return nil, fmt.Errorf("%s/%s handler %s: %w", p.Name, ref.role, ref.name, &diagError{diags})
 		}
 		if skip {
 			return nil, nil

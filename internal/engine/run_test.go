@@ -3,8 +3,11 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -91,5 +94,37 @@ func TestApplyCleansUpInReverseOrder(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("refuse %q: cleanups %v, want %v", refuse, log.l, want)
 		}
+	}
+}
+
+// A host that fails on a configuration error keeps its diagnostics, placed
+// in the role file as written (after a one-line block), for the JSON
+// output; its error says the same in one line.
+func TestHostFailureKeepsItsDiagnostics(t *testing.T) {
+	f := newFixture(t, `task "touch" "a" { path = "DIR/${host.name}-a"  when = true }
+task "touch" "b" {
+  path = "DIR/${facts.nope}"
+}
+`, "")
+	t.Chdir(f.dir)
+	p := f.eng.Plan(context.Background())
+	h := p.Hosts[0]
+	if h.Status != plan.StatusFailed || len(h.Diagnostics) != 1 {
+		t.Fatalf("host %+v, want failed with one diagnostic", h)
+	}
+	d := h.Diagnostics[0]
+	file := filepath.Join(f.dir, "roles", "r", "role.hcl")
+	if d.File != file || d.Line != 3 || d.Column != 22 || d.Summary != "Unsupported attribute" {
+		t.Errorf("diagnostic %+v, want %s:3,22 Unsupported attribute", d, file)
+	}
+	if want := fmt.Sprintf("%s:3,22: Unsupported attribute", file); !strings.Contains(h.Error, want) {
+		t.Errorf("error %q, want it to say %q", h.Error, want)
+	}
+	var js strings.Builder
+	if err := plan.WriteJSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"line": 3,`) || !strings.Contains(js.String(), `"summary": "Unsupported attribute"`) {
+		t.Errorf("JSON without the diagnostic:\n%s", js.String())
 	}
 }

@@ -2,12 +2,29 @@
 // `skiff plan` prints and `skiff apply` reports, in text or JSON.
 package plan
 
+// Status is how a host ended a plan or run.
+type Status string
+
 // Host statuses, worst last.
 const (
-	StatusOK          = "ok"
-	StatusChanged     = "changed"
-	StatusFailed      = "failed"
-	StatusUnreachable = "unreachable"
+	StatusOK          Status = "ok"
+	StatusChanged     Status = "changed"
+	StatusFailed      Status = "failed"
+	StatusUnreachable Status = "unreachable"
+	// StatusRolledBack is told while a run goes on, when a failed host's
+	// changes in its play were undone; the host ends failed.
+	StatusRolledBack Status = "rolled back"
+)
+
+// TaskStatus is how one task ended on a host, as a run goes on.
+type TaskStatus string
+
+// Task statuses.
+const (
+	TaskOK      TaskStatus = "ok"
+	TaskChanged TaskStatus = "changed"
+	TaskFailed  TaskStatus = "failed"
+	TaskSkipped TaskStatus = "skipped"
 )
 
 // Change is one task's change on one host.
@@ -31,11 +48,15 @@ func (c Change) Key() string { return c.Play + "/" + c.Role + " " + c.Task }
 type Host struct {
 	Name    string   `json:"name"`
 	Address string   `json:"address"`
-	Status  string   `json:"status"`
+	Status  Status   `json:"status"`
 	Changes []Change `json:"changes"`
 	// Tasks counts the tasks checked on the host (ok or changed).
 	Tasks int    `json:"tasks"`
 	Error string `json:"error,omitempty"`
+	// Diagnostics are the configuration errors the host failed on (an
+	// expression that does not evaluate with its facts), with their
+	// places in the files as written; Error says the same in one line.
+	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
 	// RolledBack: the host failed and its changes in the failing play were undone.
 	RolledBack bool `json:"rolled_back,omitempty"`
 }
@@ -86,10 +107,14 @@ func (p *Plan) Finish() {
 }
 
 // Scrub passes every text that may quote a host through scrub: the hosts'
-// errors, and the changes' summaries and diffs.
+// errors and diagnostics, and the changes' summaries and diffs.
 func (p *Plan) Scrub(scrub func(string) string) {
 	for _, h := range p.Hosts {
 		h.Error = scrub(h.Error)
+		for i := range h.Diagnostics {
+			d := &h.Diagnostics[i]
+			d.Summary, d.Detail = scrub(d.Summary), scrub(d.Detail)
+		}
 		for i := range h.Changes {
 			c := &h.Changes[i]
 			c.Summary, c.Diff = scrub(c.Summary), scrub(c.Diff)
@@ -108,4 +133,15 @@ func (p *Plan) HasChanges() bool {
 		}
 	}
 	return false
+}
+
+// Diagnostic is one configuration error, placed in its file as written.
+type Diagnostic struct {
+	Summary string `json:"summary"`
+	Detail  string `json:"detail,omitempty"`
+	// File, Line and Column (from 1, in characters) are where it starts;
+	// empty and 0 when it has no place.
+	File   string `json:"file,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
 }
