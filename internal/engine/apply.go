@@ -107,7 +107,7 @@ func (a *applier) make(ctx context.Context, hr *hostRun, p *config.Play, b *Boun
 		return false, fmt.Errorf("stopped before %s: %w", task, err)
 	}
 	if err := a.checkPinned(hr.host.Name, pc); err != nil {
-		e.Observer.TaskDone(hr.host.Name, p.Name, pc.Task, plan.TaskFailed, err.Error())
+		e.told.TaskDone(hr.host.Name, p.Name, pc.Task, plan.TaskFailed, err.Error())
 		return false, fmt.Errorf("%s: %w", task, err)
 	}
 	if err := a.record(ctx, hr, p, b, c); err != nil {
@@ -121,7 +121,7 @@ func (a *applier) make(ctx context.Context, hr *hostRun, p *config.Play, b *Boun
 	}
 	e.probes.changed()
 	if err := b.Module.Apply(context.WithoutCancel(ctx), conn); err != nil {
-		e.Observer.TaskDone(hr.host.Name, p.Name, b.Task.ID(), plan.TaskFailed, err.Error())
+		e.told.TaskDone(hr.host.Name, p.Name, b.Task.ID(), plan.TaskFailed, err.Error())
 		return false, fmt.Errorf("%s: %w", task, err)
 	}
 	return true, nil
@@ -178,7 +178,7 @@ func (a *applier) installHelpers(ctx context.Context, runs map[string]*hostRun) 
 			hosts = append(hosts, hr)
 		}
 	}
-	Parallel(len(hosts), e.Forks, func(i int) {
+	Parallel(len(hosts), e.forks(), func(i int) {
 		e.installHelper(ctx, hosts[i].host.Name, hosts[i].conn, hosts[i].facts)
 	})
 }

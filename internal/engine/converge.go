@@ -24,7 +24,7 @@ func (e *Engine) runPlay(ctx context.Context, ch changer, p *config.Play, hosts 
 		end := min(start+size, len(hosts))
 		var mu sync.Mutex
 		batchHosts := hosts[start:end]
-		Parallel(len(batchHosts), e.Forks, func(i int) {
+		Parallel(len(batchHosts), e.forks(), func(i int) {
 			if !e.runHost(ctx, ch, p, batchHosts[i]) {
 				mu.Lock()
 				failed++
@@ -79,7 +79,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 		if undone := ch.undo(ctx, hr); undone != "" {
 			hr.out.Error += "; " + undone
 		}
-		e.Observer.HostDone(name, p.Name, status, hr.out.Error)
+		e.told.HostDone(name, p.Name, status, hr.out.Error)
 		return false
 	}
 	if err := e.connect(ctx, hr); err != nil {
@@ -110,7 +110,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 		hr.readAhead = true
 		hr.ahead = e.readAhead(p, hr, hr.facts)
 	}
-	e.Observer.HostTasks(name, len(tasks))
+	e.told.HostTasks(name, len(tasks))
 	changedBefore := len(hr.out.Changes)
 	notified, err := e.converge(ctx, ch, p, hr, tasks, nil)
 	if err != nil {
@@ -123,7 +123,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 	if len(hr.out.Changes) > changedBefore {
 		status = plan.StatusChanged
 	}
-	e.Observer.HostDone(name, p.Name, status, "")
+	e.told.HostDone(name, p.Name, status, "")
 	return true
 }
 
@@ -171,7 +171,7 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		if len(b.Task.IfChanged) > 0 {
 			why, run := forced[b]
 			if !run {
-				e.Observer.TaskDone(name, p.Name, b.Task.ID(), plan.TaskSkipped, "")
+				e.told.TaskDone(name, p.Name, b.Task.ID(), plan.TaskSkipped, "")
 				continue
 			}
 			if c == nil {
@@ -180,7 +180,7 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		}
 		hr.out.Tasks++
 		if c == nil {
-			e.Observer.TaskDone(name, p.Name, b.Task.ID(), plan.TaskOK, "")
+			e.told.TaskDone(name, p.Name, b.Task.ID(), plan.TaskOK, "")
 			continue
 		}
 		if b.Target != nil {
@@ -201,14 +201,14 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		}
 		stale = made
 		hr.out.Changes = append(hr.out.Changes, change)
-		e.Observer.TaskDone(name, p.Name, taskID, plan.TaskChanged, c.Summary)
+		e.told.TaskDone(name, p.Name, taskID, plan.TaskChanged, c.Summary)
 		if more != nil {
 			rest, err := more(b, tasks[i+1:])
 			if err != nil {
 				return nil, err
 			}
 			if added := len(rest) - (len(tasks) - i - 1); added > 0 {
-				e.Observer.HostTasks(name, added)
+				e.told.HostTasks(name, added)
 				tasks = append(tasks[:i+1:i+1], rest...)
 				stale = true // the added ones are probed with the rest
 			}

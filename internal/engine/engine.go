@@ -56,6 +56,8 @@ type Engine struct {
 	// means HostRunsDir.
 	HostRuns string
 
+	// What one run (Plan or Apply) keeps while it lasts.
+	told    Observer // Observer, scrubbed of the run's secrets
 	pool    connPool
 	probes  probeCache
 	helpers sync.Map // host name -> the helper's path on it, where present

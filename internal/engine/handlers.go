@@ -99,7 +99,7 @@ func (e *Engine) flushHandlers(ctx context.Context, ch changer, p *config.Play, 
 		if len(batch) == 0 {
 			continue
 		}
-		e.Observer.HostTasks(hr.host.Name, len(batch))
+		e.told.HostTasks(hr.host.Name, len(batch))
 		if _, err := e.converge(ctx, ch, p, hr, batch, chain); err != nil {
 			return err
 		}

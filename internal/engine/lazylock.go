@@ -70,7 +70,7 @@ func (a *applier) lock(ctx context.Context, host string) error {
 		a.lazy.done = true
 		targets := a.lazy.targets
 		errs := make([]error, len(targets))
-		Parallel(len(targets), e.Forks, func(i int) {
+		Parallel(len(targets), e.forks(), func(i int) {
 			errs[i] = a.Locks.Take(ctx, targets[i].h.Name, targets[i].t)
 		})
 		var refused []string

@@ -21,7 +21,9 @@ import (
 // interrupt, but not on a host whose lock the run lost.
 type Locker interface {
 	Guard
-	// Peek refuses host when another run holds its lock; it changes nothing.
+	// Peek refuses host when another run holds its lock; it changes
+	// nothing, and runs at most one script through t: the engine reads the
+	// host's facts in that script's session (see factsRider).
 	Peek(ctx context.Context, host string, t transport.Transport) error
 	// Take takes host's lock, and keeps it until Release.
 	Take(ctx context.Context, host string, t transport.Transport) error

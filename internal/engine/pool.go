@@ -20,6 +20,14 @@ type connPool struct {
 // defaultForks is how many hosts a run works on at once when Forks is unset.
 const defaultForks = 50
 
+// forks is how many hosts the run works on at once.
+func (e *Engine) forks() int {
+	if e.Forks <= 0 {
+		return defaultForks
+	}
+	return e.Forks
+}
+
 type pooled struct {
 	once sync.Once
 	t    transport.Transport
@@ -49,10 +57,6 @@ func (e *Engine) conn(ctx context.Context, h *inventory.Host) (transport.Transpo
 // follows, Abandon closes them.
 func (e *Engine) DialAhead(ctx context.Context) {
 	hosts := e.targets(e.runHosts())
-	forks := e.Forks
-	if forks <= 0 {
-		forks = defaultForks
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	e.pool.mu.Lock()
 	e.pool.cancelAhead = append(e.pool.cancelAhead, cancel)
@@ -60,7 +64,7 @@ func (e *Engine) DialAhead(ctx context.Context) {
 	e.pool.ahead.Add(1)
 	go func() {
 		defer e.pool.ahead.Done()
-		Parallel(len(hosts), forks, func(i int) { e.conn(ctx, hosts[i]) })
+		Parallel(len(hosts), e.forks(), func(i int) { e.conn(ctx, hosts[i]) })
 	}()
 }
 

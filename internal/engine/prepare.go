@@ -121,7 +121,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 	readsOnly := locks == nil // a plan's
 	var mu sync.Mutex
 	var refused []string
-	Parallel(len(targets), e.Forks, func(i int) {
+	Parallel(len(targets), e.forks(), func(i int) {
 		h, hr := targets[i].h, targets[i].hr
 		if hr == nil && readsOnly {
 			return // a plan's delegate is read when a task needs it
@@ -147,7 +147,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		if err != nil {
 			if hr != nil {
 				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), StatusOf(err)
-				e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
+				e.told.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
 			}
 			return // an unreachable delegate fails the tasks delegated to it
 		}
@@ -197,7 +197,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		}
 		if hr != nil && factsErr != nil {
 			hr.done, hr.out.Error, hr.out.Status = true, factsErr.Error(), StatusOf(factsErr)
-			e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
+			e.told.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
 			return
 		}
 		if hr != nil {
@@ -211,7 +211,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		if err != nil && readsOnly {
 			// A plan's read failed: that host fails, the others go on.
 			hr.done, hr.out.Error, hr.out.Status = true, err.Error(), StatusOf(err)
-			e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
+			e.told.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
 			return
 		}
 		if err != nil && (hr != nil || !transport.IsUnreachable(err)) {
@@ -221,7 +221,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			if hr != nil {
 				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), plan.StatusFailed
 			}
-			e.Observer.HostDone(h.Name, "", plan.StatusFailed, err.Error())
+			e.told.HostDone(h.Name, "", plan.StatusFailed, err.Error())
 		}
 	})
 	if len(refused) == 0 {

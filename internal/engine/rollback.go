@@ -165,7 +165,7 @@ func (a *applier) rollbackPlay(ctx context.Context, hr *hostRun) string {
 	if len(problems) > 0 {
 		msg += " (" + strings.Join(problems, "; ") + ")"
 	}
-	e.Observer.HostDone(hr.host.Name, "", plan.StatusRolledBack, msg)
+	e.told.HostDone(hr.host.Name, "", plan.StatusRolledBack, msg)
 	return msg
 }
 

@@ -90,15 +90,11 @@ type run struct {
 // secrets are scrubbed from every error, summary and diff it returns,
 // and from what the Observer is told.
 func (e *Engine) run(ctx context.Context, ch changer, steps []step) *plan.Plan {
-	if e.Observer == nil {
-		e.Observer = nopObserver{}
+	var obs Observer = nopObserver{}
+	if e.Observer != nil {
+		obs = e.Observer
 	}
-	told := e.Observer
-	e.Observer = scrubbedObserver{told, e.Scope.Scrub}
-	defer func() { e.Observer = told }()
-	if e.Forks <= 0 {
-		e.Forks = defaultForks
-	}
+	e.told = scrubbedObserver{obs, e.Scope.Scrub}
 	e.probes = probeCache{}
 	r := &run{e: e, ch: ch, hosts: map[string]*hostRun{}, limit: e.runHosts(),
 		result: &plan.Plan{RunID: e.RunID, Mode: ch.mode()}}
@@ -150,7 +146,7 @@ func playAll(ctx context.Context, r *run) bool {
 		if len(hosts) == 0 {
 			continue
 		}
-		e.Observer.PlayStarted(p.Name, names)
+		e.told.PlayStarted(p.Name, names)
 		stop := e.runPlay(ctx, r.ch, p, hosts)
 		if r.ch.refused(r.hosts) || stop || ctx.Err() != nil || r.ch.stopped() != nil {
 			return false
