@@ -784,7 +784,7 @@ func (e *Engine) delegates(t *config.Task, evalCtx *hcl.EvalContext) ([]*invento
 // diagText flattens diagnostics into one line for a host's error.
 func diagText(diags hcl.Diagnostics) string {
 	var errs []error
-	for _, d := range diags {
+	for _, d := range config.Explain(diags) {
 		if d.Severity != hcl.DiagError {
 			continue
 		}
@@ -794,7 +794,7 @@ func diagText(diags hcl.Diagnostics) string {
 		}
 		if d.Subject != nil {
 			r := config.Relocated(*d.Subject)
-			msg = fmt.Sprintf("%s:%d,%d: %s", r.Filename, r.Start.Line, r.Start.Column, msg)
+			msg = fmt.Sprintf("%s:%d:%d: %s", r.Filename, r.Start.Line, r.Start.Column, msg)
 		}
 		errs = append(errs, errors.New(msg))
 	}
