@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -81,9 +80,7 @@ func newInventoryCmd(g *globals) *cobra.Command {
 						doc.Groups[gr] = append(doc.Groups[gr], h.Name)
 					}
 				}
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(doc)
+				return ui.WriteJSON(g.stdout, doc)
 			}
 			fmt.Fprintf(g.stdout, "%-16s %-18s %-10s %-5s %s\n", "HOST", "ADDRESS", "USER", "PORT", "GROUPS")
 			for _, h := range hosts {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
 // execHost is one host's result of `skiff exec`.
@@ -73,9 +73,7 @@ Exit 1 when any host fails or is unreachable.`,
 				failed = failed || r.Status != plan.StatusOK
 			}
 			if g.output == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				_ = enc.Encode(struct {
+				_ = ui.WriteJSON(g.stdout, struct {
 					RunID string     `json:"run_id"`
 					Mode  string     `json:"mode"`
 					Hosts []execHost `json:"hosts"`
