@@ -22,11 +22,11 @@ func newValidateCmd(g *globals) *cobra.Command {
 		Long: `validate decodes the inventory, the playbook and every role it uses, and
 evaluates every task for every host it would run on (facts, which need a
 connection, are left unknown). Problems are printed as
-  file:line,col: error: message
+  file:line:col: error: message
 with the offending source line. Exit 1 on any error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ld, err := g.load(args[0])
+			ld, err := g.loadOffline(args[0])
 			if err != nil {
 				return err
 			}

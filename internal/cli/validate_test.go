@@ -115,11 +115,38 @@ func TestValidateDiagnostics(t *testing.T) {
 	}
 }
 
-func TestValidateMissingSecret(t *testing.T) {
+// validate needs no secret's value; plan reads only the secrets its plays
+// use, and one it cannot read names the task that needs it.
+func TestSecretsReadOnlyWhereUsed(t *testing.T) {
 	os.Unsetenv("SKIFF_TEST_DB_PASSWORD")
-	code, _, errs := runValidate(t, baseFiles())
-	if code != 1 || !strings.Contains(errs, "inv.hcl:8:1:") || !strings.Contains(errs, "SKIFF_TEST_DB_PASSWORD") {
-		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	files := baseFiles()
+	files["roles/site/templates/conf.tftpl"] += "password ${secret.db_password}\n"
+	if code, out, errs := runValidate(t, files); code != 0 {
+		t.Errorf("validate without the secret: exit %d\n%s%s", code, out, errs)
+	}
+	for name, edit := range map[string]func(string) string{
+		"env unset": func(s string) string { return s },
+		"file missing": func(s string) string {
+			return strings.Replace(s, `env = "SKIFF_TEST_DB_PASSWORD"`, `file = "nope.txt"`, 1)
+		},
+		"age missing": func(s string) string {
+			return strings.Replace(s, `env = "SKIFF_TEST_DB_PASSWORD"`, `age = "secrets.age"`, 1)
+		},
+	} {
+		files := baseFiles()
+		files["inv.hcl"] = edit(files["inv.hcl"])
+		files["roles/site/templates/conf.tftpl"] += "password ${secret.db_password}\n"
+		code, _, errs := runPlanArgs(t, files)
+		if code != 1 || !strings.Contains(errs, "inv.hcl:9:1: error: Missing secret: Secret \"db_password\"") ||
+			!strings.Contains(errs, "Needed by task template.conf (roles/site/role.hcl:2:1).") {
+			t.Errorf("%s: plan: exit %d, stderr:\n%s", name, code, errs)
+		}
+	}
+	// A playbook that reads no secret plans without it: the run goes on to
+	// the host (a closed port here).
+	code, _, errs := runPlanArgs(t, baseFiles())
+	if code == 0 || strings.Contains(errs, "secret") {
+		t.Errorf("plan of a playbook that reads no secret: exit %d, stderr:\n%s", code, errs)
 	}
 }
 

@@ -78,7 +78,7 @@ task "command" "leak" {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	secrets, diags := invCfg.ResolveSecrets()
+	secrets, diags := invCfg.ResolveSecrets(nil)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
