@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -42,5 +44,20 @@ func TestDidYouMean(t *testing.T) {
 				t.Errorf("exit %d, want 1 and %q in:\n%s", code, c.want, errs)
 			}
 		})
+	}
+}
+
+// A run from cron or a systemd timer reads /dev/null, a character device
+// but no terminal: apply must ask for --yes, not read "no" from it.
+func TestDevNullIsNoTerminal(t *testing.T) {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	var out, errb bytes.Buffer
+	code := Main([]string{"apply", "-i", "inv.hcl", "playbooks/site.hcl"}, null, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "no terminal to ask on: pass --yes") {
+		t.Errorf("apply </dev/null: exit %d\n%s", code, errb.String())
 	}
 }
