@@ -2,9 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"encoding/pem"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // A misspelt name in a role, playbook or on the command line is reported
@@ -59,5 +65,42 @@ func TestDevNullIsNoTerminal(t *testing.T) {
 	code := Main([]string{"apply", "-i", "inv.hcl", "playbooks/site.hcl"}, null, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "no terminal to ask on: pass --yes") {
 		t.Errorf("apply </dev/null: exit %d\n%s", code, errb.String())
+	}
+}
+
+// exec on a host it cannot reach reports no exit code (the command never
+// ran) and exits 1.
+func TestExecUnreachableHasNoExitCode(t *testing.T) {
+	dir := t.TempDir()
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "id"), pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(dir, "inv.hcl")
+	if err := os.WriteFile(inv, []byte("host \"web1\" {\n  address     = \"127.0.0.1\"\n  port        = 1\n  private_key = \"id\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := Main([]string{"exec", "-i", inv, "--", "true"}, strings.NewReader(""), &out, &errb)
+	if code != 1 || !strings.HasPrefix(out.String(), "web1 | unreachable\n") {
+		t.Errorf("exec: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	code = Main([]string{"exec", "-i", inv, "-o", "json", "--", "true"}, strings.NewReader(""), &out, &errb)
+	var doc struct {
+		Hosts []map[string]any `json:"hosts"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || code != 1 || len(doc.Hosts) != 1 {
+		t.Fatalf("exec -o json: exit %d, %v\n%s", code, err, out.String())
+	}
+	if v, ok := doc.Hosts[0]["exit_code"]; !ok || v != nil || doc.Hosts[0]["status"] != "unreachable" {
+		t.Errorf("exec -o json: host %v, want status unreachable and exit_code null", doc.Hosts[0])
 	}
 }
