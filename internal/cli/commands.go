@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -24,11 +23,11 @@ func newValidateCmd(g *globals) *cobra.Command {
 		Long: `validate decodes the inventory, the playbook and every role it uses, and
 evaluates every task for every host it would run on (facts, which need a
 connection, are left unknown). Problems are printed as
-  file:line,col: error: message
+  file:line:col: error: message
 with the offending source line. Exit 1 on any error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ld, err := g.load(args[0])
+			ld, err := g.loadOffline(args[0])
 			if err != nil {
 				return err
 			}
@@ -82,9 +81,7 @@ func newInventoryCmd(g *globals) *cobra.Command {
 						doc.Groups[gr] = append(doc.Groups[gr], h.Name)
 					}
 				}
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(doc)
+				return ui.WriteJSON(g.stdout, doc)
 			}
 			fmt.Fprintf(g.stdout, "%-16s %-18s %-10s %-5s %s\n", "HOST", "ADDRESS", "USER", "PORT", "GROUPS")
 			for _, h := range hosts {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -11,16 +10,19 @@ import (
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
 // execHost is one host's result of `skiff exec`.
 type execHost struct {
-	Name     string      `json:"name"`
-	Status   plan.Status `json:"status"`
-	ExitCode int         `json:"exit_code"`
-	Stdout   string      `json:"stdout"`
-	Stderr   string      `json:"stderr"`
-	Error    string      `json:"error,omitempty"`
+	Name   string      `json:"name"`
+	Status plan.Status `json:"status"`
+	// ExitCode is the command's; null when it did not run (the host
+	// unreachable, the session lost).
+	ExitCode *int   `json:"exit_code"`
+	Stdout   string `json:"stdout"`
+	Stderr   string `json:"stderr"`
+	Error    string `json:"error,omitempty"`
 }
 
 func newExecCmd(g *globals) *cobra.Command {
@@ -56,12 +58,15 @@ Exit 1 when any host fails or is unreachable.`,
 					var res transport.Result
 					res, err = t.Run(cmd.Context(), script)
 					t.Close()
-					r.ExitCode, r.Stdout, r.Stderr = res.ExitCode, string(res.Stdout), string(res.Stderr)
+					if err == nil {
+						r.ExitCode = &res.ExitCode
+					}
+					r.Stdout, r.Stderr = string(res.Stdout), string(res.Stderr)
 				}
 				switch {
 				case err != nil:
 					r.Status, r.Error = engine.StatusOf(err), err.Error()
-				case r.ExitCode != 0:
+				case *r.ExitCode != 0:
 					r.Status = plan.StatusFailed
 				default:
 					r.Status = plan.StatusOK
@@ -73,16 +78,18 @@ Exit 1 when any host fails or is unreachable.`,
 				failed = failed || r.Status != plan.StatusOK
 			}
 			if g.output == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				_ = enc.Encode(struct {
+				_ = ui.WriteJSON(g.stdout, struct {
 					RunID string     `json:"run_id"`
 					Mode  string     `json:"mode"`
 					Hosts []execHost `json:"hosts"`
 				}{engine.NewRunID(), "exec", results})
 			} else {
 				for _, r := range results {
-					fmt.Fprintf(g.stdout, "%s | %s | rc=%d\n", r.Name, r.Status, r.ExitCode)
+					if r.ExitCode != nil {
+						fmt.Fprintf(g.stdout, "%s | %s | rc=%d\n", r.Name, r.Status, *r.ExitCode)
+					} else {
+						fmt.Fprintf(g.stdout, "%s | %s\n", r.Name, r.Status)
+					}
 					if r.Error != "" {
 						fmt.Fprintf(g.stdout, "  %s\n", r.Error)
 					}

@@ -62,24 +62,32 @@ func (g *globals) loadInventory(l *config.Loader) (*loaded, error) {
 	return ld, nil
 }
 
-// load decodes the inventory and the playbook, resolves secrets and -e,
-// and validates every task offline. Errors are printed as diagnostics.
+// load decodes the inventory and the playbook, resolves -e and the secrets
+// the playbook's plays use, and validates every task offline. Errors are
+// printed as diagnostics.
 func (g *globals) load(playbook string) (*loaded, error) {
-	return g.loadThen(playbook, nil)
+	return g.loadThen(playbook, true, nil)
+}
+
+// loadOffline is load without reading any secret: validate checks that
+// secrets are declared and well formed, so a lint step needs none of them.
+func (g *globals) loadOffline(playbook string) (*loaded, error) {
+	return g.loadThen(playbook, false, nil)
 }
 
 // loadToRun is load for a run: the hosts' connections open while the
 // tasks are validated (engine.DialAhead), and close if validation fails.
 func (g *globals) loadToRun(ctx context.Context, playbook string) (*loaded, error) {
-	return g.loadThen(playbook, func(e *engine.Engine) {
+	return g.loadThen(playbook, true, func(e *engine.Engine) {
 		e.Dial = g.dialer()
 		e.DialAhead(ctx)
 	})
 }
 
-// loadThen is load, calling beforeValidate (when not nil) on the engine
-// before the tasks are validated.
-func (g *globals) loadThen(playbook string, beforeValidate func(*engine.Engine)) (*loaded, error) {
+// loadThen is load, reading the secrets the plays use when readSecrets,
+// and calling beforeValidate (when not nil) on the engine before the tasks
+// are validated.
+func (g *globals) loadThen(playbook string, readSecrets bool, beforeValidate func(*engine.Engine)) (*loaded, error) {
 	if err := g.checkOutput(); err != nil {
 		return nil, err
 	}
@@ -94,10 +102,16 @@ func (g *globals) loadThen(playbook string, beforeValidate func(*engine.Engine))
 		kinds[k] = true
 	}
 	book, diags := l.LoadPlaybook(playbook, g.rolesPath, kinds)
-	secrets, sd := ld.invCfg.ResolveSecrets()
-	diags = append(diags, sd...)
-	if g.printDiags(l, config.RedactDiagnostics(diags, secrets)) {
+	if g.printDiags(l, diags) {
 		return nil, exitError{1}
+	}
+	secrets := map[string]string{}
+	if readSecrets {
+		var sd hcl.Diagnostics
+		secrets, sd = ld.invCfg.ResolveSecrets(ld.secretsUsed(book))
+		if g.printDiags(l, config.RedactDiagnostics(sd, secrets)) {
+			return nil, exitError{1}
+		}
 	}
 	extra, err := parseExtra(g.extra)
 	if err != nil {
@@ -118,6 +132,11 @@ func (g *globals) loadThen(playbook string, beforeValidate func(*engine.Engine))
 		Forks:     g.forks,
 		RunID:     engine.NewRunID(),
 	}
+	declared := make([]string, len(ld.invCfg.Secrets))
+	for i, sec := range ld.invCfg.Secrets {
+		declared[i] = sec.Name
+	}
+	ld.engine.Scope.LeaveUnread(declared)
 	// The sha256 of large local files (the app binary) is kept across
 	// runs in the user's cache, where the machine offers one.
 	if dir, err := os.UserCacheDir(); err == nil {
@@ -134,6 +153,37 @@ func (g *globals) loadThen(playbook string, beforeValidate func(*engine.Engine))
 		return nil, exitError{1}
 	}
 	return ld, nil
+}
+
+// secretsUsed maps each secret that a play of the run reads (a play whose
+// hosts meet --limit) to the first task that reads it; nil (every secret)
+// when one reads secret without naming it.
+func (ld *loaded) secretsUsed(book *config.Playbook) map[string]string {
+	need := map[string]string{}
+	for _, p := range book.Plays {
+		hosts, err := ld.inv.Select(p.Hosts)
+		if err == nil && ld.limit != nil {
+			hosts = inventory.Intersect(hosts, ld.limit)
+		}
+		if err == nil && len(hosts) == 0 {
+			continue // the play runs nowhere (its unknown hosts are reported by validation)
+		}
+		for _, rn := range p.Roles {
+			r := book.Roles[rn]
+			if r == nil {
+				continue
+			}
+			for name, who := range r.SecretUse() {
+				if name == config.AnySecret {
+					return nil
+				}
+				if _, ok := need[name]; !ok {
+					need[name] = who
+				}
+			}
+		}
+	}
+	return need
 }
 
 // sortedNames returns the names of vars, sorted.

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/lock"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
 // Statuses of a host in `skiff lock` output, besides plan's unreachable and failed.
@@ -232,9 +232,7 @@ func (g *globals) reportLock(mode string, res []lockHost) error {
 }
 
 func writeLockJSON(w io.Writer, mode string, res []lockHost) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
+	return ui.WriteJSON(w, struct {
 		Mode  string     `json:"mode"`
 		Hosts []lockHost `json:"hosts"`
 	}{mode, res})

@@ -188,7 +188,7 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 		}
 	})
 	// Failed undos quote the hosts' output: scrub the secrets that resolve.
-	secrets, _ := ld.invCfg.ResolveSecrets()
+	secrets, _ := ld.invCfg.ResolveSecrets(nil)
 	result.Scrub(secret.ForRun(secrets).Scrub)
 	lk.Release()
 	result.Finish()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
@@ -132,13 +133,12 @@ func (g *globals) checkOutput() error {
 	return nil
 }
 
+// isTerminal reports whether x is a terminal. /dev/null is a character
+// device too, and a run from cron or a systemd timer reads it: only a
+// terminal's ioctl answers.
 func isTerminal(x any) bool {
 	f, ok := x.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // readLine reads one answer from r, trimmed.

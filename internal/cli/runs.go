@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/ui"
 	"github.com/skiffdeploy/skiff/internal/version"
 )
 
@@ -80,9 +80,7 @@ rolled_back and rolled_back_by.`,
 				out = append(out, summarize(j))
 			}
 			if g.output == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
+				return ui.WriteJSON(g.stdout, struct {
 					Runs []runSummary `json:"runs"`
 				}{out})
 			}

@@ -116,6 +116,7 @@ $`)
 func TestRunsWithoutJournals(t *testing.T) {
 	inv := writeInventory(t)
 	if code, out, errs := skiffMain(t, "runs", "-i", inv, "-o", "json"); code != 0 || strings.TrimSpace(out) != `{
+  "format_version": 1,
   "runs": []
 }` {
 		t.Errorf("exit %d, %q, %s", code, out, errs)

@@ -26,7 +26,7 @@ task "command" "prune" {
 		t.Fatalf("the defaults: exit %d\n%s%s", code, out, errs)
 	}
 	code, _, errs := runValidateArgs(t, files, "-e", "release=1.0'; reboot; '")
-	if code != 1 || !strings.Contains(errs, "roles/site/role.hcl:5,21: error: Invalid value for variable: release must be a release label.") ||
+	if code != 1 || !strings.Contains(errs, "roles/site/role.hcl:5:21: error: Invalid value for variable: release must be a release label.") ||
 		!strings.Contains(errs, `var.release is "1.0'; reboot; '"`) {
 		t.Fatalf("exit %d\n%s", code, errs)
 	}

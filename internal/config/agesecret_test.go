@@ -118,7 +118,7 @@ secret "armored" {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	got, diags := inv.ResolveSecrets()
+	got, diags := inv.ResolveSecrets(nil)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -141,7 +141,7 @@ secret "armored" {
 	if err := os.Remove(filepath.Join(dir, "secrets.age")); err != nil {
 		t.Fatal(err)
 	}
-	if again, diags := inv.ResolveSecrets(); diags.HasErrors() || again["sumo"] != want["sumo"] {
+	if again, diags := inv.ResolveSecrets(nil); diags.HasErrors() || again["sumo"] != want["sumo"] {
 		t.Fatalf("second resolve: %v %v", again, diags)
 	}
 }
@@ -163,13 +163,13 @@ func TestAgeIdentityDefaults(t *testing.T) {
 		t.Fatal(diags)
 	}
 	t.Setenv(AgeIdentityEnv, "")
-	if got, diags := inv.ResolveSecrets(); diags.HasErrors() || got["a"] != "from-default" {
+	if got, diags := inv.ResolveSecrets(nil); diags.HasErrors() || got["a"] != "from-default" {
 		t.Fatalf("default identity: %v %v", got, diags)
 	}
 
 	inv, _ = loadInv(t, dir, `secret "a" { age = "env.age" }`)
 	t.Setenv(AgeIdentityEnv, envPath)
-	if got, diags := inv.ResolveSecrets(); diags.HasErrors() || got["a"] != "from-env" {
+	if got, diags := inv.ResolveSecrets(nil); diags.HasErrors() || got["a"] != "from-env" {
 		t.Fatalf("$%s: %v %v", AgeIdentityEnv, got, diags)
 	}
 }
@@ -215,7 +215,7 @@ func TestAgeSecretErrors(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatal(diags)
 			}
-			got, diags := inv.ResolveSecrets()
+			got, diags := inv.ResolveSecrets(nil)
 			if !diags.HasErrors() || len(got) != 0 {
 				t.Fatalf("got %v, %v", got, diags)
 			}

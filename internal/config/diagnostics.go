@@ -6,16 +6,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/skiffdeploy/skiff/internal/suggest"
 )
 
-// WriteDiagnostics prints diags as `file:line,col: summary: detail`, followed
+// WriteDiagnostics prints diags as `file:line:col: summary: detail`, followed
 // by the source line and a marker under the range, when the source is known.
 func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.File) {
-	for _, d := range diags {
+	for _, d := range Explain(diags) {
 		sev := "error"
 		if d.Severity == hcl.DiagWarning {
 			sev = "warning"
@@ -38,7 +42,7 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.
 		if known {
 			r = relocate(r, f.Bytes)
 		}
-		fmt.Fprintf(w, "%s:%d,%d: %s: %s\n", r.Filename, r.Start.Line, r.Start.Column, sev, msg)
+		fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", r.Filename, r.Start.Line, r.Start.Column, sev, msg)
 		if known {
 			if line, ok := sourceLine(f.Bytes, r.Start.Line); ok {
 				width := 1
@@ -91,4 +95,41 @@ func elemRange(expr hcl.Expression, i int, def hcl.Range) hcl.Range {
 		return t.Exprs[i].Range()
 	}
 	return expr.Range()
+}
+
+// unsupportedAttr is the name in HCL's "Unsupported attribute" detail.
+var unsupportedAttr = regexp.MustCompile(`attribute named "([^"]+)"`)
+
+// Explain rewrites HCL's diagnostics about an object's missing attribute
+// when the object is var: "Unknown variable", naming the variable and the
+// nearest declared one, rather than "This object does not have an attribute".
+func Explain(diags hcl.Diagnostics) hcl.Diagnostics {
+	for i, d := range diags {
+		if d.Summary != "Unsupported attribute" || d.Expression == nil || d.EvalContext == nil {
+			continue
+		}
+		m := unsupportedAttr.FindStringSubmatch(d.Detail)
+		tr, tdiags := hcl.AbsTraversalForExpr(d.Expression)
+		if m == nil || tdiags.HasErrors() || len(tr) < 2 || tr.RootName() != "var" {
+			continue
+		}
+		if step, ok := tr[1].(hcl.TraverseAttr); !ok || step.Name != m[1] {
+			continue
+		}
+		var declared []string
+		for ctx := d.EvalContext; ctx != nil; ctx = ctx.Parent() {
+			if v, ok := ctx.Variables["var"]; ok && v.Type().IsObjectType() {
+				for n := range v.Type().AttributeTypes() {
+					declared = append(declared, n)
+				}
+				break
+			}
+		}
+		sort.Strings(declared)
+		e := *d
+		e.Summary = "Unknown variable"
+		e.Detail = fmt.Sprintf("There is no variable named %q.%s", m[1], suggest.DidYouMean(m[1], declared))
+		diags[i] = &e
+	}
+	return diags
 }

@@ -5,6 +5,8 @@ import (
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/skiffdeploy/skiff/internal/suggest"
 )
 
 // CheckExtraVars returns an error for each -e name that nothing of the run
@@ -54,7 +56,7 @@ func CheckExtraVars(names []string, inv *Inventory, pb *Playbook) hcl.Diagnostic
 		}
 		reported[n] = true
 		detail := fmt.Sprintf("-e %s: no play, role or inventory of this run declares or reads var.%s, so the value would change nothing.", n, n)
-		switch near := Nearest(n, candidates); {
+		switch near := suggest.Nearest(n, candidates); {
 		case secrets[n]:
 			detail += fmt.Sprintf(" %s is a secret of the inventory (secret.%s): -e does not set secrets.", n, n)
 		case near != "":

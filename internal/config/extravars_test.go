@@ -165,26 +165,3 @@ func TestExtraVarsBrokenTemplate(t *testing.T) {
 		t.Errorf("a stray file stopped the check: %d diagnostics", len(d))
 	}
 }
-
-func TestNearest(t *testing.T) {
-	known := []string{"app_binary", "app_port", "app_version", "domain", "tls_cert_file", "tls_key_file"}
-	cases := map[string]string{
-		"app_verison":  "app_version", // two letters swapped
-		"app_versoin":  "app_version",
-		"app_binnary":  "app_binary",  // a letter added
-		"app_vrsion":   "app_version", // a letter dropped
-		"app_vresoin":  "app_version", // two edits in a long name
-		"dmoian":       "",            // two edits in a short one
-		"domian":       "domain",
-		"tls_crt_file": "tls_cert_file",
-		"tls_key_fil":  "tls_key_file",
-		"release":      "",
-		"port":         "",
-		"x":            "",
-	}
-	for name, want := range cases {
-		if got := Nearest(name, known); got != want {
-			t.Errorf("Nearest(%q) = %q, want %q", name, got, want)
-		}
-	}
-}

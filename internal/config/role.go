@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/skiffdeploy/skiff/internal/suggest"
 )
 
 // Variable is a role's variable block: a default, overridden by inventory,
@@ -121,7 +123,7 @@ func (l *Loader) LoadRole(name, dir string, kinds map[string]bool) (*Role, hcl.D
 				continue
 			}
 			if !kinds[t.Kind] {
-				diags = append(diags, errAt(b.LabelRanges[0], "Unknown task kind", fmt.Sprintf("There is no task kind %q; known kinds: %s.", t.Kind, sortedKeys(kinds))))
+				diags = append(diags, errAt(b.LabelRanges[0], "Unknown task kind", fmt.Sprintf("There is no task kind %q.%s Known kinds: %s.", t.Kind, suggest.DidYouMean(t.Kind, suggest.Keys(kinds)), sortedKeys(kinds))))
 				continue
 			}
 			seen := seenTask
@@ -145,10 +147,14 @@ func (l *Loader) LoadRole(name, dir string, kinds map[string]bool) (*Role, hcl.D
 			}
 		}
 	}
+	handlers := make([]string, len(r.Handlers))
+	for i, h := range r.Handlers {
+		handlers[i] = h.Name
+	}
 	for _, t := range append(append([]*Task{}, r.Tasks...), r.Handlers...) {
 		for i, n := range t.Notify {
 			if r.Handler(n) == nil {
-				diags = append(diags, errAt(elemRange(t.notifyExpr, i, t.NotifyRange), "Unknown handler", fmt.Sprintf("Task %s notifies %q, but role %q has no handler of that name.", t.ID(), n, name)))
+				diags = append(diags, errAt(elemRange(t.notifyExpr, i, t.NotifyRange), "Unknown handler", fmt.Sprintf("Task %s notifies %q, but role %q has no handler of that name.%s", t.ID(), n, name, suggest.DidYouMean(n, handlers))))
 			}
 		}
 	}

@@ -72,7 +72,7 @@ type diagError struct{ diags hcl.Diagnostics }
 // Error flattens the errors among the diagnostics, one line each.
 func (e *diagError) Error() string {
 	var errs []error
-	for _, d := range e.diags {
+	for _, d := range config.Explain(e.diags) {
 		if d.Severity != hcl.DiagError {
 			continue
 		}
@@ -81,7 +81,7 @@ func (e *diagError) Error() string {
 			msg += ": " + d.Detail
 		}
 		if r := d.Subject; r != nil {
-			msg = fmt.Sprintf("%s:%d,%d: %s", r.Filename, r.Start.Line, r.Start.Column, msg)
+			msg = fmt.Sprintf("%s:%d:%d: %s", r.Filename, r.Start.Line, r.Start.Column, msg)
 		}
 		errs = append(errs, errors.New(msg))
 	}
@@ -97,7 +97,7 @@ func diagnosticsOf(err error) []plan.Diagnostic {
 		return nil
 	}
 	var out []plan.Diagnostic
-	for _, d := range de.diags {
+	for _, d := range config.Explain(de.diags) {
 		if d.Severity != hcl.DiagError {
 			continue
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/skiffdeploy/skiff/internal/journal"
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/shell"
-	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
@@ -165,7 +164,7 @@ func (a *applier) rollbackPlay(ctx context.Context, hr *hostRun) string {
 	if len(problems) > 0 {
 		msg += " (" + strings.Join(problems, "; ") + ")"
 	}
-	e.told.HostDone(hr.host.Name, "", plan.StatusRolledBack, msg)
+	e.told.HostDone(hr.host.Name, "", "rolled back", msg)
 	return msg
 }
 

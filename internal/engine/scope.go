@@ -161,7 +161,7 @@ func Bind(reg module.Registry, t *config.Task, role *config.Role, ctx *hcl.EvalC
 	for name, a := range t.Attrs {
 		v, d := a.Expr.Value(ctx)
 		diags = append(diags, d...)
-		attrs[name] = module.Attr{Value: v, Range: a.Expr.Range()}
+		attrs[name] = module.Attr{Value: v, Range: a.Expr.Range(), NameRange: a.NameRange}
 	}
 	if diags.HasErrors() {
 		return nil, false, diags

@@ -32,7 +32,7 @@ secret "pw" { env = "SKIFF_TEST_PW" }
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	secrets, diags := cfg.ResolveSecrets()
+	secrets, diags := cfg.ResolveSecrets(nil)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -38,12 +38,12 @@ type told struct {
 
 func (o *told) PlayStarted(string, []string) {}
 func (o *told) HostTasks(string, int)        {}
-func (o *told) TaskDone(host, play, task string, status plan.TaskStatus, summary string) {
+func (o *told) TaskDone(host, play, task, status, summary string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.buf.WriteString(summary + "\n")
 }
-func (o *told) HostDone(host, play string, status plan.Status, err string) {
+func (o *told) HostDone(host, play, status, err string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.buf.WriteString(err + "\n")
@@ -78,7 +78,7 @@ task "command" "leak" {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	secrets, diags := invCfg.ResolveSecrets()
+	secrets, diags := invCfg.ResolveSecrets(nil)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -37,7 +37,7 @@ task "touch" "mark" { path = "DIR/${host.name}-${var.label}" }
 		t.Fatalf("summary %+v, want 3 failed", p.Summary)
 	}
 	for _, h := range p.Hosts {
-		if !strings.Contains(h.Error, "roles/r/role.hcl:5,") || !strings.Contains(h.Error, `var.label is "x; reboot"`) {
+		if !strings.Contains(h.Error, "roles/r/role.hcl:5:") || !strings.Contains(h.Error, `var.label is "x; reboot"`) {
 			t.Errorf("%s: %q does not say where and what", h.Name, h.Error)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/suggest"
 )
 
 // Host is one host with everything resolved.
@@ -224,7 +225,15 @@ func (inv *Inventory) match(term string) ([]string, error) {
 			return names, nil
 		}
 	}
-	return nil, fmt.Errorf("%q names no host or group of %s (groups: %s)", term, inv.File, strings.Join(inv.GroupNames(), ", "))
+	candidates := inv.GroupNames()
+	for _, h := range inv.Hosts {
+		candidates = append(candidates, h.Name)
+	}
+	hint := ""
+	if near := suggest.Nearest(term, candidates); near != "" {
+		hint = fmt.Sprintf("did you mean %q? ", near)
+	}
+	return nil, fmt.Errorf("%q names no host or group of %s (%sgroups: %s)", term, inv.File, hint, strings.Join(inv.GroupNames(), ", "))
 }
 
 // Intersect keeps the hosts of a that are also in b.

@@ -12,12 +12,15 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/skiffdeploy/skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/suggest"
 )
 
 // Attr is one evaluated task argument.
 type Attr struct {
 	Value cty.Value
-	Range hcl.Range
+	Range hcl.Range // the value's
+	// NameRange is where the argument's name is written, when known.
+	NameRange hcl.Range
 }
 
 // Args are a task's arguments, already evaluated for one host. Accessors
@@ -220,15 +223,29 @@ func (a *Args) Finish() hcl.Diagnostics {
 		}
 	}
 	sort.Strings(names)
+	known := make([]string, 0, len(a.used))
+	for n := range a.used {
+		if _, given := a.attrs[n]; !given {
+			known = append(known, n)
+		}
+	}
+	sort.Strings(known)
 	for _, n := range names {
 		a.diags = append(a.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Unsupported argument",
-			Detail:   fmt.Sprintf("The %s task %q has no argument named %q.", a.Kind, a.Name, n),
-			Subject:  a.attrs[n].Range.Ptr(),
+			Detail:   fmt.Sprintf("The %s task %q has no argument named %q.%s", a.Kind, a.Name, n, suggest.DidYouMean(n, known)),
+			Subject:  nameRange(a.attrs[n]).Ptr(),
 		})
 	}
 	return a.diags
+}
+
+func nameRange(at Attr) hcl.Range {
+	if at.NameRange.Filename != "" {
+		return at.NameRange
+	}
+	return at.Range
 }
 
 // AddDiagnostics records diagnostics produced elsewhere, such as those of a

@@ -11,20 +11,6 @@ const (
 	StatusChanged     Status = "changed"
 	StatusFailed      Status = "failed"
 	StatusUnreachable Status = "unreachable"
-	// StatusRolledBack is told while a run goes on, when a failed host's
-	// changes in its play were undone; the host ends failed.
-	StatusRolledBack Status = "rolled back"
-)
-
-// TaskStatus is how one task ended on a host, as a run goes on.
-type TaskStatus string
-
-// Task statuses.
-const (
-	TaskOK      TaskStatus = "ok"
-	TaskChanged TaskStatus = "changed"
-	TaskFailed  TaskStatus = "failed"
-	TaskSkipped TaskStatus = "skipped"
 )
 
 // Change is one task's change on one host.

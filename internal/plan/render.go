@@ -1,17 +1,16 @@
 package plan
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
-// WriteJSON prints p as one indented JSON document.
+// WriteJSON prints p as one indented JSON document (see ui.WriteJSON).
 func WriteJSON(w io.Writer, p *Plan) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(p)
+	return ui.WriteJSON(w, p)
 }
 
 // WriteText prints p for humans: per host, each change with its marker and,

@@ -1,4 +1,31 @@
-package config
+// Package suggest finds the name a misspelt one most likely meant, for
+// "did you mean" hints in diagnostics.
+package suggest
+
+import (
+	"fmt"
+	"sort"
+)
+
+// DidYouMean is " Did you mean "x"?" for the candidate nearest to name, or
+// "" when none is close: a sentence to append to a diagnostic's detail.
+func DidYouMean(name string, candidates []string) string {
+	if near := Nearest(name, candidates); near != "" {
+		return fmt.Sprintf(" Did you mean %q?", near)
+	}
+	return ""
+}
+
+// Keys returns a map's keys sorted, as candidates whose ties resolve the
+// same way every run.
+func Keys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
 
 // Nearest returns the candidate closest to name in edits (a letter added,
 // removed or changed, or two neighbours swapped), or "" when none is close

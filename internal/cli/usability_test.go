@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// A misspelt name in a role, playbook or on the command line is reported
+// at its file:line:col with the name it most likely meant.
+func TestDidYouMean(t *testing.T) {
+	t.Setenv("SKIFF_TEST_DB_PASSWORD", "s3cret")
+	for _, c := range []struct {
+		name       string
+		file, a, b string
+		args       []string
+		want       string
+	}{
+		{"kind", "roles/site/role.hcl", `task "service" "nginx"`, `task "servcie" "nginx"`, nil,
+			`roles/site/role.hcl:7:6: error: Unknown task kind: There is no task kind "servcie". Did you mean "service"?`},
+		{"argument", "roles/site/role.hcl", `state = "started"`, `state = "started"  enabeld = true`, nil,
+			`roles/site/role.hcl:7:61: error: Unsupported argument: The service task "nginx" has no argument named "enabeld". Did you mean "enabled"?`},
+		{"handler", "roles/site/role.hcl", `mode   = "0644"`, "mode   = \"0644\"\n  notify = [\"relaod\"]", nil,
+			`roles/site/role.hcl:6:13: error: Unknown handler: Task template.conf notifies "relaod", but role "site" has no handler of that name. Did you mean "reload"?`},
+		{"variable", "roles/site/templates/conf.tftpl", `${var.port}`, `${var.prot}`, nil,
+			`roles/site/templates/conf.tftpl:1:11: error: Unknown variable: There is no variable named "prot". Did you mean "port"?`},
+		{"play hosts", "playbooks/site.hcl", `hosts = "web"`, `hosts = "wbe"`, nil,
+			`playbooks/site.hcl:1:22: error: Unknown hosts: Play "web": "wbe" names no host or group of inv.hcl (did you mean "web"? groups: web, all).`},
+		{"limit", "inv.hcl", "", "", []string{"--limit", "wbe1"},
+			`--limit: "wbe1" names no host or group of inv.hcl (did you mean "web1"? groups: web, all)`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			files := baseFiles()
+			files["roles/site/role.hcl"] += `handler "service" "reload" { name = "nginx"  state = "reloaded" }` + "\n"
+			if c.a != "" {
+				if !strings.Contains(files[c.file], c.a) {
+					t.Fatalf("%s lacks %q", c.file, c.a)
+				}
+				files[c.file] = strings.Replace(files[c.file], c.a, c.b, 1)
+			}
+			code, _, errs := runValidateArgs(t, files, c.args...)
+			if code != 1 || !strings.Contains(errs, c.want) {
+				t.Errorf("exit %d, want 1 and %q in:\n%s", code, c.want, errs)
+			}
+		})
+	}
+}
+
+// A run from cron or a systemd timer reads /dev/null, a character device
+// but no terminal: apply must ask for --yes, not read "no" from it.
+func TestDevNullIsNoTerminal(t *testing.T) {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	var out, errb bytes.Buffer
+	code := Main([]string{"apply", "-i", "inv.hcl", "playbooks/site.hcl"}, null, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "no terminal to ask on: pass --yes") {
+		t.Errorf("apply </dev/null: exit %d\n%s", code, errb.String())
+	}
+}
+
+// exec on a host it cannot reach reports no exit code (the command never
+// ran) and exits 1.
+func TestExecUnreachableHasNoExitCode(t *testing.T) {
+	dir := t.TempDir()
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "id"), pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(dir, "inv.hcl")
+	if err := os.WriteFile(inv, []byte("host \"web1\" {\n  address     = \"127.0.0.1\"\n  port        = 1\n  private_key = \"id\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := Main([]string{"exec", "-i", inv, "--", "true"}, strings.NewReader(""), &out, &errb)
+	if code != 1 || !strings.HasPrefix(out.String(), "web1 | unreachable\n") {
+		t.Errorf("exec: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	code = Main([]string{"exec", "-i", inv, "-o", "json", "--", "true"}, strings.NewReader(""), &out, &errb)
+	var doc struct {
+		Hosts []map[string]any `json:"hosts"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || code != 1 || len(doc.Hosts) != 1 {
+		t.Fatalf("exec -o json: exit %d, %v\n%s", code, err, out.String())
+	}
+	if v, ok := doc.Hosts[0]["exit_code"]; !ok || v != nil || doc.Hosts[0]["status"] != "unreachable" {
+		t.Errorf("exec -o json: host %v, want status unreachable and exit_code null", doc.Hosts[0])
+	}
+}
