@@ -48,7 +48,7 @@ type lockLog struct {
 	mu     sync.Mutex
 	peeks  []string
 	locks  []string
-	refuse string // host whose Prepare fails
+	refuse string // host whose Take fails
 	bad    bool   // a change was applied before a lock
 }
 
