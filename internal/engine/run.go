@@ -61,7 +61,7 @@ func (e *Engine) Apply(ctx context.Context, c Changes) *plan.Plan {
 		// Each play: read its tasks; at the first change, lock and read
 		// again; apply in order, reading what follows a change again;
 		// run the notified handlers; roll back a host's play on failure.
-		{name: "plays: read, lock, read again, apply, verify", do: playAll},
+		{name: "plays: read, lock at the first change, read again, apply", do: playAll},
 	})
 }
 
