@@ -316,16 +316,20 @@ func (g *globals) run(ctx context.Context, ld *loaded, changes *engine.Changes) 
 		ld.engine.Dial = g.dialer()
 	}
 	ld.engine.Warn = g.warnf
+	var helper *hostprobe.Binary
 	if !g.noHelper {
 		if b, err := hostprobe.Self(); err == nil {
-			ld.engine.Helper = b
+			helper = b
+			ld.engine.HelperPath = b.RemotePath()
 		}
 	}
 	var p *plan.Plan
 	if changes == nil {
 		p = ld.engine.Plan(ctx)
 	} else {
-		p = ld.engine.Apply(ctx, *changes)
+		c := *changes
+		c.Helper = helper
+		p = ld.engine.Apply(ctx, c)
 	}
 	progress.Close()
 	return p

@@ -8,6 +8,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/hostprobe"
 	"github.com/skiffdeploy/skiff/internal/journal"
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/plan"
@@ -35,6 +36,9 @@ type Changes struct {
 	// digests under Engine.ContentKey): a task that would write other
 	// content, or content where the plan wrote none, fails instead.
 	Pinned plan.Contents
+	// Helper, when set, is the probe helper the apply copies to the hosts
+	// that can run it and lack it, at Engine.HelperPath.
+	Helper *hostprobe.Binary
 }
 
 // changer is what a run does with the changes it reads: a plan's
@@ -169,8 +173,8 @@ func (a *applier) revert(ctx context.Context, p *config.Play, completed []*hostR
 // probed with sh, and the user told why.
 func (a *applier) installHelpers(ctx context.Context, runs map[string]*hostRun) {
 	e := a.e
-	if e.Helper == nil {
-		return
+	if a.Helper == nil || a.Helper.RemotePath() != e.HelperPath {
+		return // none to copy, or not the one the probes use
 	}
 	var hosts []*hostRun
 	for _, hr := range runs {
@@ -179,25 +183,26 @@ func (a *applier) installHelpers(ctx context.Context, runs map[string]*hostRun) 
 		}
 	}
 	Parallel(len(hosts), e.forks(), func(i int) {
-		e.installHelper(ctx, hosts[i].host.Name, hosts[i].conn, hosts[i].facts)
+		a.installHelper(ctx, hosts[i].host.Name, hosts[i].conn, hosts[i].facts)
 	})
 }
 
-func (e *Engine) installHelper(ctx context.Context, host string, t transport.Transport, facts cty.Value) {
+func (a *applier) installHelper(ctx context.Context, host string, t transport.Transport, facts cty.Value) {
+	e := a.e
 	if _, ok := e.helpers.Load(host); ok {
 		return
 	}
 	if facts == cty.NilVal || !facts.Type().IsObjectType() || !facts.Type().HasAttribute("arch") {
 		return
 	}
-	if arch := facts.GetAttr("arch"); arch.IsNull() || !e.Helper.Fits(arch.AsString()) {
+	if arch := facts.GetAttr("arch"); arch.IsNull() || !a.Helper.Fits(arch.AsString()) {
 		return
 	}
-	if err := e.Helper.Install(ctx, t); err != nil {
+	if err := a.Helper.Install(ctx, t); err != nil {
 		if e.Warn != nil {
 			e.Warn("%s: the probe helper could not be installed, probing with sh: %s", host, e.Scope.Scrub(err.Error()))
 		}
 		return
 	}
-	e.helpers.Store(host, e.Helper.RemotePath())
+	e.helpers.Store(host, e.HelperPath)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/config"
-	"github.com/skiffdeploy/skiff/internal/hostprobe"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/journal"
 	"github.com/skiffdeploy/skiff/internal/module"
@@ -41,10 +40,10 @@ type Engine struct {
 	// apply binds the tasks with them while connecting and sends their
 	// probes with the lock (see speculate.go).
 	FactsDir string
-	// Helper, when set, is copied to the hosts that can run it by the
-	// first apply that finds it missing, and then answers their probes
-	// (package hostprobe). Nil probes with sh alone.
-	Helper *hostprobe.Binary
+	// HelperPath, when set, is where the hosts that have skiff's probe
+	// helper keep it (hostprobe.Binary.RemotePath): it answers their
+	// probes. "" probes with sh alone. Apply copies it (Changes.Helper).
+	HelperPath string
 	// ContentKey, when set, makes the run record on every change that
 	// writes content (module.ContentWriter) where it comes from and its
 	// digest under this key (plan.Change.Content): a saved plan pins it.

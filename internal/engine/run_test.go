@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/skiffdeploy/skiff/internal/hostprobe"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/journal"
 	"github.com/skiffdeploy/skiff/internal/plan"
@@ -22,11 +23,12 @@ import (
 // changer. Those are Changes, which only Apply takes.
 func TestPlanHoldsNoMeansOfChange(t *testing.T) {
 	forbidden := map[reflect.Type]bool{
-		reflect.TypeFor[Locker]():          true,
-		reflect.TypeFor[*journal.Writer](): true,
-		reflect.TypeFor[plan.Contents]():   true,
-		reflect.TypeFor[Changes]():         true,
-		reflect.TypeFor[*applier]():        true,
+		reflect.TypeFor[Locker]():            true,
+		reflect.TypeFor[*journal.Writer]():   true,
+		reflect.TypeFor[plan.Contents]():     true,
+		reflect.TypeFor[Changes]():           true,
+		reflect.TypeFor[*applier]():          true,
+		reflect.TypeFor[*hostprobe.Binary](): true, // copies itself to hosts
 	}
 	for _, typ := range []reflect.Type{reflect.TypeFor[Engine](), reflect.TypeFor[planner]()} {
 		for i := range typ.NumField() {
