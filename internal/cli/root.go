@@ -42,6 +42,7 @@ type globals struct {
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	varFiles       []string
 	stdinTTY       bool
 	stderrTTY      bool
 
@@ -121,7 +122,8 @@ func addCommon(cmd *cobra.Command, g *globals, withPlaybook bool) {
 	askBecomePassword(cmd, g)
 	if withPlaybook {
 		f.BoolVar(&g.noHelper, "no-probe-helper", false, "probe with sh alone: never copy skiff to hosts as a probe helper, nor use a copy there")
-		f.StringArrayVarP(&g.extra, "extra-var", "e", nil, "key=value variable, highest precedence (repeatable); a name nothing of the run declares or reads is an error")
+		f.StringArrayVarP(&g.extra, "extra-var", "e", nil, "NAME=VALUE variable, highest precedence (repeatable); VALUE is a string, or an HCL list, object or quoted string when it starts with [, { or \"; a name nothing of the run declares or reads is an error")
+		f.StringArrayVar(&g.varFiles, "var-file", nil, "file of NAME = VALUE variables (HCL, or JSON when it ends in .json), below -e in precedence (repeatable; later files win)")
 		f.StringArrayVar(&g.rolesPath, "roles-path", nil, "further folder to look for roles in (repeatable)")
 	}
 }

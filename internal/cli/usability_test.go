@@ -104,3 +104,33 @@ func TestExecUnreachableHasNoExitCode(t *testing.T) {
 		t.Errorf("exec -o json: host %v, want status unreachable and exit_code null", doc.Hosts[0])
 	}
 }
+
+// -e takes an HCL list; a --var-file name that nothing reads is a warning
+// at its line, and validate still passes.
+func TestVarFileAndListValues(t *testing.T) {
+	t.Setenv("SKIFF_TEST_DB_PASSWORD", "s3cret")
+	files := baseFiles()
+	files["roles/site/role.hcl"] += `variable "cidrs" { default = [] }
+task "command" "allow" {
+  command = "echo ${join(" ", var.cidrs)}"
+  unless  = "true"
+}
+`
+	if code, _, errs := runValidateArgs(t, files, "-e", `cidrs=["198.51.100.0/24", "203.0.113.0/24"]`); code != 0 {
+		t.Fatalf("-e with a list: exit %d\n%s", code, errs)
+	}
+	if code, _, errs := runValidateArgs(t, files, "-e", `cidrs=198.51.100.0/24`); code != 1 || !strings.Contains(errs, "list") {
+		t.Errorf("-e with a string where a list is needed: exit %d\n%s", code, errs)
+	}
+	varFile := filepath.Join(t.TempDir(), "vars.hcl")
+	if err := os.WriteFile(varFile, []byte("port  = 8080\nprot  = 1\ncidrs = [\"10.0.0.0/8\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runValidateArgs(t, files, "--var-file", varFile)
+	if want := varFile + ":2:1: warning: Undeclared variable: No play, role or inventory of this run declares or reads var.prot, so this value changes nothing. Did you mean port?"; code != 0 || !strings.Contains(errs, want) {
+		t.Errorf("--var-file: exit %d, want 0 and %q\n%s%s", code, want, out, errs)
+	}
+	if code, _, errs := runValidateArgs(t, files, "--var-file", varFile+".missing"); code != 1 || !strings.Contains(errs, "vars.hcl.missing") {
+		t.Errorf("a missing var file: exit %d\n%s", code, errs)
+	}
+}
