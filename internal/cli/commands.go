@@ -34,6 +34,21 @@ with the offending source line. Exit 1 on any error.`,
 			for _, r := range ld.book.Roles {
 				tasks += len(r.Tasks)
 			}
+			if g.output == "json" {
+				diags := g.diags
+				if diags == nil {
+					diags = []config.Diagnostic{}
+				}
+				return ui.WriteJSON(g.stdout, struct {
+					Mode        string              `json:"mode"`
+					Valid       bool                `json:"valid"`
+					Hosts       int                 `json:"hosts"`
+					Plays       int                 `json:"plays"`
+					Roles       int                 `json:"roles"`
+					Tasks       int                 `json:"tasks"`
+					Diagnostics []config.Diagnostic `json:"diagnostics"`
+				}{"validate", true, len(ld.inv.Hosts), len(ld.book.Plays), len(ld.book.Roles), tasks, diags})
+			}
 			fmt.Fprintf(g.stdout, "%s and %s are valid: %d host(s), %d play(s), %d role(s), %d task(s)\n",
 				g.inventory, args[0], len(ld.inv.Hosts), len(ld.book.Plays), len(ld.book.Roles), tasks)
 			return nil

@@ -16,8 +16,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
 // exitError carries an exit code through cobra without printing twice.
@@ -43,6 +45,7 @@ type globals struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	varFiles       []string
+	diags          []config.Diagnostic // printed so far, for --output json
 	stdinTTY       bool
 	stderrTTY      bool
 
@@ -56,7 +59,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 1 && args[0] == hostprobe.Subcommand {
 		return hostprobe.Main(stdin, stdout, stderr)
 	}
-	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr,
+	out := &countingWriter{w: stdout}
+	g := &globals{stdin: stdin, stdout: out, stderr: stderr,
 		stdinTTY: isTerminal(stdin), stderrTTY: isTerminal(stderr)}
 	root := newRoot(g)
 	root.SetArgs(args)
@@ -67,15 +71,68 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	err := root.ExecuteContext(ctx)
 	var ee exitError
+	code := 0
 	switch {
 	case err == nil:
-		return 0
 	case errors.As(err, &ee):
-		return ee.code
+		code = ee.code
 	default:
 		fmt.Fprintf(stderr, "skiff: %v\n", err)
-		return 1
+		code = 1
 	}
+	// Under --output json a failure that printed no document (bad input,
+	// a config error) still prints one: the error and the diagnostics.
+	if code != 0 && out.n == 0 && wantsJSON(g, args) {
+		doc := errorDoc{Error: "exit " + fmt.Sprint(code), Diagnostics: g.diags}
+		if err != nil && !errors.As(err, &ee) {
+			doc.Error = err.Error()
+		} else if len(g.diags) > 0 {
+			doc.Error = "configuration is not valid"
+		}
+		if doc.Diagnostics == nil {
+			doc.Diagnostics = []config.Diagnostic{}
+		}
+		_ = ui.WriteJSON(out, doc)
+	}
+	return code
+}
+
+// errorDoc is the JSON document of a command that failed before printing
+// its own.
+type errorDoc struct {
+	Error       string              `json:"error"`
+	Diagnostics []config.Diagnostic `json:"diagnostics"`
+}
+
+// wantsJSON reports whether the command line asks for JSON output, also
+// when the flags could not be parsed.
+func wantsJSON(g *globals, args []string) bool {
+	if g.output == "json" {
+		return true
+	}
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-ojson" || a == "--output=json" || a == "-o=json" ||
+			(a == "-o" || a == "--output") && i+1 < len(args) && args[i+1] == "json" {
+			return true
+		}
+	}
+	return false
+}
+
+// countingWriter counts what was written, to know whether a command
+// printed its document.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
 }
 
 func newRoot(g *globals) *cobra.Command {

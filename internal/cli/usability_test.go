@@ -134,3 +134,51 @@ task "command" "allow" {
 		t.Errorf("a missing var file: exit %d\n%s", code, errs)
 	}
 }
+
+// Under --output json every outcome is one JSON document on stdout: a
+// valid configuration, a configuration error (its diagnostics as objects,
+// with file, line and column) and bad flags alike.
+func TestValidateJSON(t *testing.T) {
+	t.Setenv("SKIFF_TEST_DB_PASSWORD", "s3cret")
+	type doc struct {
+		FormatVersion int    `json:"format_version"`
+		Mode          string `json:"mode"`
+		Valid         bool   `json:"valid"`
+		Tasks         int    `json:"tasks"`
+		Error         string `json:"error"`
+		Diagnostics   []struct {
+			Severity, Summary, Detail string
+			Range                     *struct {
+				File         string
+				Line, Column int
+			}
+		} `json:"diagnostics"`
+	}
+	parse := func(t *testing.T, out string) doc {
+		t.Helper()
+		var d doc
+		if err := json.Unmarshal([]byte(out), &d); err != nil || d.FormatVersion != 1 {
+			t.Fatalf("stdout is not one JSON document: %v\n%s", err, out)
+		}
+		return d
+	}
+	code, out, errs := runValidateArgs(t, baseFiles(), "-o", "json")
+	if d := parse(t, out); code != 0 || d.Mode != "validate" || !d.Valid || d.Tasks != 2 || len(d.Diagnostics) != 0 {
+		t.Errorf("valid: exit %d, %+v\n%s", code, d, errs)
+	}
+	files := baseFiles()
+	files["roles/site/role.hcl"] = strings.Replace(files["roles/site/role.hcl"], `task "service"`, `task "servcie"`, 1)
+	code, out, _ = runValidateArgs(t, files, "-o", "json")
+	d := parse(t, out)
+	if code != 1 || d.Error == "" || len(d.Diagnostics) != 1 {
+		t.Fatalf("invalid: exit %d, %+v", code, d)
+	}
+	if g := d.Diagnostics[0]; g.Severity != "error" || g.Summary != "Unknown task kind" || g.Range == nil ||
+		!strings.HasSuffix(g.Range.File, "roles/site/role.hcl") || g.Range.Line != 7 || g.Range.Column != 6 {
+		t.Errorf("diagnostic: %+v %+v", g, g.Range)
+	}
+	code, out, _ = runValidateArgs(t, baseFiles(), "--no-such-flag", "-o", "json")
+	if d := parse(t, out); code != 1 || !strings.Contains(d.Error, "no-such-flag") {
+		t.Errorf("bad flag: exit %d, %+v", code, d)
+	}
+}
