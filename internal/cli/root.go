@@ -151,7 +151,8 @@ Nothing reaches a host without -i: there is no default inventory.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	// skiff completion bash|zsh|fish|powershell prints a completion script.
+	root.CompletionOptions.HiddenDefaultCmd = false
 	root.AddCommand(
 		newValidateCmd(g),
 		newInventoryCmd(g),
@@ -168,6 +169,7 @@ Nothing reaches a host without -i: there is no default inventory.`,
 // addCommon registers the flags shared by commands that reach hosts.
 func addCommon(cmd *cobra.Command, g *globals, withPlaybook bool) {
 	f := cmd.Flags()
+	defer completeCommon(cmd, g, withPlaybook)
 	f.StringVarP(&g.inventory, "inventory", "i", "", "inventory file (required; there is no default)")
 	f.StringVarP(&g.limit, "limit", "l", "", "hosts or groups, comma-separated; !name excludes (e.g. web,!web2)")
 	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json (one JSON document on stdout)")

@@ -182,3 +182,24 @@ func TestValidateJSON(t *testing.T) {
 		t.Errorf("bad flag: exit %d, %+v", code, d)
 	}
 }
+
+// skiff completion prints shell scripts; --limit completes the inventory's
+// hosts and groups, after what is typed before the last comma.
+func TestCompletion(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		var out, errb bytes.Buffer
+		if code := Main([]string{"completion", sh}, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), "skiff") {
+			t.Errorf("completion %s: exit %d\n%s", sh, code, errb.String())
+		}
+	}
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inv.hcl")
+	os.WriteFile(inv, []byte("host \"web1\" {\n  address = \"10.0.0.1\"\n  groups  = [\"web\"]\n}\nhost \"db1\" {\n  address = \"10.0.0.2\"\n}\n"), 0o644)
+	var out, errb bytes.Buffer
+	Main([]string{"__complete", "plan", "-i", inv, "--limit", "web,"}, strings.NewReader(""), &out, &errb)
+	for _, want := range []string{"web,db1\n", "web,!web1\n", "web,all\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--limit completion lacks %q:\n%s", want, out.String())
+		}
+	}
+}
