@@ -17,6 +17,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/module/builtin"
 )
 
 // exitError carries an exit code through cobra without printing twice.
@@ -52,7 +53,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// On a host, skiff is its own probe helper (see package hostprobe),
 	// started once per probe batch: no command tree, no flags.
 	if len(args) == 1 && args[0] == hostprobe.Subcommand {
-		return hostprobe.Main(stdin, stdout, stderr)
+		return hostprobe.Main(builtin.Answerers(), stdin, stdout, stderr)
 	}
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr,
 		stdinTTY: isTerminal(stdin), stderrTTY: isTerminal(stderr)}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/module/builtin"
 	"github.com/skiffdeploy/skiff/internal/module/filestate"
 )
 
@@ -15,7 +16,7 @@ import (
 // with SKIFF_TEST_PROBE_HELPER set: it is then the probe helper.
 func TestMain(m *testing.M) {
 	if os.Getenv("SKIFF_TEST_PROBE_HELPER") != "" && len(os.Args) == 2 && os.Args[1] == hostprobe.Subcommand {
-		os.Exit(hostprobe.Main(os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(hostprobe.Main(builtin.Answerers(), os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

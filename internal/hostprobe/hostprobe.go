@@ -23,30 +23,11 @@ import (
 	"syscall"
 
 	"github.com/skiffdeploy/skiff/internal/module"
-	"github.com/skiffdeploy/skiff/internal/module/apt"
-	"github.com/skiffdeploy/skiff/internal/module/filestate"
-	"github.com/skiffdeploy/skiff/internal/module/group"
-	"github.com/skiffdeploy/skiff/internal/module/mysql"
-	"github.com/skiffdeploy/skiff/internal/module/service"
 	"github.com/skiffdeploy/skiff/internal/module/shell"
-	"github.com/skiffdeploy/skiff/internal/module/ufw"
-	"github.com/skiffdeploy/skiff/internal/module/user"
 )
 
 // Subcommand is the skiff subcommand that runs the helper (hidden from help).
 const Subcommand = "probe-helper"
-
-// answerers are the native kinds the helper knows.
-var answerers = map[string]module.NativeAnswerer{
-	apt.NativePackages:   apt.AnswerPackages,
-	filestate.NativeFile: filestate.AnswerFiles,
-	filestate.NativeStat: filestate.AnswerStats,
-	service.NativeUnit:   service.AnswerUnits,
-	ufw.NativeFirewall:   ufw.AnswerFirewalls,
-	user.NativeUser:      user.AnswerUsers,
-	group.NativeGroup:    group.AnswerGroups,
-	mysql.NativeQueries:  mysql.AnswerQueries,
-}
 
 // Batch is what the engine sends the helper: the tasks' probes and the
 // token of the frames around each output.
@@ -69,8 +50,10 @@ const parallel = 16
 
 // Serve reads a Batch from in and writes every item's output to out,
 // framed and in order: "@@TOKEN begin I\n", the output, "\n@@TOKEN end I
-// EXIT\n". Fragments' stderr goes to stderr.
-func Serve(in io.Reader, out, stderr io.Writer) error {
+// EXIT\n". answerers are the native kinds it knows (the kinds' registry
+// lists them); the items of other kinds run as sh. Fragments' stderr goes
+// to stderr.
+func Serve(answerers map[string]module.NativeAnswerer, in io.Reader, out, stderr io.Writer) error {
 	var b Batch
 	if err := json.NewDecoder(in).Decode(&b); err != nil {
 		return fmt.Errorf("reading the probe batch: %w", err)
@@ -207,9 +190,10 @@ func runSh(fragment string, stdout, stderr *bytes.Buffer) module.Probed {
 	return p
 }
 
-// Main is the helper's entry point: skiff probe-helper, the batch on stdin.
-func Main(stdin io.Reader, stdout, stderr io.Writer) int {
-	if err := Serve(stdin, stdout, stderr); err != nil {
+// Main is the helper's entry point: skiff probe-helper, the batch on
+// stdin, answered natively with answerers where they allow.
+func Main(answerers map[string]module.NativeAnswerer, stdin io.Reader, stdout, stderr io.Writer) int {
+	if err := Serve(answerers, stdin, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "skiff probe helper:", err)
 		return 1
 	}

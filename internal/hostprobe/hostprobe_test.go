@@ -16,9 +16,14 @@ import (
 
 func serve(t *testing.T, b Batch) (string, string) {
 	t.Helper()
+	return serveWith(t, filestate.Natives, b)
+}
+
+func serveWith(t *testing.T, answerers map[string]module.NativeAnswerer, b Batch) (string, string) {
+	t.Helper()
 	data, _ := json.Marshal(b)
 	var out, errOut bytes.Buffer
-	if err := Serve(bytes.NewReader(data), &out, &errOut); err != nil {
+	if err := Serve(answerers, bytes.NewReader(data), &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	return out.String(), errOut.String()
@@ -102,9 +107,8 @@ func TestScriptRunsTheHelperOrExits127(t *testing.T) {
 // A native answerer that panics costs nothing but speed: its items run as
 // sh, and the helper says why on stderr.
 func TestServeFallsBackWhenAnAnswererPanics(t *testing.T) {
-	answerers["test-panic"] = func([][]byte) []module.NativeAnswer { panic("boom") }
-	defer delete(answerers, "test-panic")
-	out, errOut := serve(t, Batch{Token: "t", Items: []Item{{Index: 0, Sh: "echo from sh", Kind: "test-panic", Query: []byte("{}")}}})
+	answerers := map[string]module.NativeAnswerer{"test-panic": func([][]byte) []module.NativeAnswer { panic("boom") }}
+	out, errOut := serveWith(t, answerers, Batch{Token: "t", Items: []Item{{Index: 0, Sh: "echo from sh", Kind: "test-panic", Query: []byte("{}")}}})
 	if out != "@@t begin 0\nfrom sh\n\n@@t end 0 0\n" {
 		t.Errorf("output %q", out)
 	}
