@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/skiffdeploy/skiff/internal/wire"
 )
 
 // The lock file is JSON, one top-level field per line, so that the remote
@@ -44,10 +46,6 @@ type record struct {
 	HostHeartbeat int64     `json:"host_heartbeat"`
 }
 
-// heredoc is the quoted heredoc delimiter of the JSON body. Every line of
-// the body starts with "{", "}" or two spaces, so no line can equal it.
-const heredoc = "SKIFF_LOCK_JSON"
-
 // body renders info as the first lines of the lock file, up to and with the
 // comma after "heartbeat", and returns the exact "run_id" line too.
 func body(info Info) (text, runIDLine string, err error) {
@@ -70,9 +68,6 @@ func body(info Info) (text, runIDLine string, err error) {
 		return "", "", fmt.Errorf("unexpected JSON layout %q", b)
 	}
 	for _, line := range strings.Split(s, "\n") {
-		if line == heredoc {
-			return "", "", fmt.Errorf("lock JSON contains the heredoc delimiter")
-		}
 		if strings.HasPrefix(line, `  "run_id": `) {
 			runIDLine = line
 		}
@@ -136,7 +131,7 @@ show() { echo "--- lock"; cat "$lock"; }
 		b.WriteString("ours() { grep -qxF -e " + shQuote(runIDLine) + ` "$lock"; }` + "\n")
 	}
 	if jsonBody != "" {
-		b.WriteString("write() {\n\t{\n\t\tcat <<'" + heredoc + "'\n" + jsonBody + heredoc + "\n")
+		b.WriteString("write() {\n\t{\n\t\t" + wire.Heredoc("cat", jsonBody))
 		b.WriteString(`		printf '  "host_started": %s,\n  "host_heartbeat": %s\n}\n' "$1" "$now"
 	} >"$lock.tmp" && mv -f "$lock.tmp" "$lock"
 }
