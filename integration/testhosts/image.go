@@ -67,7 +67,7 @@ func EnsureImage(ctx context.Context, suite string) (string, error) {
 }
 
 // RepoRoot returns the skiff repository root: the folder holding the go.mod
-// of module "skiff", searched upwards from this source file (when the build
+// of module "github.com/skiffdeploy/skiff", searched upwards from this source file (when the build
 // kept its path) and then from the working directory.
 func RepoRoot() (string, error) {
 	var starts []string
@@ -99,7 +99,7 @@ func isSkiffModule(gomod string) bool {
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
-			return f[1] == "skiff"
+			return f[1] == "github.com/skiffdeploy/skiff"
 		}
 	}
 	return false
