@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // runIDs returns n run ids, oldest first, in NewRunID's format.
@@ -58,7 +59,7 @@ func names(t *testing.T, dir string) []string {
 
 func prune(t *testing.T, root, current string, keep int) string {
 	t.Helper()
-	res, err := (&localTransport{}).Run(context.Background(), pruneScript(root, current, keep))
+	res, err := (&transporttest.Local{}).Run(context.Background(), pruneScript(root, current, keep))
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("prune: %v, exit %d: %s", err, res.ExitCode, res.Stderr)
 	}
