@@ -1,14 +1,14 @@
 package engine
 
 import (
-	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
-
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func TestProbeBatchFramesEachResult(t *testing.T) {
