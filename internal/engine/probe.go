@@ -121,7 +121,7 @@ func itemOf(m module.Module) probeItem {
 	return it
 }
 
-// token is a fresh random marker for a script's output.
+// token is a fresh random word (run ids, the lock guard's marker).
 func token() string { return string(wire.NewToken()) }
 
 // tail returns the last lines of b, for error messages (cut by
