@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzSplitOneLineBlocks$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
 	$(GO) test ./internal/module/template -run '^$$' -fuzz '^FuzzRenderTemplate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
 	$(GO) test ./internal/module/apt -run '^$$' -fuzz '^FuzzParseControl$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
+	$(GO) test ./internal/wire -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
 
 # integration needs a Docker engine (see .ci/run); it builds the test-host image once.
 integration: build

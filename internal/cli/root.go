@@ -19,6 +19,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/module/builtin"
 	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
@@ -57,7 +58,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// On a host, skiff is its own probe helper (see package hostprobe),
 	// started once per probe batch: no command tree, no flags.
 	if len(args) == 1 && args[0] == hostprobe.Subcommand {
-		return hostprobe.Main(stdin, stdout, stderr)
+		return hostprobe.Main(builtin.Answerers(), stdin, stdout, stderr)
 	}
 	out := &countingWriter{w: stdout}
 	g := &globals{stdin: stdin, stdout: out, stderr: stderr,

@@ -14,8 +14,8 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/lock"
-	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // testLocker is a locker of a new run whose locks live in store; its
@@ -59,15 +59,15 @@ func TestLockerTakesOverOnlyDeadRunsOfThisMachine(t *testing.T) {
 			if c.edit != nil {
 				c.edit(&holder)
 			}
-			if _, _, err := store.Acquire(ctx, &moduletest.Local{}, "web1", holder, time.Minute); err != nil {
+			if _, _, err := store.Acquire(ctx, &transporttest.Local{}, "web1", holder, time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			var warnings []string
 			lk := testLocker(t, store, &warnings)
 			h := &inventory.Host{Name: "web1"}
-			peekErr := lk.peek(ctx, h, &moduletest.Local{})
-			err := lk.acquire(ctx, h, &moduletest.Local{})
-			got, serr := store.Status(ctx, &moduletest.Local{})
+			peekErr := lk.peek(ctx, h, &transporttest.Local{})
+			err := lk.acquire(ctx, h, &transporttest.Local{})
+			got, serr := store.Status(ctx, &transporttest.Local{})
 			if serr != nil {
 				t.Fatal(serr)
 			}
@@ -91,7 +91,7 @@ func TestLockerTakesOverOnlyDeadRunsOfThisMachine(t *testing.T) {
 // held reports whether the locker's check before a change on host passes.
 func held(t *testing.T, lk *locker, host string) bool {
 	t.Helper()
-	res, err := (&moduletest.Local{}).Run(context.Background(), lk.Held(host))
+	res, err := (&transporttest.Local{}).Run(context.Background(), lk.Held(host))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,17 +107,17 @@ func TestLockerCheckBeforeEachChange(t *testing.T) {
 	var warnings []string
 	lk := testLocker(t, store, &warnings)
 	h := &inventory.Host{Name: "web1"}
-	if err := lk.acquire(ctx, h, &moduletest.Local{}); err != nil {
+	if err := lk.acquire(ctx, h, &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if !held(t, lk, "web1") || held(t, lk, "web2") {
 		t.Fatalf("held: web1 %v (locked), web2 %v (never locked)", held(t, lk, "web1"), held(t, lk, "web2"))
 	}
-	if _, err := store.ForceRelease(ctx, &moduletest.Local{}); err != nil {
+	if _, err := store.ForceRelease(ctx, &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	bob := lock.Info{Owner: "bob@desk", RunID: "20260102T130000-bob", Command: "apply", PID: 7}
-	if _, _, err := store.Acquire(ctx, &moduletest.Local{}, "web1", bob, time.Minute); err != nil {
+	if _, _, err := store.Acquire(ctx, &transporttest.Local{}, "web1", bob, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if held(t, lk, "web1") {
@@ -135,7 +135,7 @@ func TestLockerCheckBeforeEachChange(t *testing.T) {
 		t.Errorf("Confirm on a host never locked = %v", err)
 	}
 	lk.release()
-	if got, _ := store.Status(ctx, &moduletest.Local{}); got == nil || got.RunID != bob.RunID {
+	if got, _ := store.Status(ctx, &transporttest.Local{}); got == nil || got.RunID != bob.RunID {
 		t.Errorf("the run's release removed the new holder's lock: %+v", got)
 	}
 }
@@ -155,10 +155,10 @@ func TestLockerHeartbeatNoticesALostLock(t *testing.T) {
 	})
 	lk.store, lk.every = store, 20*time.Millisecond
 	t.Cleanup(lk.release)
-	if err := lk.acquire(ctx, &inventory.Host{Name: "web1"}, &moduletest.Local{}); err != nil {
+	if err := lk.acquire(ctx, &inventory.Host{Name: "web1"}, &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.ForceRelease(ctx, &moduletest.Local{}); err != nil {
+	if _, err := store.ForceRelease(ctx, &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(30 * time.Second); len(lk.Lost()) == 0; time.Sleep(10 * time.Millisecond) {
@@ -175,7 +175,7 @@ func TestLockerHeartbeatNoticesALostLock(t *testing.T) {
 	}
 	mu.Unlock()
 	bob := lock.Info{Owner: "bob@desk", RunID: "20260102T130000-bob", Command: "apply", PID: 7}
-	if _, _, err := store.Acquire(ctx, &moduletest.Local{}, "web1", bob, time.Minute); err != nil {
+	if _, _, err := store.Acquire(ctx, &transporttest.Local{}, "web1", bob, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	lk.release()
