@@ -58,56 +58,6 @@ with the offending source line. Exit 1 on any error.`,
 	return cmd
 }
 
-func newInventoryCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "inventory -i INVENTORY [--limit SEL]",
-		Short: "List hosts, their addresses, users and groups",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			ld, err := g.loadInventory(config.NewLoader())
-			if err != nil {
-				return err
-			}
-			hosts := ld.limit
-			if hosts == nil {
-				hosts = ld.inv.Hosts
-			}
-			if g.output == "json" {
-				type jh struct {
-					Name    string   `json:"name"`
-					Address string   `json:"address"`
-					User    string   `json:"user"`
-					Port    int      `json:"port"`
-					Become  bool     `json:"become"`
-					Bastion string   `json:"bastion,omitempty"`
-					Groups  []string `json:"groups"`
-				}
-				doc := struct {
-					Hosts  []jh                `json:"hosts"`
-					Groups map[string][]string `json:"groups"`
-				}{Groups: map[string][]string{}}
-				for _, h := range hosts {
-					doc.Hosts = append(doc.Hosts, jh{h.Name, h.Address, h.Conn.User, h.Conn.Port, h.Conn.Become, h.Conn.Bastion, h.Groups})
-					for _, gr := range h.Groups {
-						doc.Groups[gr] = append(doc.Groups[gr], h.Name)
-					}
-				}
-				return ui.WriteJSON(g.stdout, doc)
-			}
-			fmt.Fprintf(g.stdout, "%-16s %-18s %-10s %-5s %s\n", "HOST", "ADDRESS", "USER", "PORT", "GROUPS")
-			for _, h := range hosts {
-				fmt.Fprintf(g.stdout, "%-16s %-18s %-10s %-5d %s\n", h.Name, h.Address, h.Conn.User, h.Conn.Port, strings.Join(h.Groups, ","))
-			}
-			return nil
-		},
-	}
-	addCommon(cmd, g, false)
-	return cmd
-}
-
 func newPlanCmd(g *globals) *cobra.Command {
 	var detailed bool
 	var out string

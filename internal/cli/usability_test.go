@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,5 +202,62 @@ func TestCompletion(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--limit completion lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// inventory --host shows a host's merged variables, each with the level
+// that set it and where, one-line blocks and sensitive values included.
+func TestInventoryHost(t *testing.T) {
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inv.hcl")
+	src := `defaults {
+  vars = {
+    port   = 80
+    domain = "example.com"
+  }
+}
+group "web" { vars = { port = 8080 } }
+host "web1" {
+  address = "10.0.0.1"
+  groups  = ["web"]
+  vars    = { token = sensitive("t0ps3cret"), cidrs = ["10.0.0.0/8"] }
+}
+`
+	if err := os.WriteFile(inv, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := Main([]string{"inventory", "-i", inv, "--host", "web1", "-o", "json"}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	var doc struct {
+		Vars map[string]struct {
+			Value     any
+			Sensitive bool
+			Level     string
+			From      string
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"port":   "8080 group web " + inv + ":7:24",
+		"domain": "example.com defaults " + inv + ":4:5",
+		"token":  "(sensitive) host web1 " + inv + ":11:15",
+		"cidrs":  "[10.0.0.0/8] host web1 " + inv + ":11:47",
+	} {
+		v := doc.Vars[name]
+		if got := fmt.Sprint(v.Value, " ", v.Level, " ", v.From); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+	if strings.Contains(out.String(), "t0ps3cret") || !doc.Vars["token"].Sensitive {
+		t.Errorf("the sensitive value shows:\n%s", out.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := Main([]string{"inventory", "-i", inv, "--host", "wbe1"}, strings.NewReader(""), &out, &errb); code != 1 || !strings.Contains(errb.String(), `Did you mean "web1"?`) {
+		t.Errorf("unknown host: exit %d\n%s", code, errb.String())
 	}
 }
