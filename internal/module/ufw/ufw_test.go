@@ -521,3 +521,18 @@ func TestAddArgs(t *testing.T) {
 		t.Errorf("IPv6 off: %d rules", n)
 	}
 }
+
+// A bad address is explained without Go's function names.
+func TestParseSourceErrorsSpeakPlainly(t *testing.T) {
+	for in, want := range map[string]string{
+		"300.1.1.1/8": `"300.1.1.1/8" is not an IP address or CIDR network: IPv4 field has value >255`,
+		"10.0.0.0/33": `"10.0.0.0/33" is not an IP address or CIDR network: prefix length out of range`,
+		"10.0.0.300":  `"10.0.0.300" is not an IP address or CIDR network: IPv4 field has value >255`,
+		"example.com": `"example.com" is not an IP address or CIDR network: unexpected character`,
+	} {
+		_, err := ParseSource(in)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "Parse") {
+			t.Errorf("ParseSource(%q): %v, want %q", in, err, want)
+		}
+	}
+}
