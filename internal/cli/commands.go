@@ -280,7 +280,7 @@ func (g *globals) warnf(format string, args ...any) {
 
 // run executes the engine with progress on stderr.
 func (g *globals) run(ctx context.Context, ld *loaded, mode engine.Mode) *plan.Plan {
-	progress := ui.NewProgress(g.stderr, g.stderrTTY, g.verbose)
+	progress := ui.NewProgress(g.stderr, g.stderrTTY && g.verbosity < 2, g.verbosity >= 1)
 	ld.engine.Observer = progress
 	if ld.engine.Dial == nil {
 		ld.engine.Dial = g.dialer()

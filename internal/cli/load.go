@@ -14,6 +14,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/module/builtin"
 	"github.com/skiffdeploy/skiff/internal/pki"
+	"github.com/skiffdeploy/skiff/internal/transport/trace"
 )
 
 // loaded is everything a command needs before it reaches a host.
@@ -147,6 +148,10 @@ func (g *globals) loadThen(playbook string, readSecrets bool, beforeValidate fun
 	// Each host's facts are kept beside the inventory, for the next
 	// apply to send its probes with the lock.
 	ld.engine.FactsDir = filepath.Join(ld.invCfg.Dir, ".skiff", "facts")
+	if g.verbosity >= 2 {
+		g.trace = trace.New(g.stderr)
+		g.trace.SetScrub(ld.engine.Scope.Scrub)
+	}
 	if beforeValidate != nil {
 		beforeValidate(ld.engine)
 	}

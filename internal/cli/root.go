@@ -20,6 +20,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
 	"github.com/skiffdeploy/skiff/internal/module/builtin"
+	"github.com/skiffdeploy/skiff/internal/transport/trace"
 	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
@@ -38,7 +39,8 @@ type globals struct {
 	rolesPath      []string
 	acceptNewKeys  bool
 	connectTimeout time.Duration
-	verbose        bool
+	verbosity      int        // -v 1, -vv 2
+	trace          *trace.Log // -vv: what skiff does on each host
 	askBecomePass  bool
 	noHelper       bool
 	becomePass     string // read once by --ask-become-pass; never printed
@@ -177,7 +179,7 @@ func addCommon(cmd *cobra.Command, g *globals, withPlaybook bool) {
 	f.IntVar(&g.forks, "forks", 50, "hosts worked on at once")
 	f.BoolVar(&g.acceptNewKeys, "accept-new-host-keys", false, "record unknown host keys in known_hosts (changed keys are still refused)")
 	f.DurationVar(&g.connectTimeout, "connect-timeout", 10*time.Second, "SSH connect and handshake timeout per host")
-	f.BoolVarP(&g.verbose, "verbose", "v", false, "print every task, not only changes")
+	f.CountVarP(&g.verbosity, "verbose", "v", "-v prints every task, not only changes; -vv also each script sent to a host (secrets hidden) and the SSH connections")
 	f.BoolVarP(&g.askBecomePass, "ask-become-pass", "K", false, "ask once for the sudo password (no terminal: $"+becomePasswordEnv+")")
 	askBecomePassword(cmd, g)
 	if withPlaybook {

@@ -261,3 +261,31 @@ host "web1" {
 		t.Errorf("unknown host: exit %d\n%s", code, errb.String())
 	}
 }
+
+// -vv prints each connection and each script sent to a host, with the
+// run's secrets hidden even where a script holds one.
+func TestVeryVerboseTracesScripts(t *testing.T) {
+	dir, _ := savedSite(t)
+	role := filepath.Join(dir, "roles/app/role.hcl")
+	src, _ := os.ReadFile(role)
+	src = append(src, "task \"command\" \"check\" {\n  command = \"true\"\n  unless  = \"test ${shellquote(secret.pw)} = x\"\n}\n"...)
+	if err := os.WriteFile(role, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runSkiff(t, "plan", "-vv", "-i", filepath.Join(dir, "inv.hcl"), filepath.Join(dir, "playbooks/site.hcl"), "--no-probe-helper")
+	if code != 0 {
+		t.Fatalf("plan -vv: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"web1: connect to ", "web1: connected in ", "web1: run (", `eval 'test '\''(sensitive)'\'' = x'`, "web1: exit 0 after "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("-vv output lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stdout+stderr, "hunter2") {
+		t.Errorf("-vv shows the secret")
+	}
+	code, _, stderr = runSkiff(t, "plan", "-v", "-i", filepath.Join(dir, "inv.hcl"), filepath.Join(dir, "playbooks/site.hcl"), "--no-probe-helper")
+	if code != 0 || strings.Contains(stderr, "web1: run (") {
+		t.Errorf("plan -v traces scripts (exit %d):\n%s", code, stderr)
+	}
+}
