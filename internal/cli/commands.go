@@ -14,6 +14,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/ui"
+	"github.com/skiffdeploy/skiff/internal/version"
 )
 
 func newValidateCmd(g *globals) *cobra.Command {
@@ -217,7 +218,7 @@ needs --yes.`,
 			if !yes && !g.stdinTTY {
 				return fmt.Errorf("apply changes hosts and there is no terminal to ask on: pass --yes")
 			}
-			saved, isPlan, err := plan.ReadSaved(args[0])
+			saved, isPlan, err := plan.ReadSaved(args[0], version.String())
 			if err != nil {
 				return err
 			}

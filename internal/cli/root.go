@@ -17,6 +17,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/version"
 )
 
 // exitError carries an exit code through cobra without printing twice.
@@ -102,7 +103,14 @@ Nothing reaches a host without -i: there is no default inventory.`,
 		newRollbackCmd(g),
 		newRunsCmd(g),
 		newLockCmd(g),
+		newVersionCmd(g),
 	)
+	// --version prints what `skiff version` does.
+	var v strings.Builder
+	writeVersion(&v, "text")
+	root.Version = version.String()
+	root.SetVersionTemplate(v.String())
+	root.Flags().Bool("version", false, "print skiff's version, commit and Go version (as skiff version)")
 	return root
 }
 
