@@ -326,8 +326,11 @@ func (g *globals) run(ctx context.Context, ld *loaded, mode engine.Mode) *plan.P
 	}
 	ld.engine.Warn = g.warnf
 	if !g.noHelper {
-		if b, err := hostprobe.Self(); err == nil {
-			ld.engine.Helper = b
+		b, note := hostprobe.Helpers()
+		ld.engine.Helper = b
+		if b == nil && !g.helperNoted {
+			g.helperNoted = true
+			g.warnf("%s", note)
 		}
 	}
 	p := ld.engine.Run(ctx, mode)

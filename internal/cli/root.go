@@ -38,6 +38,7 @@ type globals struct {
 	verbose        bool
 	askBecomePass  bool
 	noHelper       bool
+	helperNoted    bool   // the run said it has no probe helper
 	becomePass     string // read once by --ask-become-pass; never printed
 
 	stdin          io.Reader
