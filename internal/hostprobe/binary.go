@@ -37,7 +37,9 @@ type Binary struct {
 	id     string
 	builds map[string]build // by uname -m
 	lack   string           // which processors have no build, and why; "" when none lack one
-	noted  sync.Once
+
+	mu    sync.Mutex
+	noted map[string]bool // the processors Lacking spoke of
 }
 
 // build opens one helper executable's bytes.
@@ -194,14 +196,28 @@ func (b *Binary) Fits(arch string) bool {
 }
 
 // Lacking returns, for a host whose processor (arch) has no build, what
-// Helpers' note says: the first time only, so that a run says it once.
+// Helpers' note says (for a processor skiff has no helper for at all, that
+// it has none): the first time for each processor only, so that a run
+// says it once.
 func (b *Binary) Lacking(arch string) string {
-	if b == nil || b.Fits(arch) || b.lack == "" {
+	if b == nil || b.Fits(arch) {
 		return ""
 	}
-	var note string
-	b.noted.Do(func() { note = b.lack })
-	return note
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.noted[arch] {
+		return ""
+	}
+	if b.noted == nil {
+		b.noted = map[string]bool{}
+	}
+	b.noted[arch] = true
+	for _, a := range unameArch {
+		if a == arch {
+			return b.lack
+		}
+	}
+	return fmt.Sprintf("skiff has no probe helper for %s hosts: they are probed with sh alone", arch)
 }
 
 // errNoBuild is Install's error for a processor without a build.

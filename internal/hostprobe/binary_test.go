@@ -169,6 +169,9 @@ func TestHelperSelection(t *testing.T) {
 					t.Error("Lacking does not say the note exactly once")
 				}
 			}
+			if first, again := b.Lacking("riscv64"), b.Lacking("riscv64"); !strings.Contains(first, "riscv64 hosts") || again != "" {
+				t.Errorf("for a processor without any helper, Lacking says %q, then %q", first, again)
+			}
 		})
 	}
 }
