@@ -13,6 +13,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/ui"
+	"github.com/skiffdeploy/skiff/internal/version"
 )
 
 func newValidateCmd(g *globals) *cobra.Command {
@@ -179,7 +180,7 @@ needs --yes.`,
 			if !yes && !g.stdinTTY {
 				return fmt.Errorf("apply changes hosts and there is no terminal to ask on: pass --yes")
 			}
-			saved, isPlan, err := plan.ReadSaved(args[0])
+			saved, isPlan, err := plan.ReadSaved(args[0], version.String())
 			if err != nil {
 				return err
 			}
@@ -287,8 +288,11 @@ func (g *globals) run(ctx context.Context, ld *loaded, mode engine.Mode) *plan.P
 	}
 	ld.engine.Warn = g.warnf
 	if !g.noHelper {
-		if b, err := hostprobe.Self(); err == nil {
-			ld.engine.Helper = b
+		b, note := hostprobe.Helpers()
+		ld.engine.Helper = b
+		if b == nil && !g.helperNoted {
+			g.helperNoted = true
+			g.warnf("%s", note)
 		}
 	}
 	p := ld.engine.Run(ctx, mode)

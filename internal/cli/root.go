@@ -22,6 +22,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/builtin"
 	"github.com/skiffdeploy/skiff/internal/transport/trace"
 	"github.com/skiffdeploy/skiff/internal/ui"
+	"github.com/skiffdeploy/skiff/internal/version"
 )
 
 // exitError carries an exit code through cobra without printing twice.
@@ -43,6 +44,7 @@ type globals struct {
 	trace          *trace.Log // -vv: what skiff does on each host
 	askBecomePass  bool
 	noHelper       bool
+	helperNoted    bool   // the run said it has no probe helper
 	becomePass     string // read once by --ask-become-pass; never printed
 
 	stdin          io.Reader
@@ -165,7 +167,14 @@ Nothing reaches a host without -i: there is no default inventory.`,
 		newRollbackCmd(g),
 		newRunsCmd(g),
 		newLockCmd(g),
+		newVersionCmd(g),
 	)
+	// --version prints what `skiff version` does.
+	var v strings.Builder
+	writeVersion(&v, "text")
+	root.Version = version.String()
+	root.SetVersionTemplate(v.String())
+	root.Flags().Bool("version", false, "print skiff's version, commit and Go version (as skiff version)")
 	return root
 }
 

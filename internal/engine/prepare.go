@@ -253,7 +253,7 @@ func readOnly(ctx context.Context, _ *inventory.Host, t transport.Transport) err
 // and lacks it (apply only: a plan never copies it; the helper is skiff's own,
 // like the digest records, so it needs no lock: see Binary.Install). A
 // failure only costs speed: the host is probed with sh, and the user told
-// why.
+// why (for a processor the helper has no build for, once a run).
 func (e *Engine) installHelper(ctx context.Context, host string, t transport.Transport, facts cty.Value) {
 	if e.Helper == nil {
 		return
@@ -264,10 +264,17 @@ func (e *Engine) installHelper(ctx context.Context, host string, t transport.Tra
 	if facts == cty.NilVal || !facts.Type().IsObjectType() || !facts.Type().HasAttribute("arch") {
 		return
 	}
-	if arch := facts.GetAttr("arch"); arch.IsNull() || !e.Helper.Fits(arch.AsString()) {
+	arch := facts.GetAttr("arch")
+	if arch.IsNull() {
 		return
 	}
-	if err := e.Helper.Install(ctx, t); err != nil {
+	if !e.Helper.Fits(arch.AsString()) {
+		if note := e.Helper.Lacking(arch.AsString()); note != "" && e.Warn != nil {
+			e.Warn("%s", note)
+		}
+		return
+	}
+	if err := e.Helper.Install(ctx, t, arch.AsString()); err != nil {
 		if e.Warn != nil {
 			e.Warn("%s: the probe helper could not be installed, probing with sh: %s", host, e.Scope.Scrub(err.Error()))
 		}
