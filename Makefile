@@ -1,14 +1,70 @@
-# skiff — build, test, demo. See README.md.
+# skiff — build, test, demo, release. See README.md.
 GO      ?= go
 GOFLAGS ?=
 BIN     := bin
 LDFLAGS := -s -w
+# -buildvcs=auto records the commit (skiff version) whatever GOFLAGS says.
+BUILD   := -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)'
 
-.PHONY: build test unit fuzz integration lint demo demo-down bench clean
+# The machine the build is for: this one, unless given
+# (make build GOOS=darwin GOARCH=arm64).
+GOOS    ?= $(shell $(GO) env GOOS)
+GOARCH  ?= $(shell $(GO) env GOARCH)
 
+.PHONY: build skiff release test unit fuzz integration lint demo demo-down bench clean
+
+# bin/skiff for GOOS/GOARCH, and bin/foobar-app, which the app role ships
+# to hosts: a Linux build for this machine's processor, as its test hosts.
 build:
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/skiff ./cmd/skiff
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/foobar-app ./cmd/foobar-app
+	@$(MAKE) --no-print-directory skiff GOOS=$(GOOS) GOARCH=$(GOARCH) OUT=$(BIN)/skiff
+	CGO_ENABLED=0 GOOS=linux GOARCH=$$($(GO) env GOHOSTARCH) $(GO) build $(BUILD) -o $(BIN)/foobar-app ./cmd/foobar-app
+
+# skiff probes Linux hosts with a helper: a static Linux build of itself for
+# the host's processor, which it copies there (internal/hostprobe). A static
+# Linux skiff serves its own processor; the helpers for the others (both,
+# for macOS) are built from the same source first and embedded, compressed,
+# with the skiffhelpers tag. A plain go build or go install embeds none and
+# says so when it runs; so does make build EMBED= (quicker: no helper build,
+# for sites whose hosts all have this machine's processor).
+HELPER_ARCHS := amd64 arm64
+HELPERS_DIR  := internal/hostprobe/helpers
+EMBED         = $(if $(filter linux,$(GOOS)),$(filter-out $(GOARCH),$(HELPER_ARCHS)),$(HELPER_ARCHS))
+
+# skiff writes OUT: skiff for GOOS/GOARCH, static, its helpers embedded.
+skiff:
+	@test -n "$(OUT)" || { echo "make skiff needs OUT=path" >&2; exit 1; }
+	rm -rf $(HELPERS_DIR) && mkdir -p $(HELPERS_DIR)
+	for a in $(EMBED); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$a $(GO) build $(BUILD) -o $(HELPERS_DIR)/skiff-linux-$$a ./cmd/skiff && \
+		gzip -n -f $(HELPERS_DIR)/skiff-linux-$$a || exit 1; \
+	done
+	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build $(BUILD) $(if $(strip $(EMBED)),-tags skiffhelpers) -o $(OUT) ./cmd/skiff
+	rm -rf $(HELPERS_DIR)
+
+# release writes to dist/ an archive of skiff for each of RELEASE_TARGETS
+# (with README.md and LICENSE), a .deb for each Linux one, and SHA256SUMS.
+# Archives are named by the tag at HEAD, else by the commit. nfpm (the .deb
+# packager) runs from the module proxy at a pinned version: nothing to install.
+RELEASE_TARGETS := darwin/arm64 darwin/amd64 linux/amd64 linux/arm64
+NFPM            := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+VERSION         := $(shell git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null || echo devel+$$(git rev-parse --short=12 HEAD))
+DEB_VERSION      = $(if $(filter v%,$(VERSION)),$(patsubst v%,%,$(VERSION)),0.0.0~$(VERSION))
+
+release:
+	rm -rf dist && mkdir -p dist
+	set -e; for t in $(RELEASE_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; name=skiff_$(VERSION)_$${os}_$${arch}; \
+		$(MAKE) --no-print-directory skiff GOOS=$$os GOARCH=$$arch OUT=dist/$$name/skiff; \
+		cp README.md LICENSE dist/$$name/; \
+		tar -C dist -czf dist/$$name.tar.gz $$name; \
+		if [ $$os = linux ]; then \
+			SKIFF_BIN=dist/$$name/skiff DEB_ARCH=$$arch DEB_VERSION='$(DEB_VERSION)' \
+				$(GO) run $(NFPM) package --config packaging/nfpm.yaml --packager deb --target dist/; \
+		fi; \
+		rm -rf dist/$$name; \
+	done
+	cd dist && { command -v sha256sum >/dev/null && sha256sum *.tar.gz *.deb || shasum -a 256 *.tar.gz *.deb; } > SHA256SUMS
+	@cat dist/SHA256SUMS
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt'd:"; echo "$$out"; exit 1; fi
@@ -33,6 +89,7 @@ fuzz:
 	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzSplitOneLineBlocks$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
 	$(GO) test ./internal/module/template -run '^$$' -fuzz '^FuzzRenderTemplate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
 	$(GO) test ./internal/module/apt -run '^$$' -fuzz '^FuzzParseControl$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
+	$(GO) test ./internal/wire -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN)
 
 # integration needs a Docker engine (see .ci/run); it builds the test-host image once.
 integration: build
@@ -54,4 +111,4 @@ bench: build
 	$(GO) run ./bench/cmd/bench
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist $(HELPERS_DIR)

@@ -61,18 +61,8 @@ func TestMySQLRefusesCleartext(t *testing.T) {
 		t.Fatalf("deploying the site as before: exit %d\n%s", r.code, r.stderr)
 	}
 
-	// The auditor's client on the web host (from the image's package cache).
-	if out, code := hostExec(t, c, "web1", "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mariadb-client >/dev/null 2>&1 && command -v mysql"); code != 0 {
-		t.Fatalf("installing the mysql client on web1: %s", out)
-	}
-	// connect runs SELECT 1 as user on db from host, the password in the
-	// client's environment; tls is the client's TLS options.
-	connect := func(from, user, password, db, tls string) (string, int) {
-		return hostExec(t, c, from, "MYSQL_PWD="+shellQuote(password)+" mysql "+tls+" --protocol=tcp -h "+s.addr[db]+" -u "+user+" -N -B -e 'SELECT 1' 2>&1")
-	}
-	const cleartext = "--skip-ssl"
-	const verified = "--ssl --ssl-ca=/etc/foobar/db-ca.crt --ssl-verify-server-cert"
-	if out, code := connect("web1", "foobar", s.secrets["app_db_password"], "db1", cleartext); code != 0 {
+	installMySQLClient(t, s, "web1")
+	if out, code := mysqlConnect(t, s, "web1", "foobar", s.secrets["app_db_password"], "db1", cleartextMySQL); code != 0 {
 		t.Fatalf("before hardening, cleartext as foobar failed (the test would prove nothing): %s", out)
 	}
 	writeVisit := func(t *testing.T) string {
@@ -116,61 +106,7 @@ func TestMySQLRefusesCleartext(t *testing.T) {
 		}
 	}
 
-	t.Run("cleartext with the right password is refused", func(t *testing.T) {
-		// The accounts REQUIRE SSL: the server denies them without TLS.
-		for _, db := range []string{"db1", "db2"} {
-			out, code := connect("web1", "foobar", s.secrets["app_db_password"], db, cleartext)
-			if code == 0 || !strings.Contains(out, "ERROR 1045") {
-				t.Errorf("cleartext to %s as foobar: exit %d: %s", db, code, out)
-			}
-			if out, code := connect("web1", "foobar", s.secrets["app_db_password"], db, verified); code != 0 || strings.TrimSpace(out) != "1" {
-				t.Errorf("verified TLS to %s as foobar: exit %d: %s", db, code, out)
-			}
-		}
-		out, code := connect("db2", "repl", s.secrets["mysql_replication_password"], "db1", cleartext)
-		if code == 0 || !strings.Contains(out, "ERROR 1045") {
-			t.Errorf("cleartext to db1 as repl: exit %d: %s", code, out)
-		}
-		// And the servers refuse cleartext whatever the account: one
-		// made here without REQUIRE (on each server alone) is refused
-		// without TLS and gets in with it. MariaDB 10.11 refuses the
-		// transport as "Access denied" (1045); MySQL says "insecure
-		// transport are prohibited" (3159).
-		const pw = "cleartext-probe-5f3a"
-		for _, db := range []string{"db1", "db2"} {
-			acc := "'audit'@'" + s.addr["web1"] + "'"
-			s.sql(t, db, "SET sql_log_bin = 0; CREATE USER "+acc+" IDENTIFIED BY '"+pw+"'")
-			out, code := connect("web1", "audit", pw, db, cleartext)
-			if code == 0 || !strings.Contains(out, "ERROR 1045") && !strings.Contains(out, "ERROR 3159") {
-				t.Errorf("cleartext to %s as an account without REQUIRE: exit %d: %s", db, code, out)
-			}
-			if out, code := connect("web1", "audit", pw, db, verified); code != 0 {
-				t.Errorf("verified TLS to %s as an account without REQUIRE: exit %d: %s", db, code, out)
-			}
-			s.sql(t, db, "SET sql_log_bin = 0; DROP USER "+acc)
-		}
-		// The accounts as a user would list them.
-		for _, db := range []string{"db1", "db2"} {
-			got := s.sql(t, db, "SELECT CONCAT(User, '@', Host, ' ', ssl_type) FROM mysql.user WHERE User IN ('foobar', 'repl') ORDER BY 1")
-			for _, line := range strings.Split(got, "\n") {
-				if !strings.HasSuffix(line, " ANY") {
-					t.Errorf("%s: account %q does not REQUIRE SSL", db, line)
-				}
-			}
-			if !strings.Contains(got, "foobar@"+s.addr["web1"]+" ANY") {
-				t.Errorf("%s: accounts:\n%s", db, got)
-			}
-		}
-	})
-
-	t.Run("server settings", func(t *testing.T) {
-		for _, db := range []string{"db1", "db2"} {
-			got := s.sql(t, db, "SELECT CONCAT_WS(' ', @@global.require_secure_transport, @@global.local_infile, @@global.skip_name_resolve)")
-			if got != "ON OFF ON" {
-				t.Errorf("%s: require_secure_transport, local_infile, skip_name_resolve = %s, want ON OFF ON", db, got)
-			}
-		}
-	})
+	auditMySQLTLS(t, s, "web1")
 
 	t.Run("the app and replication work over TLS", func(t *testing.T) {
 		onReplica(t, writeVisit(t))
@@ -220,6 +156,98 @@ func TestMySQLRefusesCleartext(t *testing.T) {
 		}
 		if st := s.replicaStatus(t); !strings.Contains(st, "Slave_IO_Running: Yes") || !strings.Contains(st, "Slave_SQL_Running: Yes") {
 			t.Errorf("replication stopped:\n%s", st)
+		}
+	})
+}
+
+// The mysql client's options for a connection in clear and for one over TLS
+// that verifies the server against skiff's CA.
+const (
+	cleartextMySQL = "--skip-ssl"
+	verifiedMySQL  = "--ssl --ssl-ca=/etc/foobar/db-ca.crt --ssl-verify-server-cert"
+)
+
+// installMySQLClient installs the auditor's client on a host from the
+// image's package cache.
+func installMySQLClient(t *testing.T, s *stackSite, host string) {
+	t.Helper()
+	if out, code := hostExec(t, s.c, host, "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mariadb-client >/dev/null 2>&1 && command -v mysql"); code != 0 {
+		t.Fatalf("installing the mysql client on %s: %s", host, out)
+	}
+}
+
+// mysqlConnect runs SELECT 1 as user on db from a host, the password in the
+// client's environment; tls is the client's TLS options.
+func mysqlConnect(t *testing.T, s *stackSite, from, user, password, db, tls string) (string, int) {
+	t.Helper()
+	return hostExec(t, s.c, from, "MYSQL_PWD="+shellQuote(password)+" mysql "+tls+" --protocol=tcp -h "+s.addr[db]+" -u "+user+" -N -B -e 'SELECT 1' 2>&1")
+}
+
+// auditMySQLTLS checks a deployed site's databases (db1 the primary, db2 its
+// replica; the app on web): a cleartext connection with the right password
+// is refused, for the site's accounts and for any other; TLS verified against
+// skiff's CA gets in; the servers run with require_secure_transport on,
+// local_infile off and skip_name_resolve on.
+func auditMySQLTLS(t *testing.T, s *stackSite, web string) {
+	t.Helper()
+	installMySQLClient(t, s, web)
+	t.Run("cleartext with the right password is refused", func(t *testing.T) {
+		// The accounts REQUIRE SSL and the servers require secure
+		// transport: without TLS the server refuses, with the right
+		// password. MariaDB 10.11 answers "Access denied" (1045);
+		// MariaDB 11.8, checking the transport first, "insecure
+		// transport are prohibited" (3159).
+		refused := func(out string) bool {
+			return strings.Contains(out, "ERROR 1045") || strings.Contains(out, "ERROR 3159")
+		}
+		for _, db := range []string{"db1", "db2"} {
+			out, code := mysqlConnect(t, s, web, "foobar", s.secrets["app_db_password"], db, cleartextMySQL)
+			if code == 0 || !refused(out) {
+				t.Errorf("cleartext to %s as foobar: exit %d: %s", db, code, out)
+			}
+			if out, code := mysqlConnect(t, s, web, "foobar", s.secrets["app_db_password"], db, verifiedMySQL); code != 0 || strings.TrimSpace(out) != "1" {
+				t.Errorf("verified TLS to %s as foobar: exit %d: %s", db, code, out)
+			}
+		}
+		out, code := mysqlConnect(t, s, "db2", "repl", s.secrets["mysql_replication_password"], "db1", cleartextMySQL)
+		if code == 0 || !refused(out) {
+			t.Errorf("cleartext to db1 as repl: exit %d: %s", code, out)
+		}
+		// And the servers refuse cleartext whatever the account: one
+		// made here without REQUIRE (on each server alone) is refused
+		// without TLS and gets in with it.
+		const pw = "cleartext-probe-5f3a"
+		for _, db := range []string{"db1", "db2"} {
+			acc := "'audit'@'" + s.addr[web] + "'"
+			s.sql(t, db, "SET sql_log_bin = 0; CREATE USER "+acc+" IDENTIFIED BY '"+pw+"'")
+			out, code := mysqlConnect(t, s, web, "audit", pw, db, cleartextMySQL)
+			if code == 0 || !refused(out) {
+				t.Errorf("cleartext to %s as an account without REQUIRE: exit %d: %s", db, code, out)
+			}
+			if out, code := mysqlConnect(t, s, web, "audit", pw, db, verifiedMySQL); code != 0 {
+				t.Errorf("verified TLS to %s as an account without REQUIRE: exit %d: %s", db, code, out)
+			}
+			s.sql(t, db, "SET sql_log_bin = 0; DROP USER "+acc)
+		}
+		// The accounts as a user would list them.
+		for _, db := range []string{"db1", "db2"} {
+			got := s.sql(t, db, "SELECT CONCAT(User, '@', Host, ' ', ssl_type) FROM mysql.user WHERE User IN ('foobar', 'repl') ORDER BY 1")
+			for _, line := range strings.Split(got, "\n") {
+				if !strings.HasSuffix(line, " ANY") {
+					t.Errorf("%s: account %q does not REQUIRE SSL", db, line)
+				}
+			}
+			if !strings.Contains(got, "foobar@"+s.addr[web]+" ANY") {
+				t.Errorf("%s: accounts:\n%s", db, got)
+			}
+		}
+	})
+	t.Run("server settings", func(t *testing.T) {
+		for _, db := range []string{"db1", "db2"} {
+			got := s.sql(t, db, "SELECT CONCAT_WS(' ', @@global.require_secure_transport, @@global.local_infile, @@global.skip_name_resolve)")
+			if got != "ON OFF ON" {
+				t.Errorf("%s: require_secure_transport, local_infile, skip_name_resolve = %s, want ON OFF ON", db, got)
+			}
 		}
 	})
 }

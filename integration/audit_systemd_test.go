@@ -48,18 +48,7 @@ func TestAppUnitSandboxed(t *testing.T) {
 		return err == nil && strings.Contains(out, "Visit number"), out
 	})
 
-	t.Run("systemd-analyze rates the unit OK", func(t *testing.T) {
-		out, code := hostExec(t, c, "web1", "systemd-analyze security --no-pager foobar-app.service")
-		m := overallExposure.FindStringSubmatch(out)
-		if code != 0 || m == nil || m[1] != "foobar-app.service" {
-			t.Fatalf("systemd-analyze security: exit %d, no verdict for foobar-app.service:\n%s", code, out)
-		}
-		exposure, _ := strconv.ParseFloat(m[2], 64)
-		t.Logf("foobar-app.service: overall exposure %s %s", m[2], m[3])
-		if exposure > 2.0 {
-			t.Errorf("foobar-app.service: exposure %s %s, want 2.0 or less (OK); what counts:\n%s", m[2], m[3], failedChecks(out))
-		}
-	})
+	auditAppUnit(t, c, "web1")
 
 	t.Run("the second apply changes nothing", func(t *testing.T) {
 		if r := skiff(t, "plan", "-i", inv, "playbooks/site.hcl", "--detailed-exitcode"); r.code != 0 {
@@ -67,24 +56,7 @@ func TestAppUnitSandboxed(t *testing.T) {
 		}
 	})
 
-	t.Run("a rolling upgrade restarts it into the new release, still logging", func(t *testing.T) {
-		appBin := filepath.Join(root, "bin", "foobar-app")
-		r := skiff(t, "apply", "-i", inv, "playbooks/upgrade.hcl", "-e", "app_version=2.0.0", "-e", "app_binary="+appBin, "--yes")
-		if r.code != 0 {
-			t.Fatalf("upgrade: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-		}
-		out, _ := hostExec(t, c, "web1", "readlink /opt/foobar/current; curl -s 127.0.0.1:8080/version; curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:8080/healthz")
-		if got := strings.Join(strings.Fields(out), " "); got != "/opt/foobar/releases/2.0.0 2.0.0 200" {
-			t.Errorf("web1 after the upgrade: current, /version, /healthz = %q, want /opt/foobar/releases/2.0.0 2.0.0 200", got)
-		}
-		out, code := hostExec(t, c, "web1", "grep -F 'foobar-app 2.0.0 listening' /var/log/foobar/app.log")
-		if code != 0 {
-			t.Errorf("/var/log/foobar/app.log has no start line of 2.0.0: %s", out)
-		}
-		if out, err := s.curlSite("web1"); err != nil || !strings.Contains(out, "Visit number") {
-			t.Errorf("the site through web1 after the upgrade: %v: %s", err, out)
-		}
-	})
+	upgradeSandboxedApp(t, s, inv, "web1")
 }
 
 // failedChecks keeps the lines of systemd-analyze's table that add to the
@@ -97,4 +69,48 @@ func failedChecks(out string) string {
 		}
 	}
 	return b.String()
+}
+
+// auditAppUnit rates the app's unit on the web host with systemd-analyze
+// security: an overall exposure of 2.0 or less ("OK").
+func auditAppUnit(t *testing.T, c *testhosts.Cluster, web string) {
+	t.Helper()
+	t.Run("systemd-analyze rates the unit OK", func(t *testing.T) {
+		out, code := hostExec(t, c, web, "systemd-analyze security --no-pager foobar-app.service")
+		m := overallExposure.FindStringSubmatch(out)
+		if code != 0 || m == nil || m[1] != "foobar-app.service" {
+			t.Fatalf("systemd-analyze security: exit %d, no verdict for foobar-app.service:\n%s", code, out)
+		}
+		exposure, _ := strconv.ParseFloat(m[2], 64)
+		t.Logf("foobar-app.service: overall exposure %s %s", m[2], m[3])
+		if exposure > 2.0 {
+			t.Errorf("foobar-app.service: exposure %s %s, want 2.0 or less (OK); what counts:\n%s", m[2], m[3], failedChecks(out))
+		}
+	})
+}
+
+// upgradeSandboxedApp runs the rolling upgrade to 2.0.0 on the site of inv
+// and checks that the sandboxed app on the web host restarted into the new
+// release, serves, and still writes its log.
+func upgradeSandboxedApp(t *testing.T, s *stackSite, inv, web string) {
+	t.Helper()
+	t.Run("a rolling upgrade restarts it into the new release, still logging", func(t *testing.T) {
+		root, _ := testhosts.RepoRoot()
+		appBin := filepath.Join(root, "bin", "foobar-app")
+		r := skiff(t, "apply", "-i", inv, "playbooks/upgrade.hcl", "-e", "app_version=2.0.0", "-e", "app_binary="+appBin, "--yes")
+		if r.code != 0 {
+			t.Fatalf("upgrade: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		out, _ := hostExec(t, s.c, web, "readlink /opt/foobar/current; curl -s 127.0.0.1:8080/version; curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:8080/healthz")
+		if got := strings.Join(strings.Fields(out), " "); got != "/opt/foobar/releases/2.0.0 2.0.0 200" {
+			t.Errorf("%s after the upgrade: current, /version, /healthz = %q, want /opt/foobar/releases/2.0.0 2.0.0 200", web, got)
+		}
+		out, code := hostExec(t, s.c, web, "grep -F 'foobar-app 2.0.0 listening' /var/log/foobar/app.log")
+		if code != 0 {
+			t.Errorf("/var/log/foobar/app.log has no start line of 2.0.0: %s", out)
+		}
+		if out, err := s.curlSite(web); err != nil || !strings.Contains(out, "Visit number") {
+			t.Errorf("the site through %s after the upgrade: %v: %s", web, err, out)
+		}
+	})
 }

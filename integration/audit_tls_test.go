@@ -209,7 +209,54 @@ func TestTLSAudit(t *testing.T) {
 		return err == nil && strings.Contains(string(out), "Visit number"), string(out)
 	})
 
-	findings := runTestssl(t, web1.Address, domain, ca)
+	auditTLS(t, c, "web1", ca)
+
+	t.Run("hsts_max_age shortens or drops the header", func(t *testing.T) {
+		apply := func(extra ...string) {
+			t.Helper()
+			r := skiff(t, append([]string{"apply", "-i", inv, "playbooks/site.hcl", "--yes", "--limit", "web1"}, extra...)...)
+			if r.code != 0 {
+				t.Fatalf("apply %v: exit %d\n%s", extra, r.code, r.stderr)
+			}
+		}
+		hsts := func() string {
+			for _, line := range strings.Split(headersOf(t, web1.Address, ca, "https://www.foobar.com/"), "\r\n") {
+				if strings.HasPrefix(line, "strict-transport-security:") {
+					return line
+				}
+			}
+			return ""
+		}
+		// nginx's reload returns before its new workers answer.
+		for _, step := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"-e", "hsts_max_age=86400"}, "strict-transport-security: max-age=86400"},
+			{[]string{"-e", "hsts_max_age=0"}, ""},
+			{nil, "strict-transport-security: max-age=63072000"}, // the default again
+		} {
+			apply(step.args...)
+			eventually(t, 30*time.Second, fmt.Sprintf("HSTS after apply %v", step.args), func() (bool, string) {
+				got := hsts()
+				return got == step.want, got
+			})
+		}
+	})
+}
+
+// auditTLS audits the site's :443 on the lb host, deployed by the site
+// playbook with the CA at ca, as an outsider would: testssl.sh's findings,
+// the protocols and ciphers offered, HSTS and session tickets, the security
+// headers, and the TLS client HAProxy's health checks use.
+func auditTLS(t *testing.T, c *testhosts.Cluster, lb, ca string) {
+	t.Helper()
+	host, err := c.Host(lb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const domain = "www.foobar.com"
+	findings := runTestssl(t, host.Address, domain, ca)
 	t.Logf("testssl findings by severity: %s", severityCounts(findings))
 	for _, f := range findings {
 		if testsslSeverities[f.Severity] >= testsslSeverities["LOW"] || f.Severity == "WARN" {
@@ -287,7 +334,7 @@ func TestTLSAudit(t *testing.T) {
 		// TLS 1.3 tickets come after the handshake: openssl waits a second
 		// for them.
 		for _, version := range []string{"-tls1_2", "-tls1_3"} {
-			cmd := exec.Command("sh", "-c", "(sleep 1; echo) | openssl s_client "+version+" -connect "+web1.Address+":443 -servername "+domain+" -CAfile "+shellQuote(ca))
+			cmd := exec.Command("sh", "-c", "(sleep 1; echo) | openssl s_client "+version+" -connect "+host.Address+":443 -servername "+domain+" -CAfile "+shellQuote(ca))
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "Verify return code: 0 (ok)") {
 				t.Fatalf("openssl s_client %s: %v\n%s", version, err, out)
@@ -306,7 +353,7 @@ func TestTLSAudit(t *testing.T) {
 			{"https://www.foobar.com/no-such-page"},
 			{"-X", "TRACE", "https://www.foobar.com/"},
 		} {
-			h := headersOf(t, web1.Address, ca, req...)
+			h := headersOf(t, host.Address, ca, req...)
 			for _, want := range []string{
 				"strict-transport-security: max-age=63072000\r\n",
 				"x-content-type-options: nosniff\r\n",
@@ -325,14 +372,14 @@ func TestTLSAudit(t *testing.T) {
 	// through the runtime API): openssl s_server shows the ClientHello of
 	// HAProxy's health check, the TLS client skiff configures there.
 	t.Run("HAProxy's health checks offer only the profile", func(t *testing.T) {
-		hostExec(t, c, "web1", "setsid openssl s_server -accept 127.0.0.1:9443 -cert /etc/nginx/tls/site.crt -key /etc/nginx/tls/site.key -www -trace >/tmp/check-hello.log 2>&1 </dev/null & echo $! >/tmp/check-hello.pid")
+		hostExec(t, c, lb, "setsid openssl s_server -accept 127.0.0.1:9443 -cert /etc/nginx/tls/site.crt -key /etc/nginx/tls/site.key -www -trace >/tmp/check-hello.log 2>&1 </dev/null & echo $! >/tmp/check-hello.pid")
 		sock := func(cmd string) string {
-			out, _ := hostExec(t, c, "web1", "printf '%s\\n' "+shellQuote(cmd)+" | nc -U -q 1 /run/haproxy/admin.sock")
+			out, _ := hostExec(t, c, lb, "printf '%s\\n' "+shellQuote(cmd)+" | nc -U -q 1 /run/haproxy/admin.sock")
 			return out
 		}
 		t.Cleanup(func() {
 			sock("del server web_tls/tlsprobe")
-			hostExec(t, c, "web1", "kill $(cat /tmp/check-hello.pid)")
+			hostExec(t, c, lb, "kill $(cat /tmp/check-hello.pid)")
 		})
 		if out := sock("add server web_tls/tlsprobe 127.0.0.1:9443 weight 0 check check-ssl verify none"); !strings.Contains(out, "New server registered") {
 			t.Fatalf("add server: %s", out)
@@ -340,7 +387,7 @@ func TestTLSAudit(t *testing.T) {
 		sock("enable health web_tls/tlsprobe")
 		var trace string
 		eventually(t, 30*time.Second, "a health check at the probe", func() (bool, string) {
-			trace, _ = hostExec(t, c, "web1", "cat /tmp/check-hello.log")
+			trace, _ = hostExec(t, c, lb, "cat /tmp/check-hello.log")
 			return strings.Contains(trace, "ClientHello"), trace
 		})
 		hello, _ := parseClientHello(trace)
@@ -365,36 +412,4 @@ func TestTLSAudit(t *testing.T) {
 		}
 	})
 
-	t.Run("hsts_max_age shortens or drops the header", func(t *testing.T) {
-		apply := func(extra ...string) {
-			t.Helper()
-			r := skiff(t, append([]string{"apply", "-i", inv, "playbooks/site.hcl", "--yes", "--limit", "web1"}, extra...)...)
-			if r.code != 0 {
-				t.Fatalf("apply %v: exit %d\n%s", extra, r.code, r.stderr)
-			}
-		}
-		hsts := func() string {
-			for _, line := range strings.Split(headersOf(t, web1.Address, ca, "https://www.foobar.com/"), "\r\n") {
-				if strings.HasPrefix(line, "strict-transport-security:") {
-					return line
-				}
-			}
-			return ""
-		}
-		// nginx's reload returns before its new workers answer.
-		for _, step := range []struct {
-			args []string
-			want string
-		}{
-			{[]string{"-e", "hsts_max_age=86400"}, "strict-transport-security: max-age=86400"},
-			{[]string{"-e", "hsts_max_age=0"}, ""},
-			{nil, "strict-transport-security: max-age=63072000"}, // the default again
-		} {
-			apply(step.args...)
-			eventually(t, 30*time.Second, fmt.Sprintf("HSTS after apply %v", step.args), func() (bool, string) {
-				got := hsts()
-				return got == step.want, got
-			})
-		}
-	})
 }

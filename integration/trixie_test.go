@@ -23,7 +23,9 @@ import (
 // the replica is seeded from the primary's data and replicates over
 // verified TLS, the site answers over HTTPS (HTTP/2) through HAProxy, logs
 // reach the collector, the probe helper reads drift as sh does, and a rerun
-// changes nothing.
+// changes nothing. The outside audit holds there too (testssl.sh, the app
+// unit's systemd-analyze exposure, MySQL refusing cleartext), and a rolling
+// upgrade restarts the sandboxed app.
 func TestStackOnTrixie(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: needs Docker")
@@ -132,6 +134,12 @@ func TestStackOnTrixie(t *testing.T) {
 		})
 	})
 
+	// The outside audit, on trixie's OpenSSL 3.5, HAProxy 3.0, systemd 257
+	// and MariaDB 11.8.
+	auditTLS(t, c, "web1", s.ca)
+	auditAppUnit(t, c, "web1")
+	auditMySQLTLS(t, s, "web1")
+
 	// The probe helper reads trixie's dpkg, ufw, systemd and account files
 	// as sh does.
 	t.Run("the probe helper's plan is sh's", func(t *testing.T) {
@@ -183,6 +191,8 @@ func TestStackOnTrixie(t *testing.T) {
 			t.Errorf("replication stopped after the rerun:\n%s", status)
 		}
 	})
+
+	upgradeSandboxedApp(t, s, s.inv, "web1")
 }
 
 // newSuiteSite starts hosts running a Debian suite, with their site groups,

@@ -14,6 +14,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/lock"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/ui"
+	"github.com/skiffdeploy/skiff/internal/version"
 )
 
 func newValidateCmd(g *globals) *cobra.Command {
@@ -35,62 +36,27 @@ with the offending source line. Exit 1 on any error.`,
 			for _, r := range ld.book.Roles {
 				tasks += len(r.Tasks)
 			}
+			if g.output == "json" {
+				diags := g.diags
+				if diags == nil {
+					diags = []config.Diagnostic{}
+				}
+				return ui.WriteJSON(g.stdout, struct {
+					Mode        string              `json:"mode"`
+					Valid       bool                `json:"valid"`
+					Hosts       int                 `json:"hosts"`
+					Plays       int                 `json:"plays"`
+					Roles       int                 `json:"roles"`
+					Tasks       int                 `json:"tasks"`
+					Diagnostics []config.Diagnostic `json:"diagnostics"`
+				}{"validate", true, len(ld.inv.Hosts), len(ld.book.Plays), len(ld.book.Roles), tasks, diags})
+			}
 			fmt.Fprintf(g.stdout, "%s and %s are valid: %d host(s), %d play(s), %d role(s), %d task(s)\n",
 				g.inventory, args[0], len(ld.inv.Hosts), len(ld.book.Plays), len(ld.book.Roles), tasks)
 			return nil
 		},
 	}
 	addCommon(cmd, g, true)
-	return cmd
-}
-
-func newInventoryCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "inventory -i INVENTORY [--limit SEL]",
-		Short: "List hosts, their addresses, users and groups",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			ld, err := g.loadInventory(config.NewLoader())
-			if err != nil {
-				return err
-			}
-			hosts := ld.limit
-			if hosts == nil {
-				hosts = ld.inv.Hosts
-			}
-			if g.output == "json" {
-				type jh struct {
-					Name    string   `json:"name"`
-					Address string   `json:"address"`
-					User    string   `json:"user"`
-					Port    int      `json:"port"`
-					Become  bool     `json:"become"`
-					Bastion string   `json:"bastion,omitempty"`
-					Groups  []string `json:"groups"`
-				}
-				doc := struct {
-					Hosts  []jh                `json:"hosts"`
-					Groups map[string][]string `json:"groups"`
-				}{Groups: map[string][]string{}}
-				for _, h := range hosts {
-					doc.Hosts = append(doc.Hosts, jh{h.Name, h.Address, h.Conn.User, h.Conn.Port, h.Conn.Become, h.Conn.Bastion, h.Groups})
-					for _, gr := range h.Groups {
-						doc.Groups[gr] = append(doc.Groups[gr], h.Name)
-					}
-				}
-				return ui.WriteJSON(g.stdout, doc)
-			}
-			fmt.Fprintf(g.stdout, "%-16s %-18s %-10s %-5s %s\n", "HOST", "ADDRESS", "USER", "PORT", "GROUPS")
-			for _, h := range hosts {
-				fmt.Fprintf(g.stdout, "%-16s %-18s %-10s %-5d %s\n", h.Name, h.Address, h.Conn.User, h.Conn.Port, strings.Join(h.Groups, ","))
-			}
-			return nil
-		},
-	}
-	addCommon(cmd, g, false)
 	return cmd
 }
 
@@ -215,7 +181,7 @@ needs --yes.`,
 			if !yes && !g.stdinTTY {
 				return fmt.Errorf("apply changes hosts and there is no terminal to ask on: pass --yes")
 			}
-			saved, isPlan, err := plan.ReadSaved(args[0])
+			saved, isPlan, err := plan.ReadSaved(args[0], version.String())
 			if err != nil {
 				return err
 			}
@@ -310,7 +276,7 @@ func (g *globals) warnf(format string, args ...any) {
 
 // run plans (changes nil) or applies with changes, with progress on stderr.
 func (g *globals) run(ctx context.Context, ld *loaded, changes *engine.Changes) *plan.Plan {
-	progress := ui.NewProgress(g.stderr, g.stderrTTY, g.verbose)
+	progress := ui.NewProgress(g.stderr, g.stderrTTY && g.verbosity < 2, g.verbosity >= 1)
 	ld.engine.Observer = progress
 	if ld.engine.Dial == nil {
 		ld.engine.Dial = g.dialer()
@@ -318,9 +284,14 @@ func (g *globals) run(ctx context.Context, ld *loaded, changes *engine.Changes) 
 	ld.engine.Warn = g.warnf
 	var helper *hostprobe.Binary
 	if !g.noHelper {
-		if b, err := hostprobe.Self(); err == nil {
+		b, note := hostprobe.Helpers()
+		if b != nil {
 			helper = b
 			ld.engine.HelperPath = b.RemotePath()
+		}
+		if b == nil && !g.helperNoted {
+			g.helperNoted = true
+			g.warnf("%s", note)
 		}
 	}
 	var p *plan.Plan

@@ -4,23 +4,54 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/transport"
 	sshtransport "github.com/skiffdeploy/skiff/internal/transport/ssh"
+	"github.com/skiffdeploy/skiff/internal/transport/trace"
 )
 
 // sshConfigEnv overrides the ssh_config file read (default ~/.ssh/config).
 const sshConfigEnv = "SKIFF_SSH_CONFIG"
 
-// dialer opens SSH connections with the host's settings; one host-key store
-// is shared by every host of the run, so accept-new appends don't race.
-// ~/.ssh/config fills in what the inventory leaves unset (see withSSHConfig).
+// dialer opens connections to hosts (SSH, or the tests' dialer); with -vv
+// each connection and what is done over it is printed (package trace).
 func (g *globals) dialer() engine.Dialer {
-	if g.dial != nil {
-		return g.dial
+	dial := g.dial
+	if dial == nil {
+		dial = g.sshDialer()
 	}
+	if g.verbosity < 2 {
+		return dial
+	}
+	if g.trace == nil {
+		g.trace = trace.New(g.stderr)
+	}
+	log := g.trace
+	return func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
+		via := ""
+		if h.Conn.Bastion != "" {
+			via = " via " + h.Conn.Bastion
+		}
+		start := time.Now()
+		log.Printf(h.Name, "connect to %s@%s:%d%s (become %t)", h.Conn.User, h.Address, h.Conn.Port, via, h.Conn.Become)
+		t, err := dial(ctx, h)
+		if err != nil {
+			log.Printf(h.Name, "connect failed after %s: %v", time.Since(start).Round(time.Millisecond), err)
+			return nil, err
+		}
+		log.Printf(h.Name, "connected in %s", time.Since(start).Round(time.Millisecond))
+		return log.Wrap(h.Name, t), nil
+	}
+}
+
+// sshDialer opens SSH connections with the host's settings; one host-key
+// store is shared by every host of the run, so accept-new appends don't
+// race. ~/.ssh/config fills in what the inventory leaves unset (see
+// withSSHConfig).
+func (g *globals) sshDialer() engine.Dialer {
 	keys := sshtransport.NewHostKeyStore()
 	sshCfg, sshErr := loadSSHConfig()
 	return func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {

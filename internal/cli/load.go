@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/config"
@@ -17,6 +14,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/module/builtin"
 	"github.com/skiffdeploy/skiff/internal/pki"
+	"github.com/skiffdeploy/skiff/internal/transport/trace"
 )
 
 // loaded is everything a command needs before it reaches a host.
@@ -34,6 +32,7 @@ type loaded struct {
 func (g *globals) printDiags(l *config.Loader, diags hcl.Diagnostics) bool {
 	if len(diags) > 0 {
 		config.WriteDiagnostics(g.stderr, diags, l.Files())
+		g.diags = append(g.diags, config.DiagnosticsJSON(diags, l.Files())...)
 	}
 	return diags.HasErrors()
 }
@@ -113,14 +112,18 @@ func (g *globals) loadThen(playbook string, readSecrets bool, beforeValidate fun
 			return nil, exitError{1}
 		}
 	}
-	extra, err := parseExtra(g.extra)
+	vars, err := g.extraVars(l)
 	if err != nil {
 		return nil, err
 	}
 	// A -e value nothing reads is a mistake (a misspelt name): refused
-	// here, before any host is dialled.
-	if g.printDiags(l, config.CheckExtraVars(sortedNames(extra), ld.invCfg, book)) {
+	// here, before any host is dialled; in a var file, a warning.
+	if g.printDiags(l, config.CheckExtraVars(vars, ld.invCfg, book)) {
 		return nil, exitError{1}
+	}
+	extra := map[string]cty.Value{}
+	for _, v := range vars {
+		extra[v.Name] = v.Value
 	}
 	ld.book, ld.secrets = book, secrets
 	ld.engine = &engine.Engine{
@@ -145,6 +148,10 @@ func (g *globals) loadThen(playbook string, readSecrets bool, beforeValidate fun
 	// Each host's facts are kept beside the inventory, for the next
 	// apply to send its probes with the lock.
 	ld.engine.FactsDir = filepath.Join(ld.invCfg.Dir, ".skiff", "facts")
+	if g.verbosity >= 2 {
+		g.trace = trace.New(g.stderr)
+		g.trace.SetScrub(ld.engine.Scope.Scrub)
+	}
 	if beforeValidate != nil {
 		beforeValidate(ld.engine)
 	}
@@ -186,27 +193,23 @@ func (ld *loaded) secretsUsed(book *config.Playbook) map[string]string {
 	return need
 }
 
-// sortedNames returns the names of vars, sorted.
-func sortedNames(vars map[string]cty.Value) []string {
-	names := make([]string, 0, len(vars))
-	for k := range vars {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// parseExtra turns -e key=value flags into variables (strings; HCL converts
-// them where a number or bool is needed).
-func parseExtra(kvs []string) (map[string]cty.Value, error) {
-	out := map[string]cty.Value{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" || !hclsyntax.ValidIdentifier(k) {
-			return nil, fmt.Errorf("-e %q: write key=value, with key a variable name", kv)
+// extraVars reads the --var-file files, in order, then -e: a later value
+// of a name wins.
+func (g *globals) extraVars(l *config.Loader) ([]config.ExtraVar, error) {
+	var vars []config.ExtraVar
+	for _, path := range g.varFiles {
+		fv, diags := l.LoadVarFile(path)
+		if g.printDiags(l, diags) {
+			return nil, exitError{1}
 		}
-		out[k] = cty.StringVal(v)
+		vars = append(vars, fv...)
 	}
-	return out, nil
+	for _, kv := range g.extra {
+		v, err := config.ParseExtraVar(kv)
+		if err != nil {
+			return nil, err
+		}
+		vars = append(vars, v)
+	}
+	return vars, nil
 }

@@ -14,9 +14,9 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/lock"
-	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // localDial reaches every host but "down" with the local shell.
@@ -24,14 +24,14 @@ func localDial(_ context.Context, h *inventory.Host) (transport.Transport, error
 	if h.Name == "down" {
 		return nil, &transport.UnreachableError{Host: h.Name, Err: errors.New("connection refused")}
 	}
-	return &moduletest.Local{}, nil
+	return &transporttest.Local{}, nil
 }
 
 func TestLockStatusAndRelease(t *testing.T) {
 	ctx := context.Background()
 	held := lock.Store{Dir: t.TempDir()}
 	info := lock.Info{Owner: "alice@laptop", RunID: "run-1", Command: "apply", PID: 4242}
-	if _, _, err := held.Acquire(ctx, &moduletest.Local{}, "web1", info, time.Minute); err != nil {
+	if _, _, err := held.Acquire(ctx, &transporttest.Local{}, "web1", info, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	hosts := []*inventory.Host{{Name: "web1"}, {Name: "down"}}

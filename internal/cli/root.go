@@ -16,8 +16,13 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/module/builtin"
+	"github.com/skiffdeploy/skiff/internal/transport/trace"
+	"github.com/skiffdeploy/skiff/internal/ui"
+	"github.com/skiffdeploy/skiff/internal/version"
 )
 
 // exitError carries an exit code through cobra without printing twice.
@@ -35,13 +40,17 @@ type globals struct {
 	rolesPath      []string
 	acceptNewKeys  bool
 	connectTimeout time.Duration
-	verbose        bool
+	verbosity      int        // -v 1, -vv 2
+	trace          *trace.Log // -vv: what skiff does on each host
 	askBecomePass  bool
 	noHelper       bool
+	helperNoted    bool   // the run said it has no probe helper
 	becomePass     string // read once by --ask-become-pass; never printed
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	varFiles       []string
+	diags          []config.Diagnostic // printed so far, for --output json
 	stdinTTY       bool
 	stderrTTY      bool
 
@@ -53,9 +62,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// On a host, skiff is its own probe helper (see package hostprobe),
 	// started once per probe batch: no command tree, no flags.
 	if len(args) == 1 && args[0] == hostprobe.Subcommand {
-		return hostprobe.Main(stdin, stdout, stderr)
+		return hostprobe.Main(builtin.Answerers(), stdin, stdout, stderr)
 	}
-	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr,
+	out := &countingWriter{w: stdout}
+	g := &globals{stdin: stdin, stdout: out, stderr: stderr,
 		stdinTTY: isTerminal(stdin), stderrTTY: isTerminal(stderr)}
 	root := newRoot(g)
 	root.SetArgs(args)
@@ -66,15 +76,68 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	err := root.ExecuteContext(ctx)
 	var ee exitError
+	code := 0
 	switch {
 	case err == nil:
-		return 0
 	case errors.As(err, &ee):
-		return ee.code
+		code = ee.code
 	default:
 		fmt.Fprintf(stderr, "skiff: %v\n", err)
-		return 1
+		code = 1
 	}
+	// Under --output json a failure that printed no document (bad input,
+	// a config error) still prints one: the error and the diagnostics.
+	if code != 0 && out.n == 0 && wantsJSON(g, args) {
+		doc := errorDoc{Error: "exit " + fmt.Sprint(code), Diagnostics: g.diags}
+		if err != nil && !errors.As(err, &ee) {
+			doc.Error = err.Error()
+		} else if len(g.diags) > 0 {
+			doc.Error = "configuration is not valid"
+		}
+		if doc.Diagnostics == nil {
+			doc.Diagnostics = []config.Diagnostic{}
+		}
+		_ = ui.WriteJSON(out, doc)
+	}
+	return code
+}
+
+// errorDoc is the JSON document of a command that failed before printing
+// its own.
+type errorDoc struct {
+	Error       string              `json:"error"`
+	Diagnostics []config.Diagnostic `json:"diagnostics"`
+}
+
+// wantsJSON reports whether the command line asks for JSON output, also
+// when the flags could not be parsed.
+func wantsJSON(g *globals, args []string) bool {
+	if g.output == "json" {
+		return true
+	}
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-ojson" || a == "--output=json" || a == "-o=json" ||
+			(a == "-o" || a == "--output") && i+1 < len(args) && args[i+1] == "json" {
+			return true
+		}
+	}
+	return false
+}
+
+// countingWriter counts what was written, to know whether a command
+// printed its document.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
 }
 
 func newRoot(g *globals) *cobra.Command {
@@ -93,7 +156,8 @@ Nothing reaches a host without -i: there is no default inventory.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	// skiff completion bash|zsh|fish|powershell prints a completion script.
+	root.CompletionOptions.HiddenDefaultCmd = false
 	root.AddCommand(
 		newValidateCmd(g),
 		newInventoryCmd(g),
@@ -103,25 +167,34 @@ Nothing reaches a host without -i: there is no default inventory.`,
 		newRollbackCmd(g),
 		newRunsCmd(g),
 		newLockCmd(g),
+		newVersionCmd(g),
 	)
+	// --version prints what `skiff version` does.
+	var v strings.Builder
+	writeVersion(&v, "text")
+	root.Version = version.String()
+	root.SetVersionTemplate(v.String())
+	root.Flags().Bool("version", false, "print skiff's version, commit and Go version (as skiff version)")
 	return root
 }
 
 // addCommon registers the flags shared by commands that reach hosts.
 func addCommon(cmd *cobra.Command, g *globals, withPlaybook bool) {
 	f := cmd.Flags()
+	defer completeCommon(cmd, g, withPlaybook)
 	f.StringVarP(&g.inventory, "inventory", "i", "", "inventory file (required; there is no default)")
 	f.StringVarP(&g.limit, "limit", "l", "", "hosts or groups, comma-separated; !name excludes (e.g. web,!web2)")
 	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json (one JSON document on stdout)")
 	f.IntVar(&g.forks, "forks", 50, "hosts worked on at once")
 	f.BoolVar(&g.acceptNewKeys, "accept-new-host-keys", false, "record unknown host keys in known_hosts (changed keys are still refused)")
 	f.DurationVar(&g.connectTimeout, "connect-timeout", 10*time.Second, "SSH connect and handshake timeout per host")
-	f.BoolVarP(&g.verbose, "verbose", "v", false, "print every task, not only changes")
+	f.CountVarP(&g.verbosity, "verbose", "v", "-v prints every task, not only changes; -vv also each script sent to a host (secrets hidden) and the SSH connections")
 	f.BoolVarP(&g.askBecomePass, "ask-become-pass", "K", false, "ask once for the sudo password (no terminal: $"+becomePasswordEnv+")")
 	askBecomePassword(cmd, g)
 	if withPlaybook {
 		f.BoolVar(&g.noHelper, "no-probe-helper", false, "probe with sh alone: never copy skiff to hosts as a probe helper, nor use a copy there")
-		f.StringArrayVarP(&g.extra, "extra-var", "e", nil, "key=value variable, highest precedence (repeatable); a name nothing of the run declares or reads is an error")
+		f.StringArrayVarP(&g.extra, "extra-var", "e", nil, "NAME=VALUE variable, highest precedence (repeatable); VALUE is a string, or an HCL list, object or quoted string when it starts with [, { or \"; a name nothing of the run declares or reads is an error")
+		f.StringArrayVar(&g.varFiles, "var-file", nil, "file of NAME = VALUE variables (HCL, or JSON when it ends in .json), below -e in precedence (repeatable; later files win)")
 		f.StringArrayVar(&g.rolesPath, "roles-path", nil, "further folder to look for roles in (repeatable)")
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/skiffdeploy/skiff/internal/lock"
-	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // A lock the run lost fails its host at the end of the run, and stderr
@@ -20,14 +20,14 @@ func TestReportLostFailsTheHostAndNamesTheHolder(t *testing.T) {
 	store := lock.Store{Dir: filepath.Join(t.TempDir(), "skiff")}
 	lk := lock.NewRun(lock.Options{RunID: "20260102T120000-new", Command: "apply", Owner: owner(), Store: store})
 	t.Cleanup(lk.Release)
-	if err := lk.Take(ctx, "web1", &moduletest.Local{}); err != nil {
+	if err := lk.Take(ctx, "web1", &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.ForceRelease(ctx, &moduletest.Local{}); err != nil {
+	if _, err := store.ForceRelease(ctx, &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	bob := lock.Info{Owner: "bob@desk", RunID: "20260102T130000-bob", Command: "apply", PID: 7}
-	if _, _, err := store.Acquire(ctx, &moduletest.Local{}, "web1", bob, time.Minute); err != nil {
+	if _, _, err := store.Acquire(ctx, &transporttest.Local{}, "web1", bob, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := lk.Confirm(ctx, "web1"); err == nil {

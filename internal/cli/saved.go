@@ -11,6 +11,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/version"
 )
 
 // configDigest hashes every HCL file the command decoded.
@@ -58,7 +59,7 @@ func (g *globals) savePlan(path, playbook, nonce string, ld *loaded, p *plan.Pla
 		roles = append(roles, abs(r))
 	}
 	return plan.WriteSaved(path, &plan.Saved{
-		Created: time.Now().UTC(), Inventory: abs(g.inventory), Playbook: abs(playbook),
+		SkiffVersion: version.String(), Created: time.Now().UTC(), Inventory: abs(g.inventory), Playbook: abs(playbook),
 		Limit: g.limit, Extra: extra, RolesPath: roles, ConfigDigest: configDigest(ld),
 		ContentNonce: nonce, ContentKeyCheck: ld.engine.ContentKey.Check(), Plan: p,
 	})

@@ -32,16 +32,7 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.
 			fmt.Fprintf(w, "%s: %s\n", sev, msg)
 			continue
 		}
-		r := *d.Subject
-		f, known := files[r.Filename]
-		if !known || f == nil { // a template or other file parsed elsewhere
-			if src, err := os.ReadFile(r.Filename); err == nil {
-				f, known = &hcl.File{Bytes: src}, true
-			}
-		}
-		if known {
-			r = relocate(r, f.Bytes)
-		}
+		r, f, known := userRange(*d.Subject, files)
 		fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", r.Filename, r.Start.Line, r.Start.Column, sev, msg)
 		if known {
 			if line, ok := sourceLine(f.Bytes, r.Start.Line); ok {
@@ -56,6 +47,58 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.
 			}
 		}
 	}
+}
+
+// userRange is r as the user wrote its file (see relocate), with the
+// file's source when it can be read.
+func userRange(r hcl.Range, files map[string]*hcl.File) (hcl.Range, *hcl.File, bool) {
+	f, known := files[r.Filename]
+	if !known || f == nil { // a template or other file parsed elsewhere
+		if src, err := os.ReadFile(r.Filename); err == nil {
+			f, known = &hcl.File{Bytes: src}, true
+		}
+	}
+	if known {
+		r = relocate(r, f.Bytes)
+	}
+	return r, f, known
+}
+
+// Diagnostic is one diagnostic in JSON output.
+type Diagnostic struct {
+	Severity string `json:"severity"` // "error" or "warning"
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail,omitempty"`
+	// Range is where it points, when it points into a file.
+	Range *DiagnosticRange `json:"range,omitempty"`
+}
+
+// DiagnosticRange is a span of a file: lines and columns from 1, the end
+// exclusive, as HCL counts them.
+type DiagnosticRange struct {
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+	Column    int    `json:"column"`
+	EndLine   int    `json:"end_line"`
+	EndColumn int    `json:"end_column"`
+}
+
+// DiagnosticsJSON turns diags into JSON objects, positions as the user
+// wrote the files (as WriteDiagnostics prints them).
+func DiagnosticsJSON(diags hcl.Diagnostics, files map[string]*hcl.File) []Diagnostic {
+	out := make([]Diagnostic, 0, len(diags))
+	for _, d := range Explain(diags) {
+		j := Diagnostic{Severity: "error", Summary: d.Summary, Detail: d.Detail}
+		if d.Severity == hcl.DiagWarning {
+			j.Severity = "warning"
+		}
+		if d.Subject != nil {
+			r, _, _ := userRange(*d.Subject, files)
+			j.Range = &DiagnosticRange{File: r.Filename, Line: r.Start.Line, Column: r.Start.Column, EndLine: r.End.Line, EndColumn: r.End.Column}
+		}
+		out = append(out, j)
+	}
+	return out
 }
 
 // expandTabs returns whitespace as wide as the first n bytes of line, keeping tabs.

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zclconf/go-cty/cty"
 )
 
 // extraVarsSite writes a site whose names each come from one place, and
@@ -98,7 +100,7 @@ func TestExtraVarsAcceptsWhatTheRunSetsOrReads(t *testing.T) {
 		"template_flag", "nested_template", "absolute_template", // templates
 		"play_limit", "site_domain", "group_port", "host_weight", // play and inventory vars
 	}
-	if d := CheckExtraVars(names, inv, pb); len(d) > 0 {
+	if d := CheckExtraVars(named(names...), inv, pb); len(d) > 0 {
 		t.Fatalf("refused: %s", d.Error())
 	}
 }
@@ -122,7 +124,7 @@ func TestExtraVarsRefusesWhatNothingReads(t *testing.T) {
 		{"db_password", []string{"-e db_password:", "a secret of the inventory", "-e does not set secrets"}, []string{"Did you mean"}},
 	}
 	for _, c := range cases {
-		d := CheckExtraVars([]string{"app_version", c.name}, inv, pb)
+		d := CheckExtraVars(named("app_version", c.name), inv, pb)
 		if len(d) != 1 || !d.HasErrors() {
 			t.Errorf("-e %s: %d diagnostics, want one error: %s", c.name, len(d), d.Error())
 			continue
@@ -147,7 +149,7 @@ func TestExtraVarsComputedNameAcceptsAny(t *testing.T) {
 	inv, pb := extraVarsSite(t, map[string]string{
 		"roles/app/templates/sub/extra.tftpl": "${lookup(var, \"x_${host.name}\", \"\")}\n",
 	})
-	if d := CheckExtraVars([]string{"x_web1"}, inv, pb); len(d) > 0 {
+	if d := CheckExtraVars(named("x_web1"), inv, pb); len(d) > 0 {
 		t.Fatalf("refused: %s", d.Error())
 	}
 }
@@ -157,11 +159,77 @@ func TestExtraVarsComputedNameAcceptsAny(t *testing.T) {
 // that no task names does not stop the check.
 func TestExtraVarsBrokenTemplate(t *testing.T) {
 	inv, pb := extraVarsSite(t, map[string]string{"roles/app/templates/env.tftpl": "VERSION=${var.app_version\n"})
-	if d := CheckExtraVars([]string{"app_verison"}, inv, pb); len(d) > 0 {
+	if d := CheckExtraVars(named("app_verison"), inv, pb); len(d) > 0 {
 		t.Errorf("refused beside a broken template a task renders: %s", d.Error())
 	}
 	inv, pb = extraVarsSite(t, map[string]string{"roles/app/templates/.env.tftpl.swp": "${var.\x00"})
-	if d := CheckExtraVars([]string{"app_verison"}, inv, pb); len(d) != 1 {
+	if d := CheckExtraVars(named("app_verison"), inv, pb); len(d) != 1 {
 		t.Errorf("a stray file stopped the check: %d diagnostics", len(d))
+	}
+}
+
+// named makes -e variables of names, with empty values.
+func named(names ...string) []ExtraVar {
+	vars := make([]ExtraVar, len(names))
+	for i, n := range names {
+		vars[i] = ExtraVar{Name: n, Value: cty.StringVal("")}
+	}
+	return vars
+}
+
+// -e takes a string, or an HCL list, object or quoted string.
+func TestParseExtraVar(t *testing.T) {
+	for in, want := range map[string]cty.Value{
+		"app_version=2.0.0":               cty.StringVal("2.0.0"),
+		"port=8080":                       cty.StringVal("8080"), // converted where a number is needed
+		"empty=":                          cty.StringVal(""),
+		"spaced= a b ":                    cty.StringVal(" a b "),
+		`admin_cidrs=["198.51.100.0/24"]`: cty.TupleVal([]cty.Value{cty.StringVal("198.51.100.0/24")}),
+		`limits={ cpu = 2, name = "x" }`:  cty.ObjectVal(map[string]cty.Value{"cpu": cty.NumberIntVal(2), "name": cty.StringVal("x")}),
+		`quoted="[not a list]"`:           cty.StringVal("[not a list]"),
+		`with_eq=a=b`:                     cty.StringVal("a=b"),
+	} {
+		got, err := ParseExtraVar(in)
+		if err != nil || !got.Value.RawEquals(want) {
+			t.Errorf("ParseExtraVar(%q) = %#v, %v; want %#v", in, got.Value, err, want)
+		}
+	}
+	for _, in := range []string{"noequals", "=x", "bad name=1", `list=["unclosed"`, `obj={ a = var.x }`} {
+		if _, err := ParseExtraVar(in); err == nil {
+			t.Errorf("ParseExtraVar(%q): no error", in)
+		}
+	}
+}
+
+// A var file sets literals in HCL or JSON; a name nothing reads there is a
+// warning at its line, not an error.
+func TestVarFile(t *testing.T) {
+	inv, pb := extraVarsSite(t, nil)
+	dir := t.TempDir()
+	hclFile := filepath.Join(dir, "prod.hcl")
+	os.WriteFile(hclFile, []byte("app_version = \"2.0.0\"\n\napp_verison = \"2.0.1\"\ncidrs = [\"10.0.0.0/8\"]\n"), 0o644)
+	jsonFile := filepath.Join(dir, "prod.json")
+	os.WriteFile(jsonFile, []byte(`{"app_version": "3.0.0", "group_port": 9090}`), 0o644)
+	l := NewLoader()
+	vars, diags := l.LoadVarFile(hclFile)
+	if diags.HasErrors() || len(vars) != 3 || vars[0].Name != "app_version" || vars[1].Name != "app_verison" || !vars[2].Value.Type().IsTupleType() {
+		t.Fatalf("HCL var file: %v %v", vars, diags)
+	}
+	d := CheckExtraVars(vars, inv, pb)
+	if len(d) != 2 || d.HasErrors() {
+		t.Fatalf("want two warnings (app_verison, cidrs), got %v", d)
+	}
+	if d[0].Subject == nil || d[0].Subject.Filename != hclFile || d[0].Subject.Start.Line != 3 || !strings.Contains(d[0].Detail, "Did you mean app_version?") {
+		t.Errorf("warning for app_verison: %+v", d[0])
+	}
+	vars, diags = l.LoadVarFile(jsonFile)
+	if diags.HasErrors() || len(vars) != 2 || !vars[1].Value.RawEquals(cty.NumberIntVal(9090)) {
+		t.Fatalf("JSON var file: %v %v", vars, diags)
+	}
+	if d := CheckExtraVars(vars, inv, pb); len(d) != 0 {
+		t.Errorf("JSON var file of known names: %v", d)
+	}
+	if _, diags := l.LoadVarFile(filepath.Join(dir, "nope.hcl")); !diags.HasErrors() {
+		t.Errorf("a missing var file is no error")
 	}
 }

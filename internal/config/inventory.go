@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -54,11 +55,12 @@ func (c Conn) Over(o Conn) Conn {
 // Group is a group block. Hosts join groups from their own `groups` list or
 // from the group's `hosts` list; a group needs no block to exist.
 type Group struct {
-	Name  string
-	Hosts []string
-	Vars  map[string]cty.Value
-	Conn  Conn
-	Range hcl.Range
+	Name   string
+	Hosts  []string
+	Vars   map[string]cty.Value
+	VarsAt map[string]hcl.Range // where each of Vars is written
+	Conn   Conn
+	Range  hcl.Range
 
 	hostsExpr hcl.Expression // for diagnostics at one name of the list
 }
@@ -69,6 +71,7 @@ type Host struct {
 	Address string
 	Groups  []string
 	Vars    map[string]cty.Value
+	VarsAt  map[string]hcl.Range // where each of Vars is written
 	Conn    Conn
 	Range   hcl.Range
 }
@@ -95,6 +98,7 @@ type Inventory struct {
 	Dir      string
 	Defaults Conn
 	Vars     map[string]cty.Value // defaults { vars = {…} }
+	VarsAt   map[string]hcl.Range // where each of Vars is written
 	Groups   []*Group
 	Hosts    []*Host
 	Secrets  []*Secret
@@ -136,7 +140,7 @@ func (l *Loader) LoadInventory(path string) (*Inventory, hcl.Diagnostics) {
 			defaultsSeen = true
 			conn, vars, d := decodeConnBlock(b.Body, nil)
 			diags = append(diags, d...)
-			inv.Defaults, inv.Vars = conn, vars
+			inv.Defaults, inv.Vars, inv.VarsAt = conn, vars, varRanges(b.Body)
 		case "group":
 			name := b.Labels[0]
 			if prev, ok := seenGroup[name]; ok {
@@ -148,7 +152,7 @@ func (l *Loader) LoadInventory(path string) (*Inventory, hcl.Diagnostics) {
 			extra := []hcl.AttributeSchema{{Name: "hosts"}}
 			conn, vars, d := decodeConnBlock(b.Body, extra)
 			diags = append(diags, d...)
-			g.Conn, g.Vars = conn, vars
+			g.Conn, g.Vars, g.VarsAt = conn, vars, varRanges(b.Body)
 			if attr, ok := attrsOf(b.Body)["hosts"]; ok {
 				diags = append(diags, decodeArg("hosts", attr.Expr, &g.Hosts, "a list of host names")...)
 				g.hostsExpr = attr.Expr
@@ -165,7 +169,7 @@ func (l *Loader) LoadInventory(path string) (*Inventory, hcl.Diagnostics) {
 			extra := []hcl.AttributeSchema{{Name: "address"}, {Name: "groups"}}
 			conn, vars, d := decodeConnBlock(b.Body, extra)
 			diags = append(diags, d...)
-			h.Conn, h.Vars = conn, vars
+			h.Conn, h.Vars, h.VarsAt = conn, vars, varRanges(b.Body)
 			attrs := attrsOf(b.Body)
 			if a, ok := attrs["address"]; ok {
 				d := decodeArg("address", a.Expr, &h.Address, "an IP address or DNS name")
@@ -290,6 +294,33 @@ func decodeConnBlock(body hcl.Body, extra []hcl.AttributeSchema) (Conn, map[stri
 		vars = v
 	}
 	return c, vars, diags
+}
+
+// varRanges is where each name of a block's `vars = { … }` is written: its
+// key, or the whole expression when it is not written out as an object
+// (sensitive({…}), say).
+func varRanges(body hcl.Body) map[string]hcl.Range {
+	at := map[string]hcl.Range{}
+	a, ok := attrsOf(body)["vars"]
+	if !ok {
+		return at
+	}
+	obj, ok := a.Expr.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		v, _ := decodeVars(a.Expr)
+		for k := range v {
+			at[k] = a.Expr.Range()
+		}
+		return at
+	}
+	for _, item := range obj.Items {
+		k, d := item.KeyExpr.Value(nil)
+		if d.HasErrors() || k.IsNull() || !k.IsKnown() || k.Type() != cty.String {
+			continue
+		}
+		at[k.AsString()] = item.KeyExpr.Range()
+	}
+	return at
 }
 
 // decodeVars evaluates a `vars = { … }` object of literal values.

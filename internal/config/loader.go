@@ -50,6 +50,14 @@ func (l *Loader) at(r hcl.Range) string {
 	return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line)
 }
 
+// Where is where r starts as the user wrote the file: "inv.hcl:4:3".
+func (l *Loader) Where(r hcl.Range) string {
+	if f, ok := l.parser.Files()[r.Filename]; ok && f != nil {
+		r = relocate(r, f.Bytes)
+	}
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
+}
+
 // trimStringCascade keeps the first error of an unterminated string. HCL
 // then pairs every later quote the wrong way round and reports each line
 // after it as another multi-line string, and the same string again as

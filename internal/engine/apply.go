@@ -170,7 +170,8 @@ func (a *applier) revert(ctx context.Context, p *config.Play, completed []*hostR
 // that can run it and lacks it (an apply's only: a plan never copies it;
 // the helper is skiff's own, like the digest records, so it needs no
 // lock: see Binary.Install). A failure only costs speed: the host is
-// probed with sh, and the user told why.
+// probed with sh, and the user told why (for a processor the helper has
+// no build for, once a run).
 func (a *applier) installHelpers(ctx context.Context, runs map[string]*hostRun) {
 	e := a.e
 	if a.Helper == nil || a.Helper.RemotePath() != e.HelperPath {
@@ -195,10 +196,17 @@ func (a *applier) installHelper(ctx context.Context, host string, t transport.Tr
 	if facts == cty.NilVal || !facts.Type().IsObjectType() || !facts.Type().HasAttribute("arch") {
 		return
 	}
-	if arch := facts.GetAttr("arch"); arch.IsNull() || !a.Helper.Fits(arch.AsString()) {
+	arch := facts.GetAttr("arch")
+	if arch.IsNull() {
 		return
 	}
-	if err := a.Helper.Install(ctx, t); err != nil {
+	if !a.Helper.Fits(arch.AsString()) {
+		if note := a.Helper.Lacking(arch.AsString()); note != "" && e.Warn != nil {
+			e.Warn("%s", note)
+		}
+		return
+	}
+	if err := a.Helper.Install(ctx, t, arch.AsString()); err != nil {
 		if e.Warn != nil {
 			e.Warn("%s: the probe helper could not be installed, probing with sh: %s", host, e.Scope.Scrub(err.Error()))
 		}

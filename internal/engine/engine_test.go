@@ -1,13 +1,10 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,38 +16,8 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
-
-// localTransport runs scripts with the local sh and counts round trips.
-type localTransport struct {
-	mu   sync.Mutex
-	runs int
-	fail bool
-}
-
-func (l *localTransport) Run(ctx context.Context, script string) (transport.Result, error) {
-	l.mu.Lock()
-	l.runs++
-	l.mu.Unlock()
-	cmd := exec.CommandContext(ctx, "sh", "-s")
-	cmd.Stdin = strings.NewReader(script)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	code := 0
-	if errors.As(err, &ee) {
-		code, err = ee.ExitCode(), nil
-	}
-	return transport.Result{Stdout: out.Bytes(), Stderr: errb.Bytes(), ExitCode: code}, err
-}
-func (l *localTransport) WriteFile(context.Context, string, io.Reader, os.FileMode) error {
-	return errors.New("unused")
-}
-func (l *localTransport) Stat(context.Context, string) (transport.FileInfo, error) {
-	return transport.FileInfo{}, errors.New("unused")
-}
-func (l *localTransport) Close() error { return nil }
 
 // touch is a test module: the file at path exists. fail=true makes Apply fail.
 type touch struct {
@@ -107,7 +74,7 @@ type fixture struct {
 	eng   *Engine
 	ch    Changes // what the fixture's applies hold
 	dir   string
-	conns map[string]*localTransport
+	conns map[string]*transporttest.Local
 }
 
 func newFixture(t *testing.T, roleSrc string, unreachable string) *fixture {
@@ -138,9 +105,9 @@ host "c" { address = "10.0.0.3" }
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	f := &fixture{dir: dir, conns: map[string]*localTransport{}}
+	f := &fixture{dir: dir, conns: map[string]*transporttest.Local{}}
 	for _, h := range inv.Hosts {
-		f.conns[h.Name] = &localTransport{}
+		f.conns[h.Name] = &transporttest.Local{}
 	}
 	f.eng = &Engine{
 		Inventory: inv, Playbook: book, Registry: registry(),
@@ -181,7 +148,7 @@ handler "touch" "h" { path = "DIR/${host.name}-handled" }
 		t.Fatalf("plan changed the host: %d files created", len(entries))
 	}
 	// Plan: facts + one batched probe for the tasks + one for the handler.
-	if got := f.conns["a"].runs; got != 3 {
+	if got := f.conns["a"].Runs(); got != 3 {
 		t.Errorf("plan made %d round trips on a host, want 3", got)
 	}
 
@@ -197,14 +164,14 @@ handler "touch" "h" { path = "DIR/${host.name}-handled" }
 	}
 
 	for _, c := range f.conns {
-		c.runs = 0
+		c.Reset()
 	}
 	p = f.eng.Apply(context.Background(), f.ch)
 	if p.Summary.Changed != 0 || p.Summary.OK != 3 {
 		t.Fatalf("second apply summary = %+v, want all ok", p.Summary)
 	}
 	// No-op: facts plus one probe round trip per host.
-	if got := f.conns["b"].runs; got != 2 {
+	if got := f.conns["b"].Runs(); got != 2 {
 		t.Errorf("no-op apply made %d round trips, want 2", got)
 	}
 }
@@ -266,10 +233,10 @@ task "touch" "deleg" {
 	if s := p.Hosts[0].Changes[2].Summary; !strings.HasPrefix(s, "on c: ") {
 		t.Errorf("delegated change summary %q does not name the delegate", s)
 	}
-	if f.conns["c"].runs == 0 {
+	if f.conns["c"].Runs() == 0 {
 		t.Errorf("the delegated task was not probed on c")
 	}
-	before := f.conns["c"].runs
+	before := f.conns["c"].Runs()
 	p = f.eng.Apply(context.Background(), f.ch)
 	if p.Failed() || len(p.Hosts[0].Changes) != 3 {
 		t.Fatalf("apply: %+v", p.Hosts[0])
@@ -279,7 +246,7 @@ task "touch" "deleg" {
 			t.Errorf("%s missing after apply", n)
 		}
 	}
-	if f.conns["c"].runs <= before {
+	if f.conns["c"].Runs() <= before {
 		t.Errorf("the delegated change did not run on c")
 	}
 	// The gate: "a" is in state, so "gated" does not run, even though its

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/module/shell"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/wire"
 )
 
 // factsScript prints key=value lines about the host; read-only. It reads
@@ -90,4 +92,38 @@ func parseFacts(out string) (facts cty.Value, helper bool) {
 		m[k] = cty.StringVal(v)
 	}
 	return cty.ObjectVal(m), helper
+}
+
+// rideScript is script followed, in its session, by the facts script
+// and, when script succeeded and probe is set, the probe batch, each in
+// its frame; it exits as script did.
+func rideScript(tok wire.Token, script, facts, probe string) string {
+	var b strings.Builder
+	b.WriteString("(\n" + script + "\n)\nskiff_rc=$?\n")
+	b.WriteString(tok.Section("facts", "(\n"+facts+"\n)"))
+	if probe != "" {
+		b.WriteString("if [ \"$skiff_rc\" = 0 ]; then\n" + tok.Section("probe", "(\n"+probe+"\n)") + "fi\n")
+	}
+	b.WriteString("exit $skiff_rc\n")
+	return b.String()
+}
+
+// parseRide splits what rideScript printed: the script's own result, the
+// facts script's, and the probe batch's when it ran. err says why the
+// facts are missing; own is right even then.
+func parseRide(res transport.Result, tok wire.Token) (own, facts transport.Result, probe *transport.Result, err error) {
+	before, frames, perr := wire.Parse(res.Stdout, tok)
+	own = transport.Result{Stdout: before, Stderr: res.Stderr, ExitCode: res.ExitCode}
+	f, ok := wire.Find(frames, "facts")
+	if !ok {
+		if perr == nil {
+			perr = errors.New("the script ended early")
+		}
+		return own, facts, nil, fmt.Errorf("reading facts: %v (exit %d): %s", perr, res.ExitCode, tail(res.Stderr))
+	}
+	facts = transport.Result{Stdout: f.Body, Stderr: res.Stderr, ExitCode: f.Exit}
+	if p, ok := wire.Find(frames, "probe"); ok {
+		probe = &transport.Result{Stdout: p.Body, Stderr: res.Stderr, ExitCode: p.Exit}
+	}
+	return own, facts, probe, nil
 }

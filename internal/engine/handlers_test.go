@@ -14,6 +14,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // logLine is a test module that always has a change: its Apply appends
@@ -53,7 +54,7 @@ func handlerFixture(t *testing.T, role string) (*Engine, string) {
 	reg := module.Registry{"log": func(a *module.Args) module.Module {
 		return &logLine{path: logPath, line: a.String("line", true)}
 	}}
-	conn := &localTransport{}
+	conn := &transporttest.Local{}
 	return &Engine{
 		Inventory: inv, Playbook: book, Registry: reg, Scope: NewScope(inv, nil, nil, nil), RunID: "handlers",
 		Dial: func(context.Context, *inventory.Host) (transport.Transport, error) { return conn, nil },

@@ -8,14 +8,16 @@ import (
 	"testing"
 
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/module/builtin"
 	"github.com/skiffdeploy/skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // The test binary stands in for skiff on the "host" when it is started
 // with SKIFF_TEST_PROBE_HELPER set: it is then the probe helper.
 func TestMain(m *testing.M) {
 	if os.Getenv("SKIFF_TEST_PROBE_HELPER") != "" && len(os.Args) == 2 && os.Args[1] == hostprobe.Subcommand {
-		os.Exit(hostprobe.Main(os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(hostprobe.Main(builtin.Answerers(), os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -51,7 +53,7 @@ func probeItems(t *testing.T) ([]probeItem, []string) {
 			want = append(want, "")
 			continue
 		}
-		out, err := probeBatch(context.Background(), &localTransport{}, []string{it.fragment})
+		out, err := probeBatch(context.Background(), &transporttest.Local{}, []string{it.fragment})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,13 +71,13 @@ func TestProbeThroughTheHelper(t *testing.T) {
 	}
 	e := &Engine{}
 	e.helpers.Store("h", testHelper(t))
-	lt := &localTransport{}
+	lt := &transporttest.Local{}
 	out, err := e.probe(context.Background(), "h", lt, items)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lt.runs != 1 {
-		t.Errorf("%d sessions, want 1", lt.runs)
+	if lt.Runs() != 1 {
+		t.Errorf("%d sessions, want 1", lt.Runs())
 	}
 	for i := range items {
 		if string(out[i].Stdout) != want[i] {
@@ -96,7 +98,7 @@ func TestProbeFallsBackToShWhenTheHelperIsGone(t *testing.T) {
 	items, want := probeItems(t)
 	e := &Engine{}
 	e.helpers.Store("h", filepath.Join(t.TempDir(), "gone"))
-	lt := &localTransport{}
+	lt := &transporttest.Local{}
 	out, err := e.probe(context.Background(), "h", lt, items)
 	if err != nil {
 		t.Fatal(err)
@@ -106,8 +108,8 @@ func TestProbeFallsBackToShWhenTheHelperIsGone(t *testing.T) {
 			t.Errorf("item %d: %q, want %q", i, out[i].Stdout, want[i])
 		}
 	}
-	if lt.runs != 2 {
-		t.Errorf("%d sessions, want 2 (helper, then sh)", lt.runs)
+	if lt.Runs() != 2 {
+		t.Errorf("%d sessions, want 2 (helper, then sh)", lt.Runs())
 	}
 	if _, ok := e.helpers.Load("h"); ok {
 		t.Errorf("the missing helper is still used")
@@ -118,7 +120,7 @@ func TestProbeFallsBackToShWhenTheHelperIsGone(t *testing.T) {
 // script's own output and exit code come back untouched, even when it
 // exits early.
 func TestFactsRideOnTheLockChecksScript(t *testing.T) {
-	lt := &localTransport{}
+	lt := &transporttest.Local{}
 	r := &factsRider{Transport: lt, facts: "echo os_id=test; echo init=x"}
 	res, err := r.Run(context.Background(), "echo held; printf 'no newline'; exit 3")
 	if err != nil {
@@ -130,8 +132,8 @@ func TestFactsRideOnTheLockChecksScript(t *testing.T) {
 	if !r.rode || r.err != nil || string(r.out.Stdout) != "os_id=test\ninit=x\n" || r.out.ExitCode != 0 {
 		t.Errorf("facts: rode %v, err %v, out %q exit %d", r.rode, r.err, r.out.Stdout, r.out.ExitCode)
 	}
-	if _, err := r.Run(context.Background(), "echo second"); err != nil || lt.runs != 2 {
-		t.Errorf("second run: %v, %d sessions", err, lt.runs)
+	if _, err := r.Run(context.Background(), "echo second"); err != nil || lt.Runs() != 2 {
+		t.Errorf("second run: %v, %d sessions", err, lt.Runs())
 	}
 	e := &Engine{}
 	facts, err := e.readFacts("h", r.out)

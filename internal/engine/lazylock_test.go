@@ -126,7 +126,7 @@ func TestLazyLockOnlyWhenSomethingChanges(t *testing.T) {
 		t.Errorf("no-op apply: %d peeks, %d locks, want 3 and 0", len(l.peeks), len(l.locks))
 	}
 	for _, h := range []string{"a", "b", "c"} {
-		if got := f.conns[h].runs; got != 1 {
+		if got := f.conns[h].Runs(); got != 1 {
 			t.Errorf("no-op apply: %d sessions on %s, want 1", got, h)
 		}
 	}

@@ -1,12 +1,9 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -16,6 +13,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/wire"
 )
 
 // targets are the hosts a run reads before its plays: those of limit
@@ -164,7 +162,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		if hr != nil {
 			rider := &factsRider{Transport: t, facts: e.factsScript()}
 			kept, keptFacts, spec := sp.kept, sp.keptFacts, sp.items
-			var specTok string
+			var specTok wire.Token
 			var specN int
 			if len(spec) > 0 {
 				rider.probe, specTok, specN = e.speculativeProbe(spec, sp.helper)
@@ -269,29 +267,16 @@ func (r *factsRider) Run(ctx context.Context, script string) (transport.Result, 
 	if !first {
 		return r.Transport.Run(ctx, script)
 	}
-	tok := token()
-	var b strings.Builder
-	fmt.Fprintf(&b, "(\n%s\n)\nskiff_rc=$?\nprintf '\\n@@%s facts\\n'\n(\n%s\n)\nprintf '\\n@@%s facts-exit %%d\\n' \"$?\"\n", script, tok, r.facts, tok)
-	if r.probe != "" {
-		fmt.Fprintf(&b, "if [ \"$skiff_rc\" = 0 ]; then\nprintf '@@%s probe\\n'\n(\n%s\n)\nfi\n", tok, r.probe)
-	}
-	b.WriteString("exit $skiff_rc\n")
-	res, err := r.Transport.Run(ctx, b.String())
+	tok := wire.NewToken()
+	res, err := r.Transport.Run(ctx, rideScript(tok, script, r.facts, r.probe))
 	if err != nil {
 		r.err = err
 		return res, err
 	}
-	own, rest, ok := bytes.Cut(res.Stdout, []byte("\n@@"+tok+" facts\n"))
-	facts, rest, ok2 := bytes.Cut(rest, []byte("\n@@"+tok+" facts-exit "))
-	if !ok || !ok2 {
-		r.err = fmt.Errorf("reading facts: the script ended early (exit %d): %s", res.ExitCode, tail(res.Stderr))
-		return transport.Result{Stdout: own, Stderr: res.Stderr, ExitCode: res.ExitCode}, nil
+	own, facts, probe, err := parseRide(res, tok)
+	r.out, r.err = facts, err
+	if probe != nil {
+		r.probeOut, r.probed = *probe, true
 	}
-	exit, probe, _ := bytes.Cut(rest, []byte("\n"))
-	code, _ := strconv.Atoi(string(exit))
-	r.out = transport.Result{Stdout: facts, Stderr: res.Stderr, ExitCode: code}
-	if p, ok := bytes.CutPrefix(probe, []byte("@@"+tok+" probe\n")); ok {
-		r.probeOut, r.probed = transport.Result{Stdout: p, Stderr: res.Stderr, ExitCode: res.ExitCode}, true
-	}
-	return transport.Result{Stdout: own, Stderr: res.Stderr, ExitCode: res.ExitCode}, nil
+	return own, nil
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func TestProbeBatchFramesEachResult(t *testing.T) {
@@ -18,7 +20,7 @@ func TestProbeBatchFramesEachResult(t *testing.T) {
 	}
 	for _, tmp := range []string{t.TempDir(), "/nonexistent/skiff"} { // concurrent, then one by one
 		t.Setenv("TMPDIR", tmp)
-		out, err := probeBatch(context.Background(), &localTransport{}, frags)
+		out, err := probeBatch(context.Background(), &transporttest.Local{}, frags)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +45,7 @@ func TestProbeBatchRunsFragmentsConcurrently(t *testing.T) {
 		return fmt.Sprintf(`touch %q; i=0; while [ ! -e %q ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; [ -e %q ] && echo saw`,
 			filepath.Join(dir, mine), filepath.Join(dir, other), filepath.Join(dir, other))
 	}
-	out, err := probeBatch(context.Background(), &localTransport{}, []string{frag("a", "b"), frag("b", "a")})
+	out, err := probeBatch(context.Background(), &transporttest.Local{}, []string{frag("a", "b"), frag("b", "a")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,14 +27,14 @@ func keepRuns(h *inventory.Host) int {
 // among those kept. Only real directories named like a run id count; a
 // symlink is neither followed nor removed, and nothing at all is removed
 // when root or its parent is a symlink. What it could not do is printed on
-// stdout, each line starting with marker; it exits 0 either way.
-func pruneScript(root, current string, keep int, marker string) string {
+// stdout, a line each; it exits 0 either way.
+func pruneScript(root, current string, keep int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "(\nroot=%s current=%s keep=%d marker=%s\n", shell.Quote(root), shell.Quote(current), keep, shell.Quote(marker))
+	fmt.Fprintf(&b, "(\nroot=%s current=%s keep=%d\n", shell.Quote(root), shell.Quote(current), keep)
 	fmt.Fprintf(&b, "parent=%s\n", shell.Quote(path.Dir(root)))
 	b.WriteString(`LC_ALL=C
 if [ -L "$root" ] || [ -L "$parent" ] || [ ! -d "$root" ]; then
-  echo "$marker $root is not a directory of its own (a symlink?): left as is"
+  echo "$root is not a directory of its own (a symlink?): left as is"
   exit 0
 fi
 # Newest first by the host's own clock: runs on a host follow one another
@@ -46,7 +46,7 @@ ls -dt -- "$root"/` + runDirGlob + ` 2>/dev/null | {
     [ -d "$d" ] && [ ! -L "$d" ] || continue
     n=$(( n + 1 ))
     [ "$n" -lt "$keep" ] && continue
-    rm -rf -- "$d" || echo "$marker could not remove $d"
+    rm -rf -- "$d" || echo "could not remove $d"
   done
 }
 )

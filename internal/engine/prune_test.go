@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // runIDs returns n run ids, oldest first, in NewRunID's format.
@@ -58,7 +59,7 @@ func names(t *testing.T, dir string) []string {
 
 func prune(t *testing.T, root, current string, keep int) string {
 	t.Helper()
-	res, err := (&localTransport{}).Run(context.Background(), pruneScript(root, current, keep, "@@MARK"))
+	res, err := (&transporttest.Local{}).Run(context.Background(), pruneScript(root, current, keep))
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("prune: %v, exit %d: %s", err, res.ExitCode, res.Stderr)
 	}
@@ -118,7 +119,7 @@ func TestPruneLeavesASymlinkedRunsDirectory(t *testing.T) {
 	os.Symlink(real, filepath.Join(base, "skiff"))
 	for _, root := range []string{filepath.Join(base, "runs"), filepath.Join(base, "skiff", "runs")} {
 		out := prune(t, root, ids[3], 1)
-		if !strings.HasPrefix(out, "@@MARK "+root+" is not a directory of its own") {
+		if !strings.HasPrefix(out, root+" is not a directory of its own") {
 			t.Errorf("%s: printed %q", root, out)
 		}
 		if got := names(t, filepath.Join(real, "runs")); !slices.Equal(got, ids) {

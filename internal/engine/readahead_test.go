@@ -30,7 +30,7 @@ play "three" { hosts = "a"    roles = ["r3"] }
 
 func (f *fixture) resetRuns() {
 	for _, c := range f.conns {
-		c.runs = 0
+		c.Reset()
 	}
 }
 
@@ -56,7 +56,7 @@ func TestReadAheadNoOpIsOneRoundTrip(t *testing.T) {
 			t.Fatalf("%s on converged hosts: %+v", mode, p.Summary)
 		}
 		for _, h := range []string{"a", "b", "c"} {
-			if got := f.conns[h].runs; got != 2 {
+			if got := f.conns[h].Runs(); got != 2 {
 				t.Errorf("%s: %d round trips on %s, want 2 (facts, one probe)", mode, got, h)
 			}
 		}
@@ -68,7 +68,7 @@ func TestReadAheadNoOpIsOneRoundTrip(t *testing.T) {
 	if len(p.Hosts[0].Changes) != 1 || p.Hosts[0].Changes[0].Play != "three" {
 		t.Fatalf("plan after drift on a: %+v", p.Hosts[0].Changes)
 	}
-	if got := f.conns["a"].runs; got != 2 {
+	if got := f.conns["a"].Runs(); got != 2 {
 		t.Errorf("drifted plan: %d round trips on a, want 2", got)
 	}
 }
@@ -110,10 +110,10 @@ func TestVolatileProbesAreNotReadAhead(t *testing.T) {
 	if p := f.eng.Plan(context.Background()); p.Summary.Changed != 0 {
 		t.Fatalf("plan: %+v", p.Summary)
 	}
-	if got := f.conns["a"].runs; got != 4 {
+	if got := f.conns["a"].Runs(); got != 4 {
 		t.Errorf("a: %d round trips, want 4 (facts, one per play: two volatile plays)", got)
 	}
-	if got := f.conns["b"].runs; got != 3 {
+	if got := f.conns["b"].Runs(); got != 3 {
 		t.Errorf("b: %d round trips, want 3", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/shell"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/wire"
 )
 
 // HostRunsDir is where a host keeps its copy of each run's journal and the
@@ -72,22 +73,22 @@ func (a *applier) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bo
 	fmt.Fprintf(&script, "umask 077\nmkdir -p %s || exit 1\n", shell.Quote(dir))
 	// The host's first change of the run prunes its older runs, in the
 	// session that records it: no round trip of its own.
-	pruneMarker := ""
+	tok := wire.NewToken()
 	if _, pruned := a.pruned.LoadOrStore(entry.Host, true); !pruned {
-		pruneMarker = "@@" + token() + " prune"
-		script.WriteString(pruneScript(e.hostRunsDir(), e.RunID, keepRuns(e.Inventory.Host(entry.Host)), pruneMarker))
+		script.WriteString(tok.Section("prune", pruneScript(e.hostRunsDir(), e.RunID, keepRuns(e.Inventory.Host(entry.Host)))))
 	}
 	if backup != "" {
 		fmt.Fprintf(&script, "(\n%s\n) || { echo 'backup before the change failed' >&2; exit 1; }\n", backup)
 	}
-	fmt.Fprintf(&script, "cat >> %s <<'SKIFF_JOURNAL_EOF'\n%s\nSKIFF_JOURNAL_EOF\n", shell.Quote(runDir+"/journal.jsonl"), line)
+	script.WriteString(wire.Heredoc("cat >> "+shell.Quote(runDir+"/journal.jsonl"), string(line)))
 	res, err := Guarded(conn, a.Locks, entry.Host).Run(context.WithoutCancel(ctx), script.String())
 	if err != nil {
 		return err
 	}
-	if pruneMarker != "" && e.Warn != nil {
-		for _, l := range strings.Split(string(res.Stdout), "\n") {
-			if msg, ok := strings.CutPrefix(l, pruneMarker+" "); ok {
+	_, frames, _ := wire.Parse(res.Stdout, tok)
+	if f, ok := wire.Find(frames, "prune"); ok && e.Warn != nil {
+		for _, msg := range strings.Split(strings.TrimSpace(string(f.Body)), "\n") {
+			if msg != "" {
 				e.Warn("%s: pruning older runs' backups: %s", entry.Host, msg)
 			}
 		}
@@ -172,7 +173,7 @@ func (a *applier) rollbackPlay(ctx context.Context, hr *hostRun) string {
 // first) and then each distinct after fragment, in one remote script. It
 // returns the seqs undone and a note for each thing that could not be.
 func Undo(ctx context.Context, t transport.Transport, entries []journal.Entry) (undone []int, problems []string) {
-	tok := token()
+	tok := wire.NewToken()
 	var script strings.Builder
 	script.WriteString("d=$(mktemp -d) || exit 1\ntrap 'rm -rf \"$d\"' EXIT\n")
 	var afters []string
@@ -184,49 +185,50 @@ func Undo(ctx context.Context, t transport.Transport, entries []journal.Entry) (
 			problems = append(problems, fmt.Sprintf("%s %s cannot be undone", en.Role, en.Task))
 			continue
 		}
-		if en.Undo != "" {
-			fmt.Fprintf(&script, "if (\n%s\n) </dev/null >/dev/null 2>\"$d/err\"; then echo '@@%s undone %d'; else echo '@@%s failed %d'; tail -n 3 \"$d/err\" | tr '\\n' ' '; echo; fi\n",
-				en.Undo, tok, en.Seq, tok, en.Seq)
-		} else {
-			fmt.Fprintf(&script, "echo '@@%s undone %d'\n", tok, en.Seq)
-		}
+		script.WriteString(tok.Section("undo-"+strconv.Itoa(en.Seq), quietly(en.Undo)))
 		if en.After != "" && !seenAfter[en.After] {
 			seenAfter[en.After] = true
 			afters = append(afters, en.After)
 		}
 	}
 	for i, a := range afters {
-		fmt.Fprintf(&script, "if ! (\n%s\n) </dev/null >/dev/null 2>\"$d/err\"; then echo '@@%s afterfailed %d'; tail -n 3 \"$d/err\" | tr '\\n' ' '; echo; fi\n", a, tok, i)
+		script.WriteString(tok.Section("after-"+strconv.Itoa(i), quietly(a)))
 	}
 	res, err := t.Run(ctx, script.String())
 	if err != nil {
 		return nil, append(problems, "undo could not run: "+err.Error())
 	}
-	lines := strings.Split(string(res.Stdout), "\n")
-	for i, l := range lines {
-		f := strings.Fields(l)
-		if len(f) != 3 || f[0] != "@@"+tok {
-			continue
-		}
-		n, _ := strconv.Atoi(f[2])
-		detail := ""
-		if i+1 < len(lines) {
-			detail = strings.TrimSpace(lines[i+1])
-		}
-		switch f[1] {
-		case "undone":
-			undone = append(undone, n)
-		case "failed":
+	_, frames, _ := wire.Parse(res.Stdout, tok)
+	for _, f := range frames {
+		detail := strings.TrimSpace(strings.ReplaceAll(string(f.Body), "\n", " "))
+		if s, ok := strings.CutPrefix(f.Name, "undo-"); ok {
+			n, _ := strconv.Atoi(s)
+			if f.Exit == 0 {
+				undone = append(undone, n)
+				continue
+			}
 			en := bySeq[n]
 			problems = append(problems, fmt.Sprintf("undo of %s %s failed: %s", en.Role, en.Task, detail))
-		case "afterfailed":
-			problems = append(problems, fmt.Sprintf("after the undo, %q failed: %s", firstLine(afters[n]), detail))
+		} else if s, ok := strings.CutPrefix(f.Name, "after-"); ok && f.Exit != 0 {
+			if i, err := strconv.Atoi(s); err == nil && i >= 0 && i < len(afters) {
+				problems = append(problems, fmt.Sprintf("after the undo, %q failed: %s", firstLine(afters[i]), detail))
+			}
 		}
 	}
 	if res.ExitCode != 0 && len(undone) == 0 && len(problems) == 0 {
 		problems = append(problems, fmt.Sprintf("undo script: exit %d: %s", res.ExitCode, tail(res.Stderr)))
 	}
 	return undone, problems
+}
+
+// quietly is sh that runs fragment (nothing when empty) in a subshell,
+// stdin closed, and prints nothing but, when it fails, the end of its
+// stderr (kept in "$d/err"); its exit status is the fragment's.
+func quietly(fragment string) string {
+	if fragment == "" {
+		return ":"
+	}
+	return "if (\n" + fragment + "\n) </dev/null >/dev/null 2>\"$d/err\"; then :; else rc=$?; tail -n 3 \"$d/err\"; (exit $rc); fi"
 }
 
 func firstLine(s string) string {

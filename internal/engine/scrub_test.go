@@ -17,17 +17,18 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/command"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // movedRuns runs scripts with the local sh, the host's run directory
 // (journal, backups) moved to dir.
 type movedRuns struct {
-	*localTransport
+	*transporttest.Local
 	dir string
 }
 
 func (m movedRuns) Run(ctx context.Context, script string) (transport.Result, error) {
-	return m.localTransport.Run(ctx, strings.ReplaceAll(script, HostRunsDir, m.dir))
+	return m.Local.Run(ctx, strings.ReplaceAll(script, HostRunsDir, m.dir))
 }
 
 // told records what an Observer is told.
@@ -98,7 +99,7 @@ task "command" "leak" {
 		Inventory: inv, Playbook: book, Registry: module.Registry{"command": command.New},
 		Scope: NewScope(inv, secrets, nil, nil), RunID: "scrub", Observer: obs,
 		Dial: func(context.Context, *inventory.Host) (transport.Transport, error) {
-			return movedRuns{&localTransport{}, hostRuns}, nil
+			return movedRuns{&transporttest.Local{}, hostRuns}, nil
 		},
 	}
 	p := eng.Apply(context.Background(), Changes{Journal: w, Rollback: true})

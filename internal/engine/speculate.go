@@ -9,6 +9,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
 	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/wire"
 )
 
 // An apply sends, in the session that takes a host's lock and reads its
@@ -57,7 +58,7 @@ func (e *Engine) keepFacts(host, kept, raw string) {
 // speculativeProbe is the sh that probes items on a host, through the
 // probe helper when the host had it, and the frames' token and count.
 // Unlike the usual batches it never exits: more script may follow.
-func (e *Engine) speculativeProbe(items []probeItem, helper bool) (script, tok string, n int) {
+func (e *Engine) speculativeProbe(items []probeItem, helper bool) (script string, tok wire.Token, n int) {
 	if helper && e.HelperPath != "" {
 		b, err := helperItems(items)
 		if err == nil && len(b.Items) > 0 {
@@ -66,5 +67,5 @@ func (e *Engine) speculativeProbe(items []probeItem, helper bool) (script, tok s
 			}
 		}
 	}
-	return shBatch(fragments(items))
+	return wire.ShProbes(fragments(items))
 }

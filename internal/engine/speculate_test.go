@@ -44,12 +44,12 @@ func TestKeptFactsMakeANoOpApplyOneRoundTrip(t *testing.T) {
 		t.Fatalf("second apply: %+v", p.Summary)
 	}
 	for _, h := range []string{"b", "c"} {
-		if got := f.conns[h].runs; got != 1 {
+		if got := f.conns[h].Runs(); got != 1 {
 			t.Errorf("%d round trips on %s, want 1 (lock, facts and probes)", got, h)
 		}
 	}
 	// a's volatile probe is never sent ahead: one more round trip.
-	if got := f.conns["a"].runs; got != 2 {
+	if got := f.conns["a"].Runs(); got != 2 {
 		t.Errorf("%d round trips on a, want 2", got)
 	}
 	// Drift is seen from the probes sent with the lock.
@@ -93,7 +93,7 @@ func TestStaleKeptFactsCostARoundTripNotAWrongResult(t *testing.T) {
 	if p.Failed() || p.Summary.Changed != 1 {
 		t.Fatalf("apply with stale kept facts: %+v", p.Summary)
 	}
-	if got := f.conns["b"].runs; got < 2 {
+	if got := f.conns["b"].Runs(); got < 2 {
 		t.Errorf("%d round trips on b: the stale speculation cannot have covered play two", got)
 	}
 }
@@ -155,7 +155,7 @@ func TestPlanWithKeptFactsIsOneRoundTrip(t *testing.T) {
 		t.Fatalf("plan after drift on b: %+v", p.Summary)
 	}
 	for _, h := range []string{"a", "b", "c"} {
-		if got := f.conns[h].runs; got != 1 {
+		if got := f.conns[h].Runs(); got != 1 {
 			t.Errorf("plan: %d round trips on %s, want 1 (facts and probes)", got, h)
 		}
 	}

@@ -45,8 +45,8 @@ task "touch" "mark" { path = "DIR/${host.name}-${var.label}" }
 		t.Errorf("tasks ran: %d files", len(entries))
 	}
 	for name, c := range f.conns {
-		if c.runs != 1 {
-			t.Errorf("%s: %d round trips, want only the facts", name, c.runs)
+		if c.Runs() != 1 {
+			t.Errorf("%s: %d round trips, want only the facts", name, c.Runs())
 		}
 	}
 }

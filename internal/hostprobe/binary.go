@@ -1,16 +1,24 @@
 package hostprobe
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/skiffdeploy/skiff/internal/module/shell"
 	"github.com/skiffdeploy/skiff/internal/transport"
@@ -19,37 +27,122 @@ import (
 // Dir is where a host keeps the helper: root-only, beside the deploy lock.
 const Dir = "/var/lib/skiff/helper"
 
-// Binary is a skiff executable that can serve as the helper on hosts of
-// its system and processor.
+// Binary is a run's probe helper: a static Linux skiff for each processor
+// it serves. The running skiff serves its own processor when it is such a
+// binary; the builds embedded in it at build time (`make build` embeds the
+// ones it cannot be itself, see embedded.go) serve the others. Every host
+// keeps the build for its processor under one name (RemotePath), which
+// changes with any of the builds.
 type Binary struct {
-	path string // on this machine
-	id   string // names the copy on hosts: one per build
-	arch string // what uname -m prints on hosts that run it
+	id     string
+	builds map[string]build // by uname -m
+	lack   string           // which processors have no build, and why; "" when none lack one
+
+	mu    sync.Mutex
+	noted map[string]bool // the processors Lacking spoke of
 }
 
-// unameArch maps Go's processor names to uname -m's.
+// build opens one helper executable's bytes.
+type build struct {
+	id   string // changes with every change to the executable
+	open func() (io.ReadCloser, error)
+}
+
+// unameArch maps Go's processor names to uname -m's, for the processors
+// skiff has a helper for.
 var unameArch = map[string]string{"amd64": "x86_64", "arm64": "aarch64"}
 
-// Self is the running skiff as the helper, or an error saying why it
-// cannot be one: not built for Linux, a processor without a mapping, or a
-// dynamically linked build (hosts may lack its libraries).
-func Self() (*Binary, error) {
+// Helpers returns the run's probe helper: the running skiff, when it is a
+// static Linux binary, and the Linux builds embedded in it. It returns nil
+// when there is none. note says plainly which processors' hosts are
+// probed with sh alone, and why ("" when every processor has a helper).
+func Helpers() (b *Binary, note string) {
+	return assemble(self(), embedded)
+}
+
+// selfBuild is the running skiff as a helper, or why it cannot be one.
+type selfBuild struct {
+	goarch string
+	path   string
+	err    error
+}
+
+func self() selfBuild {
+	s := selfBuild{goarch: runtime.GOARCH}
 	if runtime.GOOS != "linux" {
-		return nil, fmt.Errorf("skiff is built for %s, hosts run Linux", runtime.GOOS)
+		s.err = fmt.Errorf("it is built for %s/%s", runtime.GOOS, runtime.GOARCH)
+		return s
 	}
-	arch, ok := unameArch[runtime.GOARCH]
-	if !ok {
-		return nil, fmt.Errorf("no helper for processor %s", runtime.GOARCH)
+	s.path, s.err = os.Executable()
+	return s
+}
+
+// embeddedName is where a build embeds the Linux helper for goarch,
+// compressed.
+func embeddedName(goarch string) string { return "helpers/skiff-linux-" + goarch + ".gz" }
+
+// assemble builds the helper from the running skiff (s) and the embedded
+// builds (files named by embeddedName); the running skiff serves its own
+// processor when it can.
+func assemble(s selfBuild, files fs.FS) (*Binary, string) {
+	b := &Binary{builds: map[string]build{}}
+	var why []string
+	switch arch, ok := unameArch[s.goarch]; {
+	case s.err != nil:
+		why = append(why, s.err.Error())
+	case !ok:
+		why = append(why, "it is built for linux/"+s.goarch)
+	default:
+		if id, err := buildID(s.path); err == nil {
+			path := s.path
+			b.builds[arch] = build{id: id, open: func() (io.ReadCloser, error) { return os.Open(path) }}
+		} else {
+			why = append(why, "it "+err.Error())
+		}
 	}
-	exe, err := os.Executable()
+	var missing []string
+	for _, g := range slices.Sorted(maps.Keys(unameArch)) {
+		arch := unameArch[g]
+		if _, ok := b.builds[arch]; ok {
+			continue
+		}
+		data, err := fs.ReadFile(files, embeddedName(g))
+		if err != nil {
+			missing = append(missing, arch)
+			continue
+		}
+		sum := sha256.Sum256(data)
+		b.builds[arch] = build{id: hex.EncodeToString(sum[:8]), open: func() (io.ReadCloser, error) {
+			return gunzip(data)
+		}}
+	}
+	if len(missing) > 0 {
+		why = append(why, "it has no Linux helper embedded for "+strings.Join(missing, " or "))
+		hosts := strings.Join(missing, " and ") + " hosts"
+		if len(b.builds) == 0 {
+			hosts = "Linux hosts"
+		}
+		b.lack = fmt.Sprintf("this skiff carries no probe helper for %s (%s; `make build` and the release archives embed them): they are probed with sh alone, which is slower",
+			hosts, strings.Join(why, ", and "))
+	}
+	if len(b.builds) == 0 {
+		return nil, b.lack
+	}
+	h := sha256.New()
+	for _, arch := range slices.Sorted(maps.Keys(b.builds)) {
+		fmt.Fprintf(h, "%s=%s\n", arch, b.builds[arch].id)
+	}
+	b.id = hex.EncodeToString(h.Sum(nil)[:8])
+	return b, b.lack
+}
+
+// gunzip opens an embedded helper.
+func gunzip(data []byte) (io.ReadCloser, error) {
+	z, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	id, err := buildID(exe)
-	if err != nil {
-		return nil, err
-	}
-	return &Binary{path: exe, id: id, arch: arch}, nil
+	return z, nil
 }
 
 // buildID reads exe's Go build ID (which changes with every change to
@@ -63,7 +156,7 @@ func buildID(exe string) (string, error) {
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return "", fmt.Errorf("%s is dynamically linked", exe)
+			return "", errors.New("is dynamically linked")
 		}
 	}
 	h := sha256.New()
@@ -89,25 +182,64 @@ func buildID(exe string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
-// RemotePath is where hosts keep this build.
+// RemotePath is where hosts keep the helper.
 func (b *Binary) RemotePath() string { return Dir + "/skiff-" + b.id }
 
-// Fits reports whether the binary runs on a host whose uname -m is arch
-// (its fact "arch").
-func (b *Binary) Fits(arch string) bool { return b != nil && arch == b.arch }
+// Fits reports whether the helper has a build for hosts whose uname -m is
+// arch (their fact "arch").
+func (b *Binary) Fits(arch string) bool {
+	if b == nil {
+		return false
+	}
+	_, ok := b.builds[arch]
+	return ok
+}
 
-// Install copies the binary to the host at RemotePath (as root), to a
-// temporary name first and then renamed, so a host never runs a partial
-// helper; older builds' copies are removed (a run still using one falls
-// back to sh), and temporary copies an hour old (a concurrent install's
-// are younger). It needs no deploy lock: it touches only skiff's folder.
-func (b *Binary) Install(ctx context.Context, t transport.Transport) error {
+// Lacking returns, for a host whose processor (arch) has no build, what
+// Helpers' note says (for a processor skiff has no helper for at all, that
+// it has none): the first time for each processor only, so that a run
+// says it once.
+func (b *Binary) Lacking(arch string) string {
+	if b == nil || b.Fits(arch) {
+		return ""
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.noted[arch] {
+		return ""
+	}
+	if b.noted == nil {
+		b.noted = map[string]bool{}
+	}
+	b.noted[arch] = true
+	for _, a := range unameArch {
+		if a == arch {
+			return b.lack
+		}
+	}
+	return fmt.Sprintf("skiff has no probe helper for %s hosts: they are probed with sh alone", arch)
+}
+
+// errNoBuild is Install's error for a processor without a build.
+var errNoBuild = errors.New("no probe helper for this processor")
+
+// Install copies the build for arch (the host's uname -m) to the host at
+// RemotePath (as root), to a temporary name first and then renamed, so a
+// host never runs a partial helper; older builds' copies are removed (a
+// run still using one falls back to sh), and temporary copies an hour old
+// (a concurrent install's are younger). It needs no deploy lock: it
+// touches only skiff's folder.
+func (b *Binary) Install(ctx context.Context, t transport.Transport, arch string) error {
+	bld, ok := b.builds[arch]
+	if !ok {
+		return fmt.Errorf("%s: %w", arch, errNoBuild)
+	}
 	if res, err := t.Run(ctx, "umask 077\nmkdir -p -- "+shell.Quote(Dir)); err != nil || res.ExitCode != 0 {
 		return fmt.Errorf("making %s: %v (exit %d)", Dir, err, res.ExitCode)
 	}
-	f, err := os.Open(b.path)
+	f, err := bld.open()
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the probe helper for %s: %w", arch, err)
 	}
 	defer f.Close()
 	var r [6]byte

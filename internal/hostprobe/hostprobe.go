@@ -4,7 +4,8 @@
 // reads of the common kinds (files, directories, links, services) in
 // process, where the sh fragments start a program or more per read, and
 // runs every other task's fragment with sh, concurrently. Its output is
-// framed exactly like the sh batch's, so the engine reads both alike.
+// framed exactly like the sh batch's (package wire), so the engine reads
+// both alike.
 //
 // The helper only reads. Where it is absent (another system or processor
 // on the laptop, a plan before the first apply) the engine sends the sh
@@ -18,60 +19,25 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/skiffdeploy/skiff/internal/module"
-	"github.com/skiffdeploy/skiff/internal/module/apt"
-	"github.com/skiffdeploy/skiff/internal/module/filestate"
-	"github.com/skiffdeploy/skiff/internal/module/group"
-	"github.com/skiffdeploy/skiff/internal/module/mysql"
-	"github.com/skiffdeploy/skiff/internal/module/service"
 	"github.com/skiffdeploy/skiff/internal/module/shell"
-	"github.com/skiffdeploy/skiff/internal/module/ufw"
-	"github.com/skiffdeploy/skiff/internal/module/user"
+	"github.com/skiffdeploy/skiff/internal/wire"
 )
 
 // Subcommand is the skiff subcommand that runs the helper (hidden from help).
 const Subcommand = "probe-helper"
 
-// answerers are the native kinds the helper knows.
-var answerers = map[string]module.NativeAnswerer{
-	apt.NativePackages:   apt.AnswerPackages,
-	filestate.NativeFile: filestate.AnswerFiles,
-	filestate.NativeStat: filestate.AnswerStats,
-	service.NativeUnit:   service.AnswerUnits,
-	ufw.NativeFirewall:   ufw.AnswerFirewalls,
-	user.NativeUser:      user.AnswerUsers,
-	group.NativeGroup:    group.AnswerGroups,
-	mysql.NativeQueries:  mysql.AnswerQueries,
-}
-
-// Batch is what the engine sends the helper: the tasks' probes and the
-// token of the frames around each output.
-type Batch struct {
-	Token string `json:"token"`
-	Items []Item `json:"items"`
-}
-
-// Item is one task's probe: its sh fragment, and a native query when its
-// kind has one.
-type Item struct {
-	Index int             `json:"i"`
-	Sh    string          `json:"sh"`
-	Kind  string          `json:"kind,omitempty"`
-	Query json.RawMessage `json:"query,omitempty"`
-}
-
-// parallel bounds the fragments run at once, as the sh batch does.
-const parallel = 16
-
-// Serve reads a Batch from in and writes every item's output to out,
-// framed and in order: "@@TOKEN begin I\n", the output, "\n@@TOKEN end I
-// EXIT\n". Fragments' stderr goes to stderr.
-func Serve(in io.Reader, out, stderr io.Writer) error {
-	var b Batch
+// Serve reads a wire.ProbeBatch from in and writes every item's output to
+// out, in order, each in the frame named by its index. answerers are the native kinds it knows (the kinds' registry
+// lists them); the items of other kinds run as sh. Fragments' stderr goes
+// to stderr.
+func Serve(answerers map[string]module.NativeAnswerer, in io.Reader, out, stderr io.Writer) error {
+	var b wire.ProbeBatch
 	if err := json.NewDecoder(in).Decode(&b); err != nil {
 		return fmt.Errorf("reading the probe batch: %w", err)
 	}
@@ -84,7 +50,7 @@ func Serve(in io.Reader, out, stderr io.Writer) error {
 	}
 	// Fragments run as sh, at most parallel at a time.
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, parallel)
+	sem := make(chan struct{}, wire.ProbeParallel)
 	runFragment := func(i int) {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -136,20 +102,18 @@ func Serve(in io.Reader, out, stderr io.Writer) error {
 		runFragment(i)
 	}
 	wg.Wait()
-	var w bytes.Buffer
+	var w []byte
 	for i, it := range b.Items {
-		fmt.Fprintf(&w, "@@%s begin %d\n", b.Token, it.Index)
-		w.Write(results[i].Stdout)
-		fmt.Fprintf(&w, "\n@@%s end %d %d\n", b.Token, it.Index, results[i].ExitCode)
+		w = b.Token.AppendFrame(w, strconv.Itoa(it.Index), results[i].Stdout, results[i].ExitCode)
 	}
-	_, err := out.Write(w.Bytes())
+	_, err := out.Write(w)
 	return err
 }
 
 // Script is the remote sh script that runs b with the helper kept at
 // path: the batch, one line of JSON, is the helper's stdin. It exits 127
 // without output when the helper is not there.
-func Script(path string, b Batch) (string, error) {
+func Script(path string, b wire.ProbeBatch) (string, error) {
 	cmd, err := Invocation(path, b)
 	if err != nil {
 		return "", err
@@ -159,13 +123,12 @@ func Script(path string, b Batch) (string, error) {
 
 // Invocation is the sh command (with its here-document) that runs b with
 // the helper kept at path, for a script that goes on after it.
-func Invocation(path string, b Batch) (string, error) {
+func Invocation(path string, b wire.ProbeBatch) (string, error) {
 	data, err := json.Marshal(b)
 	if err != nil {
 		return "", err
 	}
-	eof := "SKIFF_PROBE_BATCH_" + b.Token
-	return shell.Quote(path) + " " + Subcommand + " <<'" + eof + "'\n" + string(data) + "\n" + eof + "\n", nil
+	return wire.Heredoc(shell.Quote(path)+" "+Subcommand, string(data)), nil
 }
 
 // answer runs an answerer; one that panics answers nothing, and its
@@ -207,9 +170,10 @@ func runSh(fragment string, stdout, stderr *bytes.Buffer) module.Probed {
 	return p
 }
 
-// Main is the helper's entry point: skiff probe-helper, the batch on stdin.
-func Main(stdin io.Reader, stdout, stderr io.Writer) int {
-	if err := Serve(stdin, stdout, stderr); err != nil {
+// Main is the helper's entry point: skiff probe-helper, the batch on
+// stdin, answered natively with answerers where they allow.
+func Main(answerers map[string]module.NativeAnswerer, stdin io.Reader, stdout, stderr io.Writer) int {
+	if err := Serve(answerers, stdin, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "skiff probe helper:", err)
 		return 1
 	}

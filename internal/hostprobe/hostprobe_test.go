@@ -12,13 +12,19 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/wire"
 )
 
-func serve(t *testing.T, b Batch) (string, string) {
+func serve(t *testing.T, b wire.ProbeBatch) (string, string) {
+	t.Helper()
+	return serveWith(t, filestate.Natives, b)
+}
+
+func serveWith(t *testing.T, answerers map[string]module.NativeAnswerer, b wire.ProbeBatch) (string, string) {
 	t.Helper()
 	data, _ := json.Marshal(b)
 	var out, errOut bytes.Buffer
-	if err := Serve(bytes.NewReader(data), &out, &errOut); err != nil {
+	if err := Serve(answerers, bytes.NewReader(data), &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	return out.String(), errOut.String()
@@ -33,7 +39,7 @@ func TestServeFramesEveryItemInOrder(t *testing.T) {
 	f := filestate.New(filestate.Spec{Path: p, Known: true, Content: []byte("x"), DigestDir: t.TempDir()})
 	kind, q, _ := f.NativeProbe()
 	raw, _ := json.Marshal(q)
-	b := Batch{Token: "tok", Items: []Item{
+	b := wire.ProbeBatch{Token: "tok", Items: []wire.ProbeItem{
 		{Index: 0, Sh: "echo one; echo oops >&2"},
 		{Index: 2, Sh: "printf 'no newline'; exit 3"},
 		{Index: 3, Sh: f.Probe(), Kind: kind, Query: raw},
@@ -45,12 +51,12 @@ func TestServeFramesEveryItemInOrder(t *testing.T) {
 	cmd := exec.Command("/bin/sh")
 	cmd.Stdin = strings.NewReader("(\n" + f.Probe() + "\n)\n")
 	fileOut, _ := cmd.Output()
-	want := "@@tok begin 0\none\n\n@@tok end 0 0\n" +
-		"@@tok begin 2\nno newline\n@@tok end 2 3\n" +
-		"@@tok begin 3\n" + string(fileOut) + "\n@@tok end 3 0\n" +
-		"@@tok begin 5\nfrom sh\n\n@@tok end 5 0\n" +
-		"@@tok begin 6\nread-nothing\n\n@@tok end 6 0\n" +
-		"@@tok begin 7\n\n@@tok end 7 137\n"
+	want := "\n@@tok begin 0\none\n\n@@tok end 0 0\n" +
+		"\n@@tok begin 2\nno newline\n@@tok end 2 3\n" +
+		"\n@@tok begin 3\n" + string(fileOut) + "\n@@tok end 3 0\n" +
+		"\n@@tok begin 5\nfrom sh\n\n@@tok end 5 0\n" +
+		"\n@@tok begin 6\nread-nothing\n\n@@tok end 6 0\n" +
+		"\n@@tok begin 7\n\n@@tok end 7 137\n"
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
@@ -66,7 +72,7 @@ func TestServeRunsFragmentsConcurrently(t *testing.T) {
 		return fmt.Sprintf(`touch %q; i=0; while [ ! -e %q ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; [ -e %q ] && echo saw`,
 			filepath.Join(dir, mine), filepath.Join(dir, other), filepath.Join(dir, other))
 	}
-	out, _ := serve(t, Batch{Token: "t", Items: []Item{{Index: 0, Sh: frag("a", "b")}, {Index: 1, Sh: frag("b", "a")}}})
+	out, _ := serve(t, wire.ProbeBatch{Token: "t", Items: []wire.ProbeItem{{Index: 0, Sh: frag("a", "b")}, {Index: 1, Sh: frag("b", "a")}}})
 	if strings.Count(out, "saw\n") != 2 {
 		t.Errorf("fragments did not run alongside each other:\n%s", out)
 	}
@@ -75,7 +81,7 @@ func TestServeRunsFragmentsConcurrently(t *testing.T) {
 // Script feeds the batch to the helper on stdin, and exits 127 without
 // output where the helper is missing.
 func TestScriptRunsTheHelperOrExits127(t *testing.T) {
-	b := Batch{Token: "tok", Items: []Item{{Index: 0, Sh: "echo 'SKIFF_PROBE_BATCH_x\n'"}}}
+	b := wire.ProbeBatch{Token: "tok", Items: []wire.ProbeItem{{Index: 0, Sh: "echo 'SKIFF_PROBE_BATCH_x\n'"}}}
 	s, err := Script("/nonexistent/skiff-helper", b)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +99,7 @@ func TestScriptRunsTheHelperOrExits127(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got Batch
+	var got wire.ProbeBatch
 	if err := json.Unmarshal(out, &got); err != nil || got.Items[0].Sh != b.Items[0].Sh {
 		t.Errorf("the helper was fed %q (%v)", out, err)
 	}
@@ -102,10 +108,9 @@ func TestScriptRunsTheHelperOrExits127(t *testing.T) {
 // A native answerer that panics costs nothing but speed: its items run as
 // sh, and the helper says why on stderr.
 func TestServeFallsBackWhenAnAnswererPanics(t *testing.T) {
-	answerers["test-panic"] = func([][]byte) []module.NativeAnswer { panic("boom") }
-	defer delete(answerers, "test-panic")
-	out, errOut := serve(t, Batch{Token: "t", Items: []Item{{Index: 0, Sh: "echo from sh", Kind: "test-panic", Query: []byte("{}")}}})
-	if out != "@@t begin 0\nfrom sh\n\n@@t end 0 0\n" {
+	answerers := map[string]module.NativeAnswerer{"test-panic": func([][]byte) []module.NativeAnswer { panic("boom") }}
+	out, errOut := serveWith(t, answerers, wire.ProbeBatch{Token: "t", Items: []wire.ProbeItem{{Index: 0, Sh: "echo from sh", Kind: "test-panic", Query: []byte("{}")}}})
+	if out != "\n@@t begin 0\nfrom sh\n\n@@t end 0 0\n" {
 		t.Errorf("output %q", out)
 	}
 	if !strings.Contains(errOut, "boom") {
@@ -121,7 +126,7 @@ func TestServeKeepsFragmentsOutOfArgv(t *testing.T) {
 	// The fragment lists every process's command line while it runs.
 	frag := "S=" + secret + "; export S\n" +
 		`for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' <"$f" 2>/dev/null; echo; done`
-	out, _ := serve(t, Batch{Token: "t", Items: []Item{{Index: 0, Sh: frag}}})
+	out, _ := serve(t, wire.ProbeBatch{Token: "t", Items: []wire.ProbeItem{{Index: 0, Sh: frag}}})
 	if !strings.Contains(out, "hostprobe.test") {
 		t.Fatalf("the fragment did not list this test's processes:\n%s", out)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/config"
@@ -27,6 +28,15 @@ type Host struct {
 	// Vars are the inventory's variables for this host: defaults, then its
 	// groups' in the order the group blocks appear, then its own.
 	Vars map[string]cty.Value
+	// VarFrom says which level set each of Vars, the one that won.
+	VarFrom map[string]VarOrigin
+}
+
+// VarOrigin is where a host's variable was set: the level ("defaults",
+// "group web", "host web1") and where its name is written.
+type VarOrigin struct {
+	Level string
+	Range hcl.Range
 }
 
 // InGroup reports whether h belongs to group g.
@@ -91,11 +101,15 @@ func New(cfg *config.Inventory) *Inventory {
 		}
 	}
 	for _, ch := range cfg.Hosts {
-		h := &Host{Name: ch.Name, Address: ch.Address, Vars: map[string]cty.Value{}}
-		conn := cfg.Defaults
-		for k, v := range cfg.Vars {
-			h.Vars[k] = v
+		h := &Host{Name: ch.Name, Address: ch.Address, Vars: map[string]cty.Value{}, VarFrom: map[string]VarOrigin{}}
+		set := func(vars map[string]cty.Value, at map[string]hcl.Range, level string) {
+			for k, v := range vars {
+				h.Vars[k] = v
+				h.VarFrom[k] = VarOrigin{Level: level, Range: at[k]}
+			}
 		}
+		conn := cfg.Defaults
+		set(cfg.Vars, cfg.VarsAt, "defaults")
 		for _, g := range inv.order {
 			if members[g][ch.Name] {
 				h.Groups = append(h.Groups, g)
@@ -104,15 +118,11 @@ func New(cfg *config.Inventory) *Inventory {
 		for _, g := range cfg.Groups { // group blocks, in file order; "all" holds every host
 			if members[g.Name][ch.Name] || g.Name == "all" {
 				conn = conn.Over(g.Conn)
-				for k, v := range g.Vars {
-					h.Vars[k] = v
-				}
+				set(g.Vars, g.VarsAt, "group "+g.Name)
 			}
 		}
 		conn = conn.Over(ch.Conn)
-		for k, v := range ch.Vars {
-			h.Vars[k] = v
-		}
+		set(ch.Vars, ch.VarsAt, "host "+ch.Name)
 		h.Groups = append(h.Groups, "all")
 		h.Conn = resolveConn(cfg, conn)
 		h.Explicit = conn

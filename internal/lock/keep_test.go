@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func TestKeep(t *testing.T) {
 	ctx := context.Background()
 	s1, s2 := newStore(t), newStore(t)
-	l1, _, err := s1.Acquire(ctx, &moduletest.Local{}, "web1", alice(), time.Minute)
+	l1, _, err := s1.Acquire(ctx, &transporttest.Local{}, "web1", alice(), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2, _, err := s2.Acquire(ctx, &moduletest.Local{}, "web2", alice(), time.Minute)
+	l2, _, err := s2.Acquire(ctx, &transporttest.Local{}, "web2", alice(), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestKeep(t *testing.T) {
 		defer mu.Unlock()
 		lost[host] = err
 	})
-	if _, err := s1.ForceRelease(ctx, &moduletest.Local{}); err != nil {
+	if _, err := s1.ForceRelease(ctx, &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -65,7 +65,7 @@ func TestHeld(t *testing.T) {
 	s := newStore(t)
 	l := mustAcquire(t, s, alice())
 	check := func() bool {
-		res, err := (&moduletest.Local{}).Run(ctx, l.Held())
+		res, err := (&transporttest.Local{}).Run(ctx, l.Held())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func TestHeld(t *testing.T) {
 	if !check() {
 		t.Fatal("Held does not hold on the lock's own host")
 	}
-	if _, err := s.ForceRelease(ctx, &moduletest.Local{}); err != nil {
+	if _, err := s.ForceRelease(ctx, &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if check() {

@@ -255,12 +255,12 @@ func (l *Lock) Release(ctx context.Context) error {
 
 // run runs a lock script and parses its output. Errors name host when it is
 // known; unreachable errors, which name it already, pass unwrapped.
-func (s Store) run(ctx context.Context, t transport.Transport, host, script string) (reply, error) {
+func (s Store) run(ctx context.Context, t transport.Transport, host string, sc script) (reply, error) {
 	prefix := "deploy lock"
 	if host != "" {
 		prefix = host + ": deploy lock"
 	}
-	res, err := t.Run(ctx, script)
+	res, err := t.Run(ctx, sc.text)
 	if err != nil {
 		if transport.IsUnreachable(err) {
 			return reply{}, err
@@ -270,7 +270,7 @@ func (s Store) run(ctx context.Context, t transport.Transport, host, script stri
 	if res.ExitCode != 0 {
 		return reply{}, fmt.Errorf("%s: script on %s exited %d: %s", prefix, s.dir(), res.ExitCode, trim(res.Stderr))
 	}
-	r, err := parseReply(res.Stdout)
+	r, err := parseReply(res.Stdout, sc.tok)
 	if err != nil {
 		return reply{}, fmt.Errorf("%s: %w", prefix, err)
 	}

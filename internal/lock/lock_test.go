@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func alice() Info {
@@ -32,7 +32,7 @@ func newStore(t *testing.T) Store {
 
 func mustAcquire(t *testing.T, s Store, info Info) *Lock {
 	t.Helper()
-	l, over, err := s.Acquire(context.Background(), &moduletest.Local{}, "web1", info, time.Minute)
+	l, over, err := s.Acquire(context.Background(), &transporttest.Local{}, "web1", info, time.Minute)
 	if err != nil {
 		t.Fatalf("acquire %s: %v", info.Owner, err)
 	}
@@ -44,7 +44,7 @@ func mustAcquire(t *testing.T, s Store, info Info) *Lock {
 
 func status(t *testing.T, s Store) *Info {
 	t.Helper()
-	i, err := s.Status(context.Background(), &moduletest.Local{})
+	i, err := s.Status(context.Background(), &transporttest.Local{})
 	if err != nil {
 		t.Fatalf("status: %v", err)
 	}
@@ -88,7 +88,7 @@ func TestHeldThenReleased(t *testing.T) {
 	ctx := context.Background()
 	a := mustAcquire(t, s, alice())
 
-	_, _, err := s.Acquire(ctx, &moduletest.Local{}, "web1", bob(), time.Minute)
+	_, _, err := s.Acquire(ctx, &transporttest.Local{}, "web1", bob(), time.Minute)
 	var held *HeldError
 	if !errors.As(err, &held) {
 		t.Fatalf("second acquire: want *HeldError, got %v", err)
@@ -159,10 +159,10 @@ func TestStaleIsTakenOver(t *testing.T) {
 	ageHeartbeat(t, s, 10*time.Minute)
 
 	// Not stale under a longer TTL.
-	if _, _, err := s.Acquire(ctx, &moduletest.Local{}, "web1", bob(), time.Hour); err == nil {
+	if _, _, err := s.Acquire(ctx, &transporttest.Local{}, "web1", bob(), time.Hour); err == nil {
 		t.Fatal("lock with a 10m-old heartbeat taken over under a 1h TTL")
 	}
-	b, over, err := s.Acquire(ctx, &moduletest.Local{}, "web1", bob(), 5*time.Minute)
+	b, over, err := s.Acquire(ctx, &transporttest.Local{}, "web1", bob(), 5*time.Minute)
 	if err != nil {
 		t.Fatalf("acquire over a stale lock: %v", err)
 	}
@@ -210,7 +210,7 @@ func TestCorruptIsTakenOver(t *testing.T) {
 			if got := status(t, s); got == nil || !got.Corrupt {
 				t.Errorf("status of a corrupt lock = %+v", got)
 			}
-			_, over, err := s.Acquire(context.Background(), &moduletest.Local{}, "web1", bob(), time.Hour)
+			_, over, err := s.Acquire(context.Background(), &transporttest.Local{}, "web1", bob(), time.Hour)
 			if err != nil {
 				t.Fatalf("acquire: %v", err)
 			}
@@ -235,7 +235,7 @@ func TestRaceHasOneWinner(t *testing.T) {
 			defer wg.Done()
 			info := alice()
 			info.RunID = "run-" + strconv.Itoa(i)
-			_, _, errs[i] = s.Acquire(context.Background(), &moduletest.Local{}, "web1", info, time.Minute)
+			_, _, errs[i] = s.Acquire(context.Background(), &transporttest.Local{}, "web1", info, time.Minute)
 		}()
 	}
 	wg.Wait()
@@ -279,7 +279,7 @@ func TestForceRelease(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	a := mustAcquire(t, s, alice())
-	got, err := s.ForceRelease(ctx, &moduletest.Local{})
+	got, err := s.ForceRelease(ctx, &transporttest.Local{})
 	if err != nil || got == nil || got.RunID != alice().RunID || got.Owner != "alice@laptop" {
 		t.Fatalf("force release = %+v, %v", got, err)
 	}
@@ -293,7 +293,7 @@ func TestForceRelease(t *testing.T) {
 	if err := a.Release(ctx); err != nil {
 		t.Errorf("release after force release: %v", err)
 	}
-	if got, err := s.ForceRelease(ctx, &moduletest.Local{}); got != nil || err != nil {
+	if got, err := s.ForceRelease(ctx, &transporttest.Local{}); got != nil || err != nil {
 		t.Errorf("force release of a free lock = %+v, %v", got, err)
 	}
 }
@@ -302,7 +302,7 @@ func TestReleaseLeavesOthersLock(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	a := mustAcquire(t, s, alice())
-	if _, err := s.ForceRelease(ctx, &moduletest.Local{}); err != nil {
+	if _, err := s.ForceRelease(ctx, &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	mustAcquire(t, s, bob())
@@ -330,7 +330,7 @@ func TestStatusOfMissingDirChangesNothing(t *testing.T) {
 	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
 		t.Fatalf("status created the directory: %v", err)
 	}
-	if got, err := s.ForceRelease(context.Background(), &moduletest.Local{}); got != nil || err != nil {
+	if got, err := s.ForceRelease(context.Background(), &transporttest.Local{}); got != nil || err != nil {
 		t.Fatalf("force release = %+v, %v", got, err)
 	}
 }
@@ -357,7 +357,7 @@ func TestQuoting(t *testing.T) {
 	// A run id that merely resembles ours is someone else's.
 	other := info
 	other.RunID = "r'1\"$HOME\\n*[x]"
-	if _, _, err := s.Acquire(ctx, &moduletest.Local{}, "web1", other, time.Minute); err == nil {
+	if _, _, err := s.Acquire(ctx, &transporttest.Local{}, "web1", other, time.Minute); err == nil {
 		t.Fatal("a different run id matched ours")
 	}
 	if err := a.Heartbeat(ctx); err != nil {
@@ -377,17 +377,17 @@ func TestScriptErrorsNameTheHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := Store{Dir: filepath.Join(file, "skiff")} // mkdir fails: a file is in the way
-	_, _, err := s.Acquire(context.Background(), &moduletest.Local{}, "web1", alice(), time.Minute)
+	_, _, err := s.Acquire(context.Background(), &transporttest.Local{}, "web1", alice(), time.Minute)
 	if err == nil || !strings.HasPrefix(err.Error(), "web1: deploy lock") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, _, err := s.Acquire(context.Background(), &moduletest.Local{}, "web1", Info{}, time.Minute); err == nil {
+	if _, _, err := s.Acquire(context.Background(), &transporttest.Local{}, "web1", Info{}, time.Minute); err == nil {
 		t.Fatal("acquired without a run id")
 	}
 }
 
 // unreachable is a transport whose host can't be reached.
-type unreachable struct{ moduletest.Local }
+type unreachable struct{ transporttest.Local }
 
 func (*unreachable) Run(context.Context, string) (transport.Result, error) {
 	return transport.Result{}, &transport.UnreachableError{Host: "web1", Err: errors.New("connection refused")}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // testRun is the locks of a new run whose locks live in store; its
@@ -59,14 +59,14 @@ func TestRunTakesOverOnlyDeadRunsOfThisMachine(t *testing.T) {
 			if c.edit != nil {
 				c.edit(&holder)
 			}
-			if _, _, err := store.Acquire(ctx, &moduletest.Local{}, "web1", holder, time.Minute); err != nil {
+			if _, _, err := store.Acquire(ctx, &transporttest.Local{}, "web1", holder, time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			var warnings []string
 			r := testRun(t, store, 0, &warnings)
-			peekErr := r.Peek(ctx, "web1", &moduletest.Local{})
-			err := r.Take(ctx, "web1", &moduletest.Local{})
-			got, serr := store.Status(ctx, &moduletest.Local{})
+			peekErr := r.Peek(ctx, "web1", &transporttest.Local{})
+			err := r.Take(ctx, "web1", &transporttest.Local{})
+			got, serr := store.Status(ctx, &transporttest.Local{})
 			if serr != nil {
 				t.Fatal(serr)
 			}
@@ -90,7 +90,7 @@ func TestRunTakesOverOnlyDeadRunsOfThisMachine(t *testing.T) {
 // heldOn reports whether the run's check before a change on host passes.
 func heldOn(t *testing.T, r *Run, host string) bool {
 	t.Helper()
-	res, err := (&moduletest.Local{}).Run(context.Background(), r.Held(host))
+	res, err := (&transporttest.Local{}).Run(context.Background(), r.Held(host))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,16 +105,16 @@ func TestRunCheckBeforeEachChange(t *testing.T) {
 	store := newStore(t)
 	var warnings []string
 	r := testRun(t, store, 0, &warnings)
-	if err := r.Take(ctx, "web1", &moduletest.Local{}); err != nil {
+	if err := r.Take(ctx, "web1", &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if !heldOn(t, r, "web1") || heldOn(t, r, "web2") {
 		t.Fatalf("held: web1 %v (locked), web2 %v (never locked)", heldOn(t, r, "web1"), heldOn(t, r, "web2"))
 	}
-	if _, err := store.ForceRelease(ctx, &moduletest.Local{}); err != nil {
+	if _, err := store.ForceRelease(ctx, &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := store.Acquire(ctx, &moduletest.Local{}, "web1", bob(), time.Minute); err != nil {
+	if _, _, err := store.Acquire(ctx, &transporttest.Local{}, "web1", bob(), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if heldOn(t, r, "web1") {
@@ -132,7 +132,7 @@ func TestRunCheckBeforeEachChange(t *testing.T) {
 		t.Errorf("Confirm on a host never locked = %v", err)
 	}
 	r.Release()
-	if got, _ := store.Status(ctx, &moduletest.Local{}); got == nil || got.RunID != bob().RunID {
+	if got, _ := store.Status(ctx, &transporttest.Local{}); got == nil || got.RunID != bob().RunID {
 		t.Errorf("the run's release removed the new holder's lock: %+v", got)
 	}
 }
@@ -144,10 +144,10 @@ func TestRunHeartbeatNoticesALostLock(t *testing.T) {
 	store := newStore(t)
 	var warnings []string
 	r := testRun(t, store, 20*time.Millisecond, &warnings)
-	if err := r.Take(ctx, "web1", &moduletest.Local{}); err != nil {
+	if err := r.Take(ctx, "web1", &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.ForceRelease(ctx, &moduletest.Local{}); err != nil {
+	if _, err := store.ForceRelease(ctx, &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(30 * time.Second); len(r.Lost()) == 0; time.Sleep(10 * time.Millisecond) {
@@ -158,7 +158,7 @@ func TestRunHeartbeatNoticesALostLock(t *testing.T) {
 	if err := r.Lost()["web1"]; err == nil || err.Error() != "web1: deploy lock lost: it was released by someone else" {
 		t.Errorf("lost: %v", err)
 	}
-	if _, _, err := store.Acquire(ctx, &moduletest.Local{}, "web1", bob(), time.Minute); err != nil {
+	if _, _, err := store.Acquire(ctx, &transporttest.Local{}, "web1", bob(), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	r.Release() // waits for the heartbeats: warnings is no longer written
@@ -168,7 +168,7 @@ func TestRunHeartbeatNoticesALostLock(t *testing.T) {
 	if err := r.Lost()["web1"]; err == nil || !strings.Contains(err.Error(), "web1: deploy lock lost: now held by bob@desk (run 20260102T130000-def, rollback)") {
 		t.Errorf("lost after release: %v", err)
 	}
-	if got, _ := store.Status(ctx, &moduletest.Local{}); got == nil || got.RunID != bob().RunID {
+	if got, _ := store.Status(ctx, &transporttest.Local{}); got == nil || got.RunID != bob().RunID {
 		t.Errorf("the run's release removed the new holder's lock: %+v", got)
 	}
 }

@@ -1,12 +1,13 @@
 package lock
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/skiffdeploy/skiff/internal/wire"
 )
 
 // The lock file is JSON, one top-level field per line, so that the remote
@@ -44,10 +45,6 @@ type record struct {
 	HostHeartbeat int64     `json:"host_heartbeat"`
 }
 
-// heredoc is the quoted heredoc delimiter of the JSON body. Every line of
-// the body starts with "{", "}" or two spaces, so no line can equal it.
-const heredoc = "SKIFF_LOCK_JSON"
-
 // body renders info as the first lines of the lock file, up to and with the
 // comma after "heartbeat", and returns the exact "run_id" line too.
 func body(info Info) (text, runIDLine string, err error) {
@@ -70,9 +67,6 @@ func body(info Info) (text, runIDLine string, err error) {
 		return "", "", fmt.Errorf("unexpected JSON layout %q", b)
 	}
 	for _, line := range strings.Split(s, "\n") {
-		if line == heredoc {
-			return "", "", fmt.Errorf("lock JSON contains the heredoc delimiter")
-		}
 		if strings.HasPrefix(line, `  "run_id": `) {
 			runIDLine = line
 		}
@@ -98,15 +92,40 @@ func shQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// A lock script replies in frames (package wire): "now", the host's clock
+// in epoch seconds; "state", the script's verdict; and, where the script
+// shows it, "lock", the lock file as it was.
+
+// script is a lock script and the token of its reply's frames.
+type script struct {
+	text string
+	tok  wire.Token
+}
+
+// newScript is the lock script whose operation is body (after the reply
+// functions, which it uses):
+//
+//	clock EPOCH  replies the host's time
+//	state S      replies the verdict
+//	show         replies the lock file
+func newScript(body string) script {
+	tok := wire.NewToken()
+	return script{
+		text: "clock() {\n" + tok.Section("now", `printf %s "$1"`) + "}\n" +
+			"state() {\n" + tok.Section("state", `printf %s "$1"`) + "}\n" +
+			"show() {\n" + tok.Section("lock", `cat "$lock"`) + "}\n" + body,
+		tok: tok,
+	}
+}
+
 // prelude opens the lock directory, takes flock on lock.flock beside the
-// lock file and prints "now EPOCH" (host clock). With create unset, a missing
-// directory means the lock is free: the script prints "state free" and ends.
+// lock file and replies the host's clock. With create unset, a missing
+// directory means the lock is free: the script replies "free" and ends.
 //
 // It defines, for the operation that follows:
 //
 //	valid  true when the file is well formed; sets $hb and $st (host epochs)
 //	ours   true when the file's run_id line is runIDLine
-//	show   prints "--- lock" and the file, which must come last on stdout
 //	write  writes the lock (the body, host_started=$1, host_heartbeat=$now)
 //	       to a temporary file and renames it over the lock
 func prelude(dir string, create bool, runIDLine, jsonBody string) string {
@@ -117,12 +136,12 @@ func prelude(dir string, create bool, runIDLine, jsonBody string) string {
 	if create {
 		b.WriteString(`[ -d "$dir" ] || mkdir -p "$dir" || exit 1` + "\n")
 	} else {
-		b.WriteString(`[ -d "$dir" ] || { echo "now $(date +%s)"; echo "state free"; exit 0; }` + "\n")
+		b.WriteString(`[ -d "$dir" ] || { clock "$(date +%s)"; state free; exit 0; }` + "\n")
 	}
 	b.WriteString(`exec 9>>"$dir/lock.flock" || exit 1
 flock -w 30 9 || { echo "timed out waiting for flock on $dir/lock.flock" >&2; exit 1; }
 now=$(date +%s)
-echo "now $now"
+clock "$now"
 field() { sed -n "s/^  \"$1\": \([1-9][0-9]*\),\{0,1\}\$/\1/p" "$lock" | head -n 1; }
 valid() {
 	[ "$(head -n 1 "$lock")" = "{" ] && [ "$(tail -n 1 "$lock")" = "}" ] &&
@@ -130,13 +149,12 @@ valid() {
 		hb=$(field host_heartbeat) && [ -n "$hb" ] &&
 		st=$(field host_started) && [ -n "$st" ]
 }
-show() { echo "--- lock"; cat "$lock"; }
 `)
 	if runIDLine != "" {
 		b.WriteString("ours() { grep -qxF -e " + shQuote(runIDLine) + ` "$lock"; }` + "\n")
 	}
 	if jsonBody != "" {
-		b.WriteString("write() {\n\t{\n\t\tcat <<'" + heredoc + "'\n" + jsonBody + heredoc + "\n")
+		b.WriteString("write() {\n\t{\n\t\t" + wire.Heredoc("cat", jsonBody))
 		b.WriteString(`		printf '  "host_started": %s,\n  "host_heartbeat": %s\n}\n' "$1" "$now"
 	} >"$lock.tmp" && mv -f "$lock.tmp" "$lock"
 }
@@ -148,89 +166,89 @@ show() { echo "--- lock"; cat "$lock"; }
 // acquireScript takes the lock when it is free, stale (heartbeat older than
 // ttlSec on the host's clock), corrupt, already ours, or, with deadLine
 // set, held by the run whose "run_id" line that is.
-func acquireScript(dir, runIDLine, jsonBody string, ttlSec int64, deadLine string) string {
+func acquireScript(dir, runIDLine, jsonBody string, ttlSec int64, deadLine string) script {
 	dead := ""
 	if deadLine != "" {
 		dead = `elif grep -qxF -e ` + shQuote(deadLine) + ` "$lock"; then
-	echo "state dead"
+	state dead
 	show
 	write "$now" || exit 1
 `
 	}
-	return prelude(dir, true, runIDLine, jsonBody) + `if [ ! -e "$lock" ]; then
+	return newScript(prelude(dir, true, runIDLine, jsonBody) + `if [ ! -e "$lock" ]; then
 	write "$now" || exit 1
-	echo "state acquired"
+	state acquired
 elif ! valid; then
-	echo "state corrupt"
+	state corrupt
 	show
 	write "$now" || exit 1
 elif ours; then
 	write "$st" || exit 1
-	echo "state ours"
+	state ours
 ` + dead + `elif [ $((now - hb)) -gt ` + strconv.FormatInt(ttlSec, 10) + ` ]; then
-	echo "state stale"
+	state stale
 	show
 	write "$now" || exit 1
 else
-	echo "state held"
+	state held
 	show
 fi
-`
+`)
 }
 
 // heartbeatScript refreshes host_heartbeat when the lock is still ours.
-func heartbeatScript(dir, runIDLine, jsonBody string) string {
-	return prelude(dir, true, runIDLine, jsonBody) + `if [ ! -e "$lock" ]; then
-	echo "state gone"
+func heartbeatScript(dir, runIDLine, jsonBody string) script {
+	return newScript(prelude(dir, true, runIDLine, jsonBody) + `if [ ! -e "$lock" ]; then
+	state gone
 elif valid && ours; then
 	write "$st" || exit 1
-	echo "state ok"
+	state ok
 else
-	echo "state other"
+	state other
 	show
 fi
-`
+`)
 }
 
 // releaseScript removes the lock when it is ours.
-func releaseScript(dir, runIDLine string) string {
-	return prelude(dir, false, runIDLine, "") + `if [ ! -e "$lock" ]; then
-	echo "state gone"
+func releaseScript(dir, runIDLine string) script {
+	return newScript(prelude(dir, false, runIDLine, "") + `if [ ! -e "$lock" ]; then
+	state gone
 elif ours; then
 	rm -f "$lock" || exit 1
-	echo "state released"
+	state released
 else
-	echo "state other"
+	state other
 	show
 fi
-`
+`)
 }
 
 // statusScript prints the lock, if any. No lock file needs neither flock
 // nor the host's clock: a lock is renamed into place whole and removed
 // whole, so its absence is read as safely without the flock (and a
 // status read is advice: apply locks, and reads again, before changing).
-func statusScript(dir string) string {
-	return "[ -e " + shQuote(dir+"/lock") + " ] || { echo 'state free'; exit 0; }\n" +
+func statusScript(dir string) script {
+	return newScript("[ -e " + shQuote(dir+"/lock") + " ] || { state free; exit 0; }\n" +
 		prelude(dir, false, "", "") + `if [ -e "$lock" ]; then
-	echo "state held"
+	state held
 	show
 else
-	echo "state free"
+	state free
 fi
-`
+`)
 }
 
 // forceReleaseScript prints and removes whatever lock there is.
-func forceReleaseScript(dir string) string {
-	return prelude(dir, false, "", "") + `if [ -e "$lock" ]; then
-	echo "state removed"
+func forceReleaseScript(dir string) script {
+	return newScript(prelude(dir, false, "", "") + `if [ -e "$lock" ]; then
+	state removed
 	show
 	rm -f "$lock" || exit 1
 else
-	echo "state free"
+	state free
 fi
-`
+`)
 }
 
 // reply is what a lock script printed.
@@ -241,22 +259,25 @@ type reply struct {
 	shown bool
 }
 
-// parseReply reads "now N", "state S" and an optional "--- lock" section.
-func parseReply(out []byte) (reply, error) {
+// parseReply reads the reply frames of a script marked with tok.
+func parseReply(out []byte, tok wire.Token) (reply, error) {
 	var r reply
-	head, file, shown := bytes.Cut(out, []byte("--- lock\n"))
-	r.file, r.shown = file, shown
-	for _, line := range strings.Split(string(head), "\n") {
-		k, v, _ := strings.Cut(line, " ")
-		switch k {
+	_, frames, err := wire.Parse(out, tok)
+	if err != nil {
+		return r, fmt.Errorf("the lock script's reply: %w", err)
+	}
+	for _, f := range frames {
+		switch f.Name {
 		case "now":
-			n, err := strconv.ParseInt(v, 10, 64)
+			n, err := strconv.ParseInt(string(f.Body), 10, 64)
 			if err != nil {
-				return r, fmt.Errorf("bad host time %q", v)
+				return r, fmt.Errorf("bad host time %q", f.Body)
 			}
 			r.now = n
 		case "state":
-			r.state = v
+			r.state = string(f.Body)
+		case "lock":
+			r.file, r.shown = f.Body, true
 		}
 	}
 	if (r.now == 0 && r.state != "free") || r.state == "" {

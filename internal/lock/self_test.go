@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // me is this process as it writes its locks, run by alice@laptop.
@@ -138,13 +138,13 @@ func TestOldLockFileIsRead(t *testing.T) {
 	if DeadHere(*got, info) {
 		t.Errorf("the lock of an older skiff counts as a dead run of this machine")
 	}
-	_, _, err := s.Acquire(ctx, &moduletest.Local{}, "web1", info, time.Minute)
+	_, _, err := s.Acquire(ctx, &transporttest.Local{}, "web1", info, time.Minute)
 	var held *HeldError
 	if !errors.As(err, &held) || held.Holder.RunID != "20260102T100000-old" {
 		t.Fatalf("acquire over a live old lock: %v", err)
 	}
 	ageHeartbeat(t, s, 10*time.Minute)
-	if _, over, err := s.Acquire(ctx, &moduletest.Local{}, "web1", info, time.Minute); err != nil || over == nil || over.RunID != "20260102T100000-old" {
+	if _, over, err := s.Acquire(ctx, &transporttest.Local{}, "web1", info, time.Minute); err != nil || over == nil || over.RunID != "20260102T100000-old" {
 		t.Fatalf("acquire over a stale old lock: %v, took over %+v", err, over)
 	}
 }
@@ -157,12 +157,12 @@ func TestTakeOverOnlyTheDeadRun(t *testing.T) {
 	mustAcquire(t, s, alice())
 	carol := bob()
 	carol.RunID = "20260102T140000-carol"
-	_, _, err := s.TakeOver(ctx, &moduletest.Local{}, "web1", bob(), time.Minute, carol)
+	_, _, err := s.TakeOver(ctx, &transporttest.Local{}, "web1", bob(), time.Minute, carol)
 	var held *HeldError
 	if !errors.As(err, &held) || held.Holder.RunID != alice().RunID {
 		t.Fatalf("take over of a lock that is not the dead run's: %v", err)
 	}
-	l, over, err := s.TakeOver(ctx, &moduletest.Local{}, "web1", bob(), time.Minute, alice())
+	l, over, err := s.TakeOver(ctx, &transporttest.Local{}, "web1", bob(), time.Minute, alice())
 	if err != nil || over == nil || over.RunID != alice().RunID {
 		t.Fatalf("take over of the dead run's lock: %v, took over %+v", err, over)
 	}

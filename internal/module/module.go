@@ -125,3 +125,36 @@ type Factory func(a *Args) Module
 
 // Registry maps a task kind ("template") to its factory.
 type Registry map[string]Factory
+
+// Kind is one task kind as skiff registers it: its factory and, where its
+// modules have a native probe (see NativeProber), the answerers the probe
+// helper runs for it, by the names NativeProbe returns. Kinds that share a
+// probe (file and template) list the same answerers.
+type Kind struct {
+	New     Factory
+	Natives map[string]NativeAnswerer
+}
+
+// Kinds maps task kinds to their registration: the one list from which
+// both the factories and the probe helper's answerers are drawn.
+type Kinds map[string]Kind
+
+// Registry is the factories of ks.
+func (ks Kinds) Registry() Registry {
+	r := Registry{}
+	for name, k := range ks {
+		r[name] = k.New
+	}
+	return r
+}
+
+// Answerers is every native answerer of ks, by name.
+func (ks Kinds) Answerers() map[string]NativeAnswerer {
+	a := map[string]NativeAnswerer{}
+	for _, k := range ks {
+		for name, f := range k.Natives {
+			a[name] = f
+		}
+	}
+	return a
+}

@@ -38,7 +38,10 @@ type Saved struct {
 	// ContentKeyCheck is ContentKey.Check of that key: applying with
 	// another site key is told apart from content that changed.
 	ContentKeyCheck string `json:"content_key_check"`
-	Plan            *Plan  `json:"plan"`
+	// SkiffVersion is the skiff that wrote it (package version): only the
+	// same version applies it, as another may plan differently.
+	SkiffVersion string `json:"skiff_version"`
+	Plan         *Plan  `json:"plan"`
 }
 
 // WriteSaved writes s to path (0600, owned by the user). It writes a new
@@ -55,8 +58,10 @@ func WriteSaved(path string, s *Saved) error {
 	return localfile.Replace(path, append(b, '\n'), 0o600)
 }
 
-// ReadSaved reads a saved plan; ok is false when path is not one (a playbook).
-func ReadSaved(path string) (s *Saved, ok bool, err error) {
+// ReadSaved reads a saved plan; ok is false when path is not one (a
+// playbook). A plan that another skiff version wrote than skiffVersion
+// (the running skiff's) is refused, naming both.
+func ReadSaved(path, skiffVersion string) (s *Saved, ok bool, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, false, err
@@ -73,6 +78,13 @@ func ReadSaved(path string) (s *Saved, ok bool, err error) {
 	s = &Saved{}
 	if err := json.Unmarshal(b, s); err != nil {
 		return nil, true, fmt.Errorf("%s: %w", path, err)
+	}
+	if s.SkiffVersion != skiffVersion {
+		wrote := s.SkiffVersion
+		if wrote == "" {
+			wrote = "unknown"
+		}
+		return nil, true, fmt.Errorf("%s: the plan was saved by skiff %s and this is skiff %s: apply it with the skiff that saved it, or plan again with this one", path, wrote, skiffVersion)
 	}
 	return s, true, nil
 }

@@ -89,7 +89,7 @@ func TestSavedPlanKeepsSecretContentSecret(t *testing.T) {
 				t.Errorf("%s holds %q", name, leak)
 			}
 		}
-		s, ok, err := ReadSaved(path)
+		s, ok, err := ReadSaved(path, "")
 		if err != nil || !ok {
 			t.Fatalf("read back: %v %v", ok, err)
 		}
@@ -133,5 +133,27 @@ func TestSiteKey(t *testing.T) {
 	}
 	if _, err := ReadSiteKey(linked, true); err == nil {
 		t.Errorf("a key read through a symbolic link")
+	}
+}
+
+// A saved plan names the skiff that wrote it; another version's, or one
+// that names none, is refused with both versions named.
+func TestReadSavedRefusesAnotherVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "site.plan")
+	if err := WriteSaved(path, &Saved{SkiffVersion: "v1.4.0", Plan: &Plan{RunID: "run-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok, err := ReadSaved(path, "v1.4.0"); err != nil || !ok || s.SkiffVersion != "v1.4.0" {
+		t.Fatalf("the same version: %+v, %v, %v", s, ok, err)
+	}
+	_, ok, err := ReadSaved(path, "v1.5.0")
+	if !ok || err == nil || !strings.Contains(err.Error(), "skiff v1.4.0") || !strings.Contains(err.Error(), "skiff v1.5.0") || !strings.Contains(err.Error(), path) {
+		t.Errorf("another version: ok %v, %v", ok, err)
+	}
+	if err := WriteSaved(path, &Saved{Plan: &Plan{RunID: "run-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadSaved(path, "v1.5.0"); err == nil || !strings.Contains(err.Error(), "skiff unknown") {
+		t.Errorf("no version: %v", err)
 	}
 }

@@ -54,7 +54,7 @@ func TestWriteSavedIgnoresPlantedFiles(t *testing.T) {
 			if uid := st.Sys().(*syscall.Stat_t).Uid; int(uid) != os.Getuid() {
 				t.Errorf("plan owned by uid %d, want %d", uid, os.Getuid())
 			}
-			if s, ok, err := ReadSaved(path); err != nil || !ok || s.Plan.RunID != "run-1" {
+			if s, ok, err := ReadSaved(path, ""); err != nil || !ok || s.Plan.RunID != "run-1" {
 				t.Errorf("plan read back: %+v %v %v", s, ok, err)
 			}
 		})

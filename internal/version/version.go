@@ -5,6 +5,7 @@ package version
 
 import (
 	"regexp"
+	"runtime"
 	"runtime/debug"
 )
 
@@ -18,12 +19,27 @@ const devel = "(devel)"
 // String returns the running skiff's version, such as "v1.4.0",
 // "devel+1a2b3c4d5e6f" (".dirty" when built from a modified tree) or
 // "(devel)".
-func String() string {
+func String() string { return Current().Version }
+
+// Info describes a skiff build, as `skiff version` prints it.
+type Info struct {
+	Version  string `json:"version"`  // as String says
+	Commit   string `json:"commit"`   // the full commit it was built from; "" when unknown
+	Modified bool   `json:"modified"` // built from a tree with uncommitted changes
+	Go       string `json:"go"`       // the Go toolchain that built it
+	Platform string `json:"platform"` // GOOS/GOARCH it runs on
+}
+
+// Current describes the running skiff.
+func Current() Info {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return devel
+		bi = &debug.BuildInfo{}
 	}
-	return fromBuildInfo(bi)
+	info := fromBuildInfo(bi)
+	info.Go = runtime.Version()
+	info.Platform = runtime.GOOS + "/" + runtime.GOARCH
+	return info
 }
 
 // pseudo matches a Go pseudo-version's tail (timestamp and commit), which
@@ -31,28 +47,26 @@ func String() string {
 // the same, shorter.
 var pseudo = regexp.MustCompile(`[-.][0-9]{14}-[0-9a-f]{12}(\+dirty)?$`)
 
-func fromBuildInfo(bi *debug.BuildInfo) string {
-	if v := bi.Main.Version; v != "" && v != devel && !pseudo.MatchString(v) {
-		return v
-	}
-	var rev, modified string
+func fromBuildInfo(bi *debug.BuildInfo) Info {
+	var info Info
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			rev = s.Value
+			info.Commit = s.Value
 		case "vcs.modified":
-			modified = s.Value
+			info.Modified = s.Value == "true"
 		}
 	}
-	if rev == "" {
-		return devel
+	switch v := bi.Main.Version; {
+	case v != "" && v != devel && !pseudo.MatchString(v):
+		info.Version = v
+	case info.Commit == "":
+		info.Version = devel
+	default:
+		info.Version = "devel+" + info.Commit[:min(12, len(info.Commit))]
+		if info.Modified {
+			info.Version += ".dirty"
+		}
 	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	v := "devel+" + rev
-	if modified == "true" {
-		v += ".dirty"
-	}
-	return v
+	return info
 }

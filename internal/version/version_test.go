@@ -27,7 +27,7 @@ func TestFromBuildInfo(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			bi := &debug.BuildInfo{Main: debug.Module{Path: "skiff", Version: c.version}, Settings: c.settings}
-			if got := fromBuildInfo(bi); got != c.want {
+			if got := fromBuildInfo(bi).Version; got != c.want {
 				t.Errorf("got %q, want %q", got, c.want)
 			}
 		})
@@ -37,5 +37,17 @@ func TestFromBuildInfo(t *testing.T) {
 func TestStringNamesThisBuild(t *testing.T) {
 	if got := String(); got == "" || got == Unknown {
 		t.Errorf("String() = %q", got)
+	}
+}
+
+func TestFromBuildInfoCommit(t *testing.T) {
+	const rev = "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d"
+	bi := &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: rev}, {Key: "vcs.modified", Value: "true"}}}
+	if got := fromBuildInfo(bi); got.Commit != rev || !got.Modified || got.Version != "v1.4.0" {
+		t.Errorf("got %+v", got)
+	}
+	if got := fromBuildInfo(&debug.BuildInfo{}); got.Commit != "" || got.Modified {
+		t.Errorf("without VCS: %+v", got)
 	}
 }

@@ -359,7 +359,7 @@ func (p *Package) Apply(ctx context.Context, t transport.Transport) error {
 	const env = "DEBIAN_FRONTEND=noninteractive; export DEBIAN_FRONTEND\n"
 	if len(p.install) > 0 {
 		if p.updateCache {
-			if err := run(ctx, t, "apt-get update", env+"apt-get update -q -o DPkg::Lock::Timeout=300\n"); err != nil {
+			if err := shell.Run(ctx, t, "apt-get update", env+"apt-get update -q -o DPkg::Lock::Timeout=300\n", nil); err != nil {
 				return err
 			}
 		}
@@ -372,26 +372,15 @@ func (p *Package) Apply(ctx context.Context, t transport.Transport) error {
 			check = fmt.Sprintf("[ -f %s ] || { printf '%%s\\n' %s >&2; exit 1; }\n", shell.Quote(p.deb), shell.Quote("skiff: no file "+p.deb+" on the host"))
 		}
 		script := fmt.Sprintf("%s%sapt-get install %s --no-install-recommends%s %s\n", env, check, aptOpts, extra, shell.Join(p.install))
-		if err := run(ctx, t, "apt-get install "+strings.Join(p.install, " "), script); err != nil {
+		if err := shell.Run(ctx, t, "apt-get install "+strings.Join(p.install, " "), script, nil); err != nil {
 			return err
 		}
 	}
 	if len(p.remove) > 0 {
 		script := fmt.Sprintf("%sapt-get remove %s %s\n", env, aptOpts, shell.Join(p.remove))
-		if err := run(ctx, t, "apt-get remove "+strings.Join(p.remove, " "), script); err != nil {
+		if err := shell.Run(ctx, t, "apt-get remove "+strings.Join(p.remove, " "), script, nil); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func run(ctx context.Context, t transport.Transport, what, script string) error {
-	res, err := t.Run(ctx, script)
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return shell.NewRunError(what, res, nil)
 	}
 	return nil
 }

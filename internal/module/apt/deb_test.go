@@ -19,6 +19,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // arArchive is an ar archive of members (name, content) as dpkg-deb writes
@@ -368,7 +369,7 @@ func TestApplyDeb(t *testing.T) {
 	p = build(t, map[string]cty.Value{"deb": cty.StringVal(filepath.Join(dir, "gone.deb"))})
 	p.Check(module.Probed{Stdout: []byte("[nodeb]\n[end]\n")})
 	fakeApt(t, "")
-	err := p.Apply(context.Background(), &moduletest.Local{})
+	err := p.Apply(context.Background(), &transporttest.Local{})
 	if err == nil || !strings.Contains(err.Error(), "skiff: no file "+filepath.Join(dir, "gone.deb")+" on the host") {
 		t.Errorf("err = %v", err)
 	}

@@ -19,6 +19,9 @@ import (
 // and a deb task's .deb read in Go instead of by dpkg-deb (see readDeb).
 const NativePackages = "packages"
 
+// Natives are the package kind's native answerers, for its registration.
+var Natives = map[string]module.NativeAnswerer{NativePackages: AnswerPackages}
+
 // packagesQuery is Probe's question to the helper: Names, or Deb (the
 // path of a deb task's .deb).
 type packagesQuery struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // A fake dpkg database ($FAKES/dpkg, lines "name status version") with a
@@ -132,7 +133,7 @@ func TestUndoInstallAndUpgrade(t *testing.T) {
 		"Inst libcurl4 [7.0] (7.1 Debian:12/stable [amd64])\nInst curl [7.0] (7.1 Debian:12/stable [amd64])\nRemv apache2 [2.4]\n")
 	p, undo := prepare(t, f, map[string]cty.Value{"names": names("nginx", "curl"), "state": cty.StringVal("latest")},
 		"[dpkg]\ncurl install ok installed 7.0\n[policy]\ncurl:\n  Installed: 7.0\n  Candidate: 7.1\nnginx:\n  Installed: (none)\n  Candidate: 1.22\n[end]\n")
-	if err := p.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := p.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := db(t, f); got != "apache2 installed 2.4\ncurl installed new\nnginx installed new\noldjunk installed 0.1" {
@@ -166,7 +167,7 @@ func TestUndoRemove(t *testing.T) {
 	f := fakeApt(t, "nginx installed 1.22.1-9\n")
 	p, undo := prepare(t, f, map[string]cty.Value{"name": cty.StringVal("nginx"), "state": cty.StringVal("absent")},
 		"[dpkg]\nnginx install ok installed 1.22.1-9\n[end]\n")
-	if err := p.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := p.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	changing(t, f)
@@ -183,7 +184,7 @@ func TestUndoOldVersionGone(t *testing.T) {
 	f := fakeApt(t, "nginx installed 1.22.1-9\n")
 	p, undo := prepare(t, f, map[string]cty.Value{"name": cty.StringVal("nginx"), "version": cty.StringVal("1.22.1-10")},
 		"[dpkg]\nnginx install ok installed 1.22.1-9\n[end]\n")
-	if err := p.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := p.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	f.Write(t, "unavailable", "nginx=1.22.1-9\n")
@@ -198,7 +199,7 @@ func TestUndoOldVersionGone(t *testing.T) {
 func TestUndoRefusesToRemoveMore(t *testing.T) {
 	f := fakeApt(t, "")
 	p, undo := prepare(t, f, map[string]cty.Value{"name": cty.StringVal("nginx")}, "[dpkg]\n[end]\n")
-	if err := p.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := p.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	f.Write(t, "sim-remove-extra", "Remv nginx-extras-site [3]\n")
@@ -233,7 +234,7 @@ func TestUndoDebInstall(t *testing.T) {
 	f := fakeApt(t, before)
 	f.Write(t, "sim-install", "Inst libfoo (1.0 Debian:12/stable [amd64])\nInst sumocollector (19.470-3 local-deb [amd64])\n")
 	p, undo := prepare(t, f, map[string]cty.Value{"deb": cty.StringVal(deb)}, "[deb]\nPackage: sumocollector\nVersion: 19.470-3\n[dpkg]\n[end]\n")
-	if err := p.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := p.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := changing(t, f); len(got) != 1 || got[0] != "apt-get install "+opts+" --no-install-recommends --allow-downgrades "+deb {
@@ -265,7 +266,7 @@ func TestUndoDebUpgrade(t *testing.T) {
 	f := fakeApt(t, "sumocollector installed 19.460-1\n")
 	p, undo := prepare(t, f, map[string]cty.Value{"deb": cty.StringVal(deb)},
 		"[deb]\nPackage: sumocollector\nVersion: 19.470-3\n[dpkg]\nsumocollector install ok installed 19.460-1\n[end]\n")
-	if err := p.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := p.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := db(t, f); got != "sumocollector installed 19.470-3" {

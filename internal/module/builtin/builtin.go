@@ -1,4 +1,5 @@
-// Package builtin lists the task kinds skiff ships with.
+// Package builtin lists the task kinds skiff ships with: each kind's
+// factory and, where it has one, its native probe answerer, together.
 package builtin
 
 import (
@@ -7,6 +8,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/command"
 	"github.com/skiffdeploy/skiff/internal/module/directory"
 	"github.com/skiffdeploy/skiff/internal/module/file"
+	"github.com/skiffdeploy/skiff/internal/module/filestate"
 	"github.com/skiffdeploy/skiff/internal/module/group"
 	"github.com/skiffdeploy/skiff/internal/module/haproxy"
 	"github.com/skiffdeploy/skiff/internal/module/mysql"
@@ -18,26 +20,33 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/waithttp"
 )
 
-// Registry returns a fresh registry of the built-in kinds; callers may add
-// their own kinds to it.
-func Registry() module.Registry {
-	return module.Registry{
-		"package":   apt.New,
-		"file":      file.New,
-		"template":  template.New,
-		"directory": directory.New,
-		"symlink":   symlink.New,
-		"service":   service.New,
-		"command":   command.New,
-		"user":      user.New,
-		"group":     group.New,
-		"ufw":       ufw.New,
+// Kinds returns the built-in kinds.
+func Kinds() module.Kinds {
+	return module.Kinds{
+		"package":   {New: apt.New, Natives: apt.Natives},
+		"file":      {New: file.New, Natives: filestate.Natives},
+		"template":  {New: template.New, Natives: filestate.Natives},
+		"directory": {New: directory.New, Natives: filestate.Natives},
+		"symlink":   {New: symlink.New, Natives: filestate.Natives},
+		"service":   {New: service.New, Natives: service.Natives},
+		"command":   {New: command.New},
+		"user":      {New: user.New, Natives: user.Natives},
+		"group":     {New: group.New, Natives: group.Natives},
+		"ufw":       {New: ufw.New, Natives: ufw.Natives},
 
-		"mysql_database":    mysql.NewDatabase,
-		"mysql_user":        mysql.NewUser,
-		"mysql_replication": mysql.NewReplication,
+		"mysql_database":    {New: mysql.NewDatabase, Natives: mysql.Natives},
+		"mysql_user":        {New: mysql.NewUser, Natives: mysql.Natives},
+		"mysql_replication": {New: mysql.NewReplication},
 
-		"haproxy_server": haproxy.New,
-		"wait_http":      waithttp.New,
+		"haproxy_server": {New: haproxy.New},
+		"wait_http":      {New: waithttp.New},
 	}
 }
+
+// Registry returns a fresh registry of the built-in kinds' factories;
+// callers may add their own kinds to it.
+func Registry() module.Registry { return Kinds().Registry() }
+
+// Answerers are the built-in kinds' native probe answerers, which the
+// probe helper runs.
+func Answerers() map[string]module.NativeAnswerer { return Kinds().Answerers() }

@@ -104,3 +104,43 @@ func TestEveryArgumentIsRead(t *testing.T) {
 		}
 	}
 }
+
+// TestNativeProbesAreRegistered: a kind whose tasks ask the probe helper
+// for a native answer registers that answerer with its factory, so the
+// helper answers it (an unregistered one would silently cost a program
+// per read on every host).
+func TestNativeProbesAreRegistered(t *testing.T) {
+	dir := t.TempDir()
+	str := cty.StringVal
+	samples := map[string]map[string]cty.Value{
+		"package":        {"name": str("nginx")},
+		"file":           {"path": str(dir + "/f"), "content": str("x")},
+		"directory":      {"path": str(dir + "/d")},
+		"symlink":        {"path": str(dir + "/l"), "target": str("/etc/hosts")},
+		"service":        {"name": str("nginx"), "state": str("started")},
+		"user":           {"name": str("deploy")},
+		"group":          {"name": str("deploy")},
+		"ufw":            {"enabled": cty.True},
+		"mysql_database": {"name": str("app")},
+	}
+	kinds := Kinds()
+	for kind, vals := range samples {
+		m := moduletest.MustBuild(t, kinds[kind].New, moduletest.Args(kind, "t", vals))
+		n, ok := m.(module.NativeProber)
+		if !ok {
+			t.Errorf("%s has no native probe", kind)
+			continue
+		}
+		name, _, ok := n.NativeProbe()
+		if !ok {
+			t.Errorf("%s declined a native probe for %v", kind, vals)
+			continue
+		}
+		if kinds[kind].Natives[name] == nil {
+			t.Errorf("%s asks for native answerer %q, which it does not register", kind, name)
+		}
+		if Answerers()[name] == nil {
+			t.Errorf("the probe helper has no answerer %q (kind %s)", name, kind)
+		}
+	}
+}

@@ -30,6 +30,7 @@ package command
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -181,18 +182,12 @@ func (c *Command) Apply(ctx context.Context, t transport.Transport) error {
 	}
 	noChdir := fmt.Sprintf("printf '%%s\\n' %s >&2; exit 125", shell.Quote("skiff: chdir "+c.chdir+" does not exist"))
 	script := c.prelude(noChdir) + fmt.Sprintf("( eval %s ) </dev/null\n", shell.Quote(c.command))
-	res, err := t.Run(ctx, script)
-	if err != nil {
-		return err
+	err := shell.Run(ctx, t, "command "+c.summary(), script, c.secrets)
+	var e *shell.RunError
+	if errors.As(err, &e) && c.opaque {
+		e.Output = "(output withheld: the command is sensitive)"
 	}
-	if res.ExitCode != 0 {
-		e := shell.NewRunError("command "+c.summary(), res, c.secrets)
-		if c.opaque {
-			e.Output = "(output withheld: the command is sensitive)"
-		}
-		return e
-	}
-	return nil
+	return err
 }
 
 // Reversal implements module.Reversible: undo runs the task's undo command

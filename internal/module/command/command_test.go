@@ -13,6 +13,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func build(t *testing.T, vals map[string]cty.Value) module.Module {
@@ -80,7 +81,7 @@ func TestWithoutConditionsAlwaysRuns(t *testing.T) {
 		if err != nil || ch == nil || ch.Action != plan.Run {
 			t.Fatalf("change = %+v, %v", ch, err)
 		}
-		if err := m.Apply(context.Background(), &moduletest.Local{}); err != nil {
+		if err := m.Apply(context.Background(), &transporttest.Local{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,7 +95,7 @@ func TestCommandReadsNoScriptFromStdin(t *testing.T) {
 	if ch == nil {
 		t.Fatal("no change")
 	}
-	if err := m.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := m.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "in")); len(b) != 0 {
@@ -105,14 +106,14 @@ func TestCommandReadsNoScriptFromStdin(t *testing.T) {
 func TestFailureReportsExitAndTail(t *testing.T) {
 	m := build(t, map[string]cty.Value{"command": cty.StringVal("echo starting; echo 'disk full' >&2; exit 7")})
 	m.Check(module.Probed{})
-	err := m.Apply(context.Background(), &moduletest.Local{})
+	err := m.Apply(context.Background(), &transporttest.Local{})
 	if err == nil || !strings.Contains(err.Error(), "exit 7") || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "starting") {
 		t.Errorf("err = %v", err)
 	}
 
 	m = build(t, map[string]cty.Value{"command": cty.StringVal("true"), "chdir": cty.StringVal("/nonexistent/dir")})
 	m.Check(module.Probed{})
-	if err := m.Apply(context.Background(), &moduletest.Local{}); err == nil || !strings.Contains(err.Error(), "chdir /nonexistent/dir does not exist") {
+	if err := m.Apply(context.Background(), &transporttest.Local{}); err == nil || !strings.Contains(err.Error(), "chdir /nonexistent/dir does not exist") {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -120,7 +121,7 @@ func TestFailureReportsExitAndTail(t *testing.T) {
 func TestSensitive(t *testing.T) {
 	const pw = "pa55-w0rd!"
 	dir := t.TempDir()
-	local := &moduletest.Local{}
+	local := &transporttest.Local{}
 	m := build(t, map[string]cty.Value{
 		"command": cty.StringVal(`echo "login with $DB_PASSWORD failed" >&2; exit 1`),
 		"env":     cty.MapVal(map[string]cty.Value{"DB_PASSWORD": secret.Wrap(cty.StringVal(pw)), "USER_NAME": cty.StringVal("app")}),

@@ -11,6 +11,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func TestUndoRunsInChdirWithEnv(t *testing.T) {
@@ -29,7 +30,7 @@ func TestUndoRunsInChdirWithEnv(t *testing.T) {
 	if backup != "" || undo == "" || after != "" {
 		t.Fatalf("backup %q undo %q after %q", backup, undo, after)
 	}
-	if err := m.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := m.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {

@@ -132,14 +132,7 @@ func (d *Directory) Apply(ctx context.Context, t transport.Transport) error {
 		b.WriteString("skiff_enter \"$p\" || exit 1\nq=.\n")
 		b.WriteString(d.meta.Script("q", true))
 	}
-	res, err := t.Run(ctx, b.String())
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return shell.NewRunError(what, res, nil)
-	}
-	return nil
+	return shell.Run(ctx, t, what, b.String(), nil)
 }
 
 // Names of what Reversal keeps in its backup folder.

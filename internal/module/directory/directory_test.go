@@ -13,6 +13,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func build(t *testing.T, vals map[string]cty.Value) module.Module {
@@ -110,7 +111,7 @@ func TestModeFixRefusesAnotherUsersLink(t *testing.T) {
 	if ch := moduletest.Check(t, m); ch == nil {
 		t.Fatal("no change planned")
 	}
-	err := m.Apply(context.Background(), &moduletest.Local{})
+	err := m.Apply(context.Background(), &transporttest.Local{})
 	if err == nil || !strings.Contains(err.Error(), "symbolic link owned by uid 65534") {
 		t.Fatalf("apply error = %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // roundTrip: check, Reversal, backup, apply, then undo twice; watch is the
@@ -29,7 +30,7 @@ func roundTrip(t *testing.T, watch string, vals map[string]cty.Value) (backup, u
 	if got := moduletest.PathState(t, watch); got != before {
 		t.Fatalf("backup changed the tree:\n%s", got)
 	}
-	if err := m.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := m.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if moduletest.PathState(t, watch) == before {
@@ -59,7 +60,7 @@ func TestUndoCreateRemovesContent(t *testing.T) {
 	moduletest.Check(t, m)
 	backup, undo, _ := moduletest.Reversal(t, m, t.TempDir())
 	moduletest.MustRunFragment(t, "backup", backup)
-	if err := m.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := m.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(p, "later"), []byte("x"), 0o644) // written by a later task
@@ -80,7 +81,7 @@ func TestUndoCreateKeepsAnExistingDirectory(t *testing.T) {
 	before := moduletest.PathState(t, p)
 	backup, undo, _ := moduletest.Reversal(t, m, t.TempDir())
 	moduletest.MustRunFragment(t, "backup", backup)
-	if err := m.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := m.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if moduletest.PathState(t, p) == before {

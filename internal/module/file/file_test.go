@@ -13,6 +13,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func build(t *testing.T, vals map[string]cty.Value) module.Module {
@@ -125,7 +126,7 @@ func TestValidate(t *testing.T) {
 	if ch := moduletest.Check(t, m); ch == nil {
 		t.Fatal("no change")
 	}
-	err := m.Apply(context.Background(), &moduletest.Local{})
+	err := m.Apply(context.Background(), &transporttest.Local{})
 	if err == nil || !strings.Contains(err.Error(), "/.skiff-site.conf.") || !strings.Contains(err.Error(), ".tmp/site.conf") || !strings.Contains(err.Error(), "unchanged") {
 		t.Fatalf("apply error = %v", err)
 	}
@@ -168,7 +169,7 @@ func TestSensitiveContent(t *testing.T) {
 	if err != nil || ch == nil || !ch.Sensitive || ch.Diff != "" {
 		t.Fatalf("change = %+v, %v", ch, err)
 	}
-	moduletest.NoSecret(t, pw, ch, m.Apply(context.Background(), &moduletest.Local{}))
+	moduletest.NoSecret(t, pw, ch, m.Apply(context.Background(), &transporttest.Local{}))
 	if again := moduletest.Check(t, mk()); again != nil {
 		t.Errorf("not idempotent: %+v", again)
 	}
@@ -179,7 +180,7 @@ func TestSensitiveContent(t *testing.T) {
 		"validate": cty.StringVal("cat %s; exit 1"),
 	})
 	moduletest.Check(t, v)
-	err = v.Apply(context.Background(), &moduletest.Local{})
+	err = v.Apply(context.Background(), &transporttest.Local{})
 	if err == nil {
 		t.Fatal("validate should fail")
 	}
@@ -209,7 +210,7 @@ func TestMissingParent(t *testing.T) {
 	if ch == nil || !strings.Contains(ch.Summary, "parent directory "+filepath.Dir(p)+" does not exist yet") {
 		t.Fatalf("change = %+v", ch)
 	}
-	err := m.Apply(context.Background(), &moduletest.Local{})
+	err := m.Apply(context.Background(), &transporttest.Local{})
 	if err == nil || !strings.Contains(err.Error(), filepath.Dir(p)) {
 		t.Errorf("apply error = %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // nobody is a uid that is not root: the owner of links "another user"
@@ -56,7 +57,7 @@ func TestModeFixNeverFollowsASwappedLink(t *testing.T) {
 	if err := os.Symlink(v, p); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := m.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 	unchanged(t, v)
@@ -84,7 +85,7 @@ func TestNoWriteThroughAnotherUsersLink(t *testing.T) {
 	p := filepath.Join(link, "authorized_keys")
 	m := build(t, map[string]cty.Value{"path": cty.StringVal(p), "content": cty.StringVal("attacker key\n")})
 	moduletest.Check(t, m)
-	err := m.Apply(context.Background(), &moduletest.Local{})
+	err := m.Apply(context.Background(), &transporttest.Local{})
 	if err == nil || !strings.Contains(err.Error(), "symbolic link owned by uid 65534") {
 		t.Fatalf("apply error = %v", err)
 	}
@@ -98,7 +99,7 @@ func TestNoWriteThroughAnotherUsersLink(t *testing.T) {
 	}
 	m = build(t, map[string]cty.Value{"path": cty.StringVal(p), "content": cty.StringVal("key\n")})
 	moduletest.Check(t, m)
-	if err := m.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := m.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatalf("apply through root's link: %v", err)
 	}
 	if readFile(t, filepath.Join(secretDir, "authorized_keys")) != "key\n" {
@@ -120,7 +121,7 @@ func TestRemoveNeverFollowsAnotherUsersLink(t *testing.T) {
 	os.Lchown(link, nobody, nobody)
 	m := build(t, map[string]cty.Value{"path": cty.StringVal(filepath.Join(link, "authorized_keys")), "state": cty.StringVal("absent")})
 	moduletest.Check(t, m)
-	if err := m.Apply(context.Background(), &moduletest.Local{}); err == nil {
+	if err := m.Apply(context.Background(), &transporttest.Local{}); err == nil {
 		t.Fatal("removal through another user's link succeeded")
 	}
 	if readFile(t, kept) != "root's key\n" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // roundTrip does what the engine does for one change and its rollback:
@@ -32,7 +33,7 @@ func roundTrip(t *testing.T, p string, vals map[string]cty.Value, applyErr strin
 	if got := moduletest.PathState(t, p); got != before {
 		t.Fatalf("backup changed the file:\n%s\nwas:\n%s", got, before)
 	}
-	err := m.Apply(context.Background(), &moduletest.Local{})
+	err := m.Apply(context.Background(), &transporttest.Local{})
 	switch {
 	case applyErr == "" && err != nil:
 		t.Fatalf("apply: %v", err)

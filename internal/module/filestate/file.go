@@ -223,7 +223,7 @@ func (f *File) Apply(ctx context.Context, t transport.Transport) error {
 		if f.Absent {
 			what = "remove " + f.Path
 		}
-		if err := f.run(ctx, t, what, RemoveScript(f.Path, f.Absent, f.staleTemps > 0)); err != nil {
+		if err := shell.Run(ctx, t, what, RemoveScript(f.Path, f.Absent, f.staleTemps > 0), nil); err != nil {
 			return err
 		}
 	}
@@ -263,14 +263,8 @@ func (f *File) Apply(ctx context.Context, t transport.Transport) error {
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", f.Path, err)
 	}
-	res, err := t.Run(ctx, PlaceScript(Placement{Path: f.Path, Staged: staged, Meta: m, Validate: f.Validate}))
-	if err != nil {
-		return err
-	}
-	switch res.ExitCode {
-	case 0:
-		return nil
-	case exitValidate:
+	res, err := shell.Output(ctx, t, "write "+f.Path, PlaceScript(Placement{Path: f.Path, Staged: staged, Meta: m, Validate: f.Validate}), nil)
+	if res.ExitCode == exitValidate {
 		out := strings.TrimSpace(string(res.Stdout))
 		if f.Sensitive {
 			out = "(output withheld: the content is sensitive)"
@@ -278,9 +272,8 @@ func (f *File) Apply(ctx context.Context, t transport.Transport) error {
 			out = shell.Last(out, 2048)
 		}
 		return fmt.Errorf("%s: validate %q rejected the new content, the file is unchanged: %s", f.Path, f.Validate, out)
-	default:
-		return shell.NewRunError("write "+f.Path, res, nil)
 	}
+	return err
 }
 
 // upload writes content to a fresh file in StagingDir (0600 before any
@@ -290,12 +283,8 @@ func upload(ctx context.Context, t transport.Transport, content []byte) (string,
 	staged := StagedPath()
 	err := t.WriteFile(ctx, staged, bytes.NewReader(content), 0o600)
 	if err != nil && errors.Is(err, fs.ErrNotExist) {
-		res, rerr := t.Run(ctx, fmt.Sprintf("umask 077\nmkdir -p -- %s\n", shell.Quote(StagingDir)))
-		if rerr != nil {
-			return "", rerr
-		}
-		if res.ExitCode != 0 {
-			return "", shell.NewRunError("make "+StagingDir, res, nil)
+		if err := shell.Run(ctx, t, "make "+StagingDir, fmt.Sprintf("umask 077\nmkdir -p -- %s\n", shell.Quote(StagingDir)), nil); err != nil {
+			return "", err
 		}
 		err = t.WriteFile(ctx, staged, bytes.NewReader(content), 0o600)
 	}
@@ -304,15 +293,4 @@ func upload(ctx context.Context, t transport.Transport, content []byte) (string,
 
 func (f *File) noParent(dir string) error {
 	return fmt.Errorf("%s: parent directory %s does not exist (create it with a directory task first)", f.Path, dir)
-}
-
-func (f *File) run(ctx context.Context, t transport.Transport, what, script string) error {
-	res, err := t.Run(ctx, script)
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return shell.NewRunError(what, res, nil)
-	}
-	return nil
 }

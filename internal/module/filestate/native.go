@@ -1,5 +1,7 @@
 package filestate
 
+import "github.com/skiffdeploy/skiff/internal/module"
+
 // The native probes below run on the host, inside skiff's helper (see
 // module.NativeProber). Each prints byte for byte what the sh fragment it
 // stands for prints, or declines (OK false) where it could differ: an
@@ -11,6 +13,10 @@ const (
 	NativeFile = "file" // File.Probe
 	NativeStat = "stat" // StatScript, for directory and symlink
 )
+
+// Natives are the answerers of the kinds built on this package (file,
+// template, directory, symlink), for their registration.
+var Natives = map[string]module.NativeAnswerer{NativeFile: AnswerFiles, NativeStat: AnswerStats}
 
 // FileQuery is File.Probe's question to the helper.
 type FileQuery struct {

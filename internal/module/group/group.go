@@ -131,14 +131,7 @@ func (g *Group) Apply(ctx context.Context, t transport.Transport) error {
 	if g.script == "" {
 		return nil
 	}
-	res, err := t.Run(ctx, g.script)
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return shell.NewRunError(g.what, res, nil)
-	}
-	return nil
+	return shell.Run(ctx, t, g.what, g.script, nil)
 }
 
 // Names of what Reversal keeps in its backup folder.

@@ -11,6 +11,9 @@ import (
 // in process instead of getent.
 const NativeGroup = "group"
 
+// Natives are the group kind's native answerers, for its registration.
+var Natives = map[string]module.NativeAnswerer{NativeGroup: AnswerGroups}
+
 type groupQuery struct {
 	Name string `json:"name"`
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // fakeGetent answers from $FAKES/<database>, by name or (for passwd and
@@ -56,7 +57,7 @@ func run(t *testing.T, f *moduletest.Fakes, g *Group) string {
 	if got := f.Calls(t, "getent"); len(got) > 0 {
 		t.Fatalf("backup ran %q", got)
 	}
-	if err := g.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := g.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	f.Calls(t)

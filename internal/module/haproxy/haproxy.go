@@ -167,13 +167,10 @@ func (s *Server) Apply(ctx context.Context, t transport.Transport) error {
 	if !s.valid() {
 		return fmt.Errorf("haproxy_server: invalid arguments")
 	}
-	res, err := t.Run(ctx, applyScript(s.socket, s.backend, s.server, s.state, s.waitSecs()))
+	cmd := fmt.Sprintf("set server %s/%s state %s", s.backend, s.server, s.state)
+	res, err := shell.Output(ctx, t, cmd, applyScript(s.socket, s.backend, s.server, s.state, s.waitSecs()), nil)
 	if err != nil {
 		return err
-	}
-	cmd := fmt.Sprintf("set server %s/%s state %s", s.backend, s.server, s.state)
-	if res.ExitCode != 0 {
-		return shell.NewRunError(cmd, res, nil)
 	}
 	f := shell.Fields(res.Stdout)
 	st := parseState(res.Stdout)

@@ -14,6 +14,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/secret"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func build(t *testing.T, vals map[string]cty.Value) *Server {
@@ -242,7 +243,7 @@ func TestReversal(t *testing.T) {
 				t.Errorf("after = %q", after)
 			}
 			moduletest.MustRunFragment(t, "backup", backup)
-			if err := s.Apply(context.Background(), &moduletest.Local{}); err != nil {
+			if err := s.Apply(context.Background(), &transporttest.Local{}); err != nil {
 				t.Fatal(err)
 			}
 			if ch := moduletest.Check(t, mk()); ch != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // backend is an HTTP server on 127.0.0.1: /healthz answers 200 or 503 (see
@@ -172,7 +173,7 @@ func TestLiveHAProxy(t *testing.T) {
 		}
 		return moduletest.MustBuild(t, New, moduletest.Args("haproxy_server", "h", vals)).(*Server)
 	}
-	apply := func(s *Server) error { return s.Apply(context.Background(), &moduletest.Local{}) }
+	apply := func(s *Server) error { return s.Apply(context.Background(), &transporttest.Local{}) }
 	for _, srv := range []string{"web1", "web2"} {
 		eventually(t, srv+" UP", func() bool { return liveState(t, sock, srv).Status == "UP" })
 	}

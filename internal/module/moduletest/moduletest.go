@@ -1,84 +1,19 @@
-// Package moduletest helps unit-test modules without a host: a Transport that
-// runs scripts with the local /bin/sh and writes local files, builders for
-// Args, and a driver that runs Probe, Check and Apply the way the engine does.
-// For tests only.
+// Package moduletest helps unit-test modules without a host: builders for
+// Args, and a driver that runs Probe, Check and Apply the way the engine
+// does, on the local machine (transporttest.Local). For tests only.
 package moduletest
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/module"
-	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
-
-// Local is a transport.Transport on the local machine: Run pipes the script
-// into /bin/sh (as the user running the tests), WriteFile writes the path.
-// It records the scripts it ran, for tests that inspect them.
-type Local struct {
-	mu      sync.Mutex
-	Scripts []string
-}
-
-var _ transport.Transport = (*Local)(nil)
-
-// Run runs script with /bin/sh, the script on stdin as over SSH.
-func (l *Local) Run(ctx context.Context, script string) (transport.Result, error) {
-	l.mu.Lock()
-	l.Scripts = append(l.Scripts, script)
-	l.mu.Unlock()
-	cmd := exec.CommandContext(ctx, "/bin/sh")
-	cmd.Stdin = strings.NewReader(script)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := transport.Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		res.ExitCode = ee.ExitCode()
-		return res, nil
-	}
-	return res, err
-}
-
-// WriteFile writes path with perm, creating or truncating it.
-func (l *Local) WriteFile(_ context.Context, path string, content io.Reader, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, content); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil { // perm regardless of umask, as over SFTP
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// Stat stats path.
-func (l *Local) Stat(_ context.Context, path string) (transport.FileInfo, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return transport.FileInfo{}, err
-	}
-	return transport.FileInfo{Size: fi.Size(), Mode: fi.Mode(), ModTime: fi.ModTime(), IsDir: fi.IsDir()}, nil
-}
-
-// Close does nothing.
-func (l *Local) Close() error { return nil }
 
 // Probe runs m's probe fragment in its own subshell, as the engine does.
 func Probe(t testing.TB, m module.Module) module.Probed {
@@ -87,7 +22,7 @@ func Probe(t testing.TB, m module.Module) module.Probed {
 	if frag == "" {
 		return module.Probed{}
 	}
-	res, err := (&Local{}).Run(context.Background(), "(\n"+frag+"\n)\n")
+	res, err := (&transporttest.Local{}).Run(context.Background(), "(\n"+frag+"\n)\n")
 	if err != nil {
 		t.Fatalf("probe: %v", err)
 	}
@@ -115,7 +50,7 @@ func Converge(t testing.TB, build func() module.Module) *module.Change {
 	if ch == nil {
 		t.Fatalf("first check found no change")
 	}
-	if err := m.Apply(context.Background(), &Local{}); err != nil {
+	if err := m.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatalf("apply %q: %v", ch.Summary, err)
 	}
 	if again := Check(t, build()); again != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // Reversal returns m's backup, undo and after fragments for dir (which it
@@ -37,7 +38,7 @@ func RunFragment(t testing.TB, frag string) transport.Result {
 	if frag == "" {
 		return transport.Result{}
 	}
-	res, err := (&Local{}).Run(context.Background(), "umask 077\n(\n"+frag+"\n) </dev/null\n")
+	res, err := (&transporttest.Local{}).Run(context.Background(), "umask 077\n(\n"+frag+"\n) </dev/null\n")
 	if err != nil {
 		t.Fatalf("run fragment: %v", err)
 	}

@@ -124,12 +124,5 @@ func (d *Database) Apply(ctx context.Context, t transport.Transport) error {
 	if d.sql == "" {
 		return nil
 	}
-	res, err := t.Run(ctx, runSQL(d.sql, ""))
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return shell.NewRunError(d.summary, res, nil)
-	}
-	return nil
+	return shell.Run(ctx, t, d.summary, runSQL(d.sql, ""), nil)
 }

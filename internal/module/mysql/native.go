@@ -17,6 +17,9 @@ import (
 // one client call for all of a batch's instead of one each.
 const NativeQueries = "mysql"
 
+// Natives are the mysql kinds' native answerers, for their registration.
+var Natives = map[string]module.NativeAnswerer{NativeQueries: AnswerQueries}
+
 // NativeProbe implements module.NativeProber.
 func (d *Database) NativeProbe() (string, any, bool) {
 	if d.name == "" {

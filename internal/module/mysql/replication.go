@@ -435,15 +435,13 @@ func (r *Replication) Apply(ctx context.Context, t transport.Transport) error {
 	if !r.connect && !r.setRO {
 		return nil
 	}
-	res, err := t.Run(ctx, r.script())
-	if err != nil {
+	from := fmt.Sprintf("%s:%d", r.host, r.port)
+	res, err := shell.Output(ctx, t, "configuring replication from "+from, r.script(), r.secrets)
+	if err == nil || res.ExitCode == 0 {
 		return err
 	}
-	from := fmt.Sprintf("%s:%d", r.host, r.port)
 	tail := shell.Tail(res, r.secrets)
 	switch res.ExitCode {
-	case 0:
-		return nil
 	case exitPrimary:
 		return fmt.Errorf("seeding the replica: cannot read the primary %s as %s: %s", from, r.user, tail)
 	case exitDump:
@@ -458,7 +456,7 @@ func (r *Replication) Apply(ctx context.Context, t transport.Transport) error {
 		st := parseReplicaStatus(string(res.Stdout))
 		return fmt.Errorf("replication from %s is not running after %d s: %s", from, waitSeconds, shell.Scrub(st.threads(), r.secrets))
 	}
-	return shell.NewRunError("configuring replication from "+from, res, r.secrets)
+	return err
 }
 
 // dumpPrivileges maps mysqldump's complaints to the privilege that the

@@ -14,6 +14,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/secret"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 const replPassword = `r"e#p'l \ pw $(id)` + "\n2nd line"
@@ -284,7 +285,7 @@ echo "-- dump"
 	if _, err := r.Check(replProbe(mariaVersion, "", "read_only=OFF", "gtid_pos=")); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := r.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 	b, _ := os.ReadFile(log)

@@ -400,12 +400,5 @@ func (u *User) Apply(ctx context.Context, t transport.Transport) error {
 	if u.sql == "" {
 		return nil
 	}
-	res, err := t.Run(ctx, runSQL(u.sql, ""))
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return shell.NewRunError("MySQL user "+u.name, res, u.secrets)
-	}
-	return nil
+	return shell.Run(ctx, t, "MySQL user "+u.name, runSQL(u.sql, ""), u.secrets)
 }

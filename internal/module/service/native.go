@@ -14,6 +14,9 @@ import (
 // one systemctl per task.
 const NativeUnit = "unit"
 
+// Natives are the service kind's native answerers, for its registration.
+var Natives = map[string]module.NativeAnswerer{NativeUnit: AnswerUnits}
+
 // unitQuery is Probe's question to the helper.
 type unitQuery struct {
 	Name string `json:"name"`

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // fakeSystemctl is a systemctl that keeps the unit's state in files of
@@ -92,7 +93,7 @@ func TestUndoStartAndEnable(t *testing.T) {
 			if got := changes(t, f); len(got) > 0 {
 				t.Fatalf("backup changed the unit: %q", got)
 			}
-			if err := s.Apply(context.Background(), &moduletest.Local{}); err != nil {
+			if err := s.Apply(context.Background(), &transporttest.Local{}); err != nil {
 				t.Fatal(err)
 			}
 			if got := unitNow(t, f); got != tc.applied {
@@ -121,7 +122,7 @@ func TestUndoUnitNotFoundBefore(t *testing.T) {
 	backup, undo, _ := moduletest.Reversal(t, s, t.TempDir())
 	moduletest.MustRunFragment(t, "backup", backup)
 	f.Write(t, "load", "loaded\n") // the package task installed it
-	if err := s.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := s.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	changes(t, f)
@@ -172,7 +173,7 @@ func TestUndoReloadThatStarted(t *testing.T) {
 	moduletest.Check(t, s)
 	backup, undo, after := moduletest.Reversal(t, s, t.TempDir())
 	moduletest.MustRunFragment(t, "backup", backup)
-	if err := s.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := s.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if unitNow(t, f).active != "active" {

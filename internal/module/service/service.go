@@ -193,18 +193,11 @@ func (s *Service) Apply(ctx context.Context, t transport.Transport) error {
 		}
 		fmt.Fprintf(&b, "systemctl %s %s || exit 1\n", op, u)
 	}
-	res, err := t.Run(ctx, b.String())
-	if err != nil {
-		return err
-	}
-	switch res.ExitCode {
-	case 0:
-		return nil
-	case exitNoUnit:
+	res, err := shell.Output(ctx, t, "systemctl "+strings.Join(s.ops, ", ")+" "+s.name, b.String(), nil)
+	if res.ExitCode == exitNoUnit {
 		return fmt.Errorf("unit %s not found: is the package that provides it installed?", s.name)
-	default:
-		return shell.NewRunError("systemctl "+strings.Join(s.ops, ", ")+" "+s.name, res, nil)
 	}
+	return err
 }
 
 // backupState is the file, in the backup folder, holding the unit's

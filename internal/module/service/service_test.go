@@ -11,6 +11,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func probe(load, reload, active, enabled string) string {
@@ -149,7 +150,7 @@ func TestProbeAsksIsEnabledForSysVScripts(t *testing.T) {
 		if tc.unitfile != "" {
 			f.Write(t, "unitfile", tc.unitfile+"\n")
 		}
-		res, err := (&moduletest.Local{}).Run(context.Background(), s.Probe())
+		res, err := (&transporttest.Local{}).Run(context.Background(), s.Probe())
 		if err != nil {
 			t.Fatal(err)
 		}

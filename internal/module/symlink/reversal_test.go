@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func TestUndo(t *testing.T) {
@@ -37,7 +38,7 @@ func TestUndo(t *testing.T) {
 				t.Fatalf("undo %q after %q", undo, after)
 			}
 			moduletest.MustRunFragment(t, "backup", backup)
-			if err := m.Apply(context.Background(), &moduletest.Local{}); err != nil {
+			if err := m.Apply(context.Background(), &transporttest.Local{}); err != nil {
 				t.Fatal(err)
 			}
 			if moduletest.PathState(t, root) == before {

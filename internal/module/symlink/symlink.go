@@ -121,14 +121,7 @@ func (s *Symlink) Apply(ctx context.Context, t transport.Transport) error {
 		fmt.Fprintf(&b, "ln -s -- %s \"$t\" || exit 1\n", shell.Quote(s.target))
 		b.WriteString("mv -f -T -- \"$t\" \"./$n\" || exit 1\ntrap - EXIT\n")
 	}
-	res, err := t.Run(ctx, b.String())
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return shell.NewRunError(s.change.Summary, res, nil)
-	}
-	return nil
+	return shell.Run(ctx, t, s.change.Summary, b.String(), nil)
 }
 
 // Reversal implements module.Reversible with filestate.Reversal, which

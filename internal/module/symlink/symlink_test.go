@@ -12,6 +12,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func build(t *testing.T, vals map[string]cty.Value) module.Module {
@@ -85,7 +86,7 @@ func TestRefusesToReplaceAFile(t *testing.T) {
 		if _, err := m.Check(moduletest.Probe(t, m)); err == nil || !strings.Contains(err.Error(), "is a regular file") {
 			t.Errorf("err = %v", err)
 		}
-		_ = m.Apply(context.Background(), &moduletest.Local{}) // no change recorded: must do nothing
+		_ = m.Apply(context.Background(), &transporttest.Local{}) // no change recorded: must do nothing
 	}
 	if b, _ := os.ReadFile(p); string(b) != "precious" {
 		t.Errorf("file replaced")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // TestUndo: a sensitive template replaces a live file (mode 0640); undo
@@ -31,7 +32,7 @@ func TestUndo(t *testing.T) {
 	moduletest.NoSecretIn(t, pw, backup, undo, after)
 	moduletest.NoSecretIn(t, oldPW, backup, undo, after)
 	moduletest.MustRunFragment(t, "backup", backup)
-	if err := m.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := m.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if moduletest.PathState(t, dest) == before {

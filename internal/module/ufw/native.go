@@ -18,6 +18,9 @@ import (
 // reads with sed and grep are read in process; only iptables runs.
 const NativeFirewall = "ufw"
 
+// Natives are the ufw kind's native answerers, for its registration.
+var Natives = map[string]module.NativeAnswerer{NativeFirewall: AnswerFirewalls}
+
 // firewallQuery is Probe's question to the helper.
 type firewallQuery struct {
 	Root string `json:"root,omitempty"`

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // statefulUFW replaces h's fake ufw by one that changes the host's files
@@ -79,7 +80,7 @@ func TestUndo(t *testing.T) {
 			if got := h.calls(t); len(got) > 0 || moduletest.PathState(t, etc) != before {
 				t.Fatalf("backup changed something: %q", got)
 			}
-			if err := u.Apply(context.Background(), &moduletest.Local{}); err != nil {
+			if err := u.Apply(context.Background(), &transporttest.Local{}); err != nil {
 				t.Fatal(err)
 			}
 			if moduletest.PathState(t, etc) == before {

@@ -310,6 +310,16 @@ func covers(ports string, port int) bool {
 	return false
 }
 
+// addrProblem is what net/netip found wrong, without the Go calls its
+// errors name (`netip.ParsePrefix("…"): ParseAddr("…"): `).
+func addrProblem(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "): "); i >= 0 {
+		msg = msg[i+3:]
+	}
+	return msg
+}
+
 // Source is a rule's "from": "any", or an address or network of one family.
 type Source struct {
 	Any  bool
@@ -326,7 +336,7 @@ func ParseSource(s string) (Source, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return Source{}, fmt.Errorf("%q is not an IP address or CIDR network: %v", s, err)
+			return Source{}, fmt.Errorf("%q is not an IP address or CIDR network: %s", s, addrProblem(err))
 		}
 		a := p.Addr()
 		if a.Is4In6() {
@@ -346,7 +356,7 @@ func ParseSource(s string) (Source, error) {
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return Source{}, fmt.Errorf("%q is not an IP address or CIDR network: %v", s, err)
+		return Source{}, fmt.Errorf("%q is not an IP address or CIDR network: %s", s, addrProblem(err))
 	}
 	if a.Zone() != "" || a.Is4In6() {
 		return Source{}, fmt.Errorf("%q: zones and IPv4-mapped addresses are not supported", s)

@@ -428,16 +428,9 @@ func (u *UFW) Apply(ctx context.Context, t transport.Transport) error {
 	if len(u.adds)+len(u.deletes)+len(u.policies) == 0 && !u.enable && !u.disable {
 		return nil
 	}
-	res, err := t.Run(ctx, u.script())
-	if err != nil {
-		return err
-	}
-	switch res.ExitCode {
-	case 0:
-		return nil
-	case exitNotInstalled:
+	res, err := shell.Output(ctx, t, "ufw", u.script(), nil)
+	if res.ExitCode == exitNotInstalled {
 		return fmt.Errorf("ufw is not installed on the host: install the ufw package first (a package task before this one)")
-	default:
-		return shell.NewRunError("ufw", res, nil)
 	}
+	return err
 }

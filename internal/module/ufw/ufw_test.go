@@ -13,6 +13,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/secret"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // host is a fake host: a root with ufw's files (copied from testdata, which
@@ -327,7 +328,7 @@ func TestNotInstalled(t *testing.T) {
 	if !strings.Contains(ch.Diff, "+ allow 80,443/tcp from any\n") || !strings.HasSuffix(ch.Diff, "~ enable ufw\n") {
 		t.Errorf("diff:\n%s", ch.Diff)
 	}
-	err := u.Apply(context.Background(), &moduletest.Local{})
+	err := u.Apply(context.Background(), &transporttest.Local{})
 	if err == nil || !strings.Contains(err.Error(), "ufw is not installed") {
 		t.Errorf("apply: %v", err)
 	}
@@ -344,7 +345,7 @@ func TestApplyOrder(t *testing.T) {
 	if ch := check(t, u); ch == nil {
 		t.Fatal("no change")
 	}
-	tr := &moduletest.Local{}
+	tr := &transporttest.Local{}
 	if err := u.Apply(context.Background(), tr); err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +383,7 @@ func TestApplyCommentAndFailure(t *testing.T) {
 		obj("port", "80,443"),
 	}), "purge": cty.False})
 	check(t, u)
-	if err := u.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := u.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.calls(t); len(got) != 1 || got[0] != "allow from 10.0.0.0/8 to 0.0.0.0/0 port 22 proto tcp comment it is $HOME `id`" {
@@ -395,7 +396,7 @@ func TestApplyCommentAndFailure(t *testing.T) {
 	os.Remove(h.log)
 	u = build(t, h, map[string]cty.Value{"rules": cty.TupleVal([]cty.Value{obj("port", 22), obj("port", 9999)})})
 	check(t, u)
-	err := u.Apply(context.Background(), &moduletest.Local{})
+	err := u.Apply(context.Background(), &transporttest.Local{})
 	if err == nil || !strings.Contains(err.Error(), "ERROR: Bad port") || !strings.Contains(err.Error(), "skiff: failed: ufw allow") {
 		t.Errorf("apply error = %v", err)
 	}
@@ -518,5 +519,20 @@ func TestAddArgs(t *testing.T) {
 	}
 	if n := len(d.rules(false)); n != 1 {
 		t.Errorf("IPv6 off: %d rules", n)
+	}
+}
+
+// A bad address is explained without Go's function names.
+func TestParseSourceErrorsSpeakPlainly(t *testing.T) {
+	for in, want := range map[string]string{
+		"300.1.1.1/8": `"300.1.1.1/8" is not an IP address or CIDR network: IPv4 field has value >255`,
+		"10.0.0.0/33": `"10.0.0.0/33" is not an IP address or CIDR network: prefix length out of range`,
+		"10.0.0.300":  `"10.0.0.300" is not an IP address or CIDR network: IPv4 field has value >255`,
+		"example.com": `"example.com" is not an IP address or CIDR network: unexpected character`,
+	} {
+		_, err := ParseSource(in)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "Parse") {
+			t.Errorf("ParseSource(%q): %v, want %q", in, err, want)
+		}
 	}
 }

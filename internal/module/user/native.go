@@ -12,6 +12,9 @@ import (
 // /etc/group read in process instead of getent, cut and id.
 const NativeUser = "user"
 
+// Natives are the user kind's native answerers, for its registration.
+var Natives = map[string]module.NativeAnswerer{NativeUser: AnswerUsers}
+
 type userQuery struct {
 	Name string `json:"name"`
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/moduletest"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 // Fakes over files of $FAKES: getent answers from passwd, shadow and group
@@ -63,7 +64,7 @@ func run(t *testing.T, f *moduletest.Fakes, vals map[string]cty.Value, probe str
 	if got := f.Calls(t, "getent"); len(got) > 0 {
 		t.Fatalf("backup ran %q", got)
 	}
-	if err := u.Apply(context.Background(), &moduletest.Local{}); err != nil {
+	if err := u.Apply(context.Background(), &transporttest.Local{}); err != nil {
 		t.Fatal(err)
 	}
 	f.Calls(t)

@@ -259,14 +259,7 @@ func (u *User) Apply(ctx context.Context, t transport.Transport) error {
 	if u.script == "" {
 		return nil
 	}
-	res, err := t.Run(ctx, u.script)
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return shell.NewRunError(u.what, res, nil)
-	}
-	return nil
+	return shell.Run(ctx, t, u.what, u.script, nil)
 }
 
 // Names of what Reversal keeps in its backup folder.

@@ -265,13 +265,10 @@ func (w *Wait) Apply(ctx context.Context, t transport.Transport) error {
 	b.WriteString("\tif ok; then report; echo result=done; exit 0; fi\n")
 	b.WriteString("\tif [ \"$(date +%s)\" -gt \"$deadline\" ]; then report; echo result=timeout; exit 0; fi\n")
 	fmt.Fprintf(&b, "\tsleep %s\ndone\n", seconds(w.interval))
-	res, err := t.Run(ctx, b.String())
+	what := "wait for " + w.url
+	res, err := shell.Output(ctx, t, what, b.String(), nil)
 	if err != nil {
 		return err
-	}
-	what := "wait for " + w.url
-	if res.ExitCode != 0 {
-		return shell.NewRunError(what, res, nil)
 	}
 	a := parse(res.Stdout)
 	switch f := shell.Fields(res.Stdout); {

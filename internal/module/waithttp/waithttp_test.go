@@ -21,6 +21,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/secret"
 	"github.com/skiffdeploy/skiff/internal/transport"
+	"github.com/skiffdeploy/skiff/internal/transport/transporttest"
 )
 
 func needCurl(t *testing.T) {
@@ -43,7 +44,7 @@ func args(url string, kv ...any) map[string]cty.Value {
 	return vals
 }
 
-func apply(w *Wait) error { return w.Apply(context.Background(), &moduletest.Local{}) }
+func apply(w *Wait) error { return w.Apply(context.Background(), &transporttest.Local{}) }
 
 func TestDefaults(t *testing.T) {
 	w := build(t, args("http://127.0.0.1:8080/healthz"))
