@@ -52,9 +52,6 @@ func (l *Loader) at(r hcl.Range) string {
 
 // Where is where r starts as the user wrote the file: "inv.hcl:4:3".
 func (l *Loader) Where(r hcl.Range) string {
-	if f, ok := l.parser.Files()[r.Filename]; ok && f != nil {
-		r = relocate(r, f.Bytes)
-	}
 	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 

@@ -16,7 +16,7 @@ import (
 // HCL allows only one argument in a single-line block. The rewrite turns
 // the whitespace byte before each argument and before the closing brace into
 // a newline. Byte offsets do not move, so diagnostics stay exact once their
-// line and column are recomputed from the original source (see relocate).
+// line and column are recomputed from the original source (see relocateAST).
 // A block with no whitespace where a newline must go is left alone, and
 // HCL's own error stands.
 func splitOneLineBlocks(src []byte, filename string) []byte {
@@ -83,29 +83,6 @@ func splitOneLineBlocks(src []byte, filename string) []byte {
 		}
 	}
 	return out
-}
-
-// relocate recomputes a range's lines and columns from its byte offsets in
-// src (the source as the user wrote it).
-func relocate(r hcl.Range, src []byte) hcl.Range {
-	r.Start = posAt(src, r.Start.Byte)
-	r.End = posAt(src, r.End.Byte)
-	return r
-}
-
-func posAt(src []byte, off int) hcl.Pos {
-	if off > len(src) {
-		off = len(src)
-	}
-	line, col := 1, 1
-	for _, b := range src[:off] {
-		if b == '\n' {
-			line, col = line+1, 1
-		} else if b&0xC0 != 0x80 { // count characters, not UTF-8 continuation bytes
-			col++
-		}
-	}
-	return hcl.Pos{Line: line, Column: col, Byte: off}
 }
 
 // relocateAST sets the line and column of every position in v, a syntax

@@ -10,7 +10,6 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/inventory"
-	"github.com/skiffdeploy/skiff/internal/plan"
 )
 
 // bindFor binds t for the host of evalCtx: once, or once per delegate.
@@ -91,23 +90,18 @@ func (e *diagError) Error() string {
 // diagnosticsOf returns the errors among the diagnostics of err's
 // diagError, placed as the files are written (see config's loader); none
 // when err did not come from diagnostics.
-func diagnosticsOf(err error) []plan.Diagnostic {
+func diagnosticsOf(err error) []config.Diagnostic {
 	var de *diagError
 	if !errors.As(err, &de) {
 		return nil
 	}
-	var out []plan.Diagnostic
-	for _, d := range config.Explain(de.diags) {
-		if d.Severity != hcl.DiagError {
-			continue
+	var errs hcl.Diagnostics
+	for _, d := range de.diags {
+		if d.Severity == hcl.DiagError {
+			errs = append(errs, d)
 		}
-		pd := plan.Diagnostic{Summary: d.Summary, Detail: d.Detail}
-		if r := d.Subject; r != nil {
-			pd.File, pd.Line, pd.Column = r.Filename, r.Start.Line, r.Start.Column
-		}
-		out = append(out, pd)
 	}
-	return out
+	return config.DiagnosticsJSON(errs)
 }
 
 type playTask struct {

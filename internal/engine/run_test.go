@@ -116,7 +116,7 @@ task "touch" "b" {
 	}
 	d := h.Diagnostics[0]
 	file := filepath.Join(f.dir, "roles", "r", "role.hcl")
-	if d.File != file || d.Line != 3 || d.Column != 22 || d.Summary != "Unsupported attribute" {
+	if r := d.Range; r == nil || r.File != file || r.Line != 3 || r.Column != 22 || d.Summary != "Unsupported attribute" {
 		t.Errorf("diagnostic %+v, want %s:3:22 Unsupported attribute", d, file)
 	}
 	if want := fmt.Sprintf("%s:3:22: Unsupported attribute", file); !strings.Contains(h.Error, want) {

@@ -2,6 +2,8 @@
 // `skiff plan` prints and `skiff apply` reports, in text or JSON.
 package plan
 
+import "github.com/skiffdeploy/skiff/internal/config"
+
 // Status is how a host ended a plan or run.
 type Status string
 
@@ -42,7 +44,7 @@ type Host struct {
 	// Diagnostics are the configuration errors the host failed on (an
 	// expression that does not evaluate with its facts), with their
 	// places in the files as written; Error says the same in one line.
-	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
+	Diagnostics []config.Diagnostic `json:"diagnostics,omitempty"`
 	// RolledBack: the host failed and its changes in the failing play were undone.
 	RolledBack bool `json:"rolled_back,omitempty"`
 }
@@ -119,15 +121,4 @@ func (p *Plan) HasChanges() bool {
 		}
 	}
 	return false
-}
-
-// Diagnostic is one configuration error, placed in its file as written.
-type Diagnostic struct {
-	Summary string `json:"summary"`
-	Detail  string `json:"detail,omitempty"`
-	// File, Line and Column (from 1, in characters) are where it starts;
-	// empty and 0 when it has no place.
-	File   string `json:"file,omitempty"`
-	Line   int    `json:"line,omitempty"`
-	Column int    `json:"column,omitempty"`
 }
