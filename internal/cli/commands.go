@@ -11,6 +11,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/lock"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/ui"
 	"github.com/skiffdeploy/skiff/internal/version"
@@ -101,7 +102,7 @@ would, 1 on any error.`,
 					return err
 				}
 			}
-			p := g.run(cmd.Context(), ld, engine.Plan)
+			p := g.run(cmd.Context(), ld, nil)
 			g.report(p)
 			if out != "" {
 				if p.Failed() {
@@ -163,7 +164,7 @@ Safety:
   - a run that loses a host's lock (taken over by another run, or released
     with skiff lock release) makes no change on that host from then on, and
     none anywhere once it notices (before the next change on that host, or
-    at its next heartbeat, every ` + heartbeatEvery.String() + `): the tasks under way finish, the
+    at its next heartbeat, every ` + lock.DefaultHeartbeat.String() + `): the tasks under way finish, the
     interrupted plays are rolled back where the run still holds the lock,
     and it exits 1 naming the host and the new holder.
 A failing host stops; the others go on; the recap and the exit code say so.
@@ -191,15 +192,15 @@ needs --yes.`,
 			if err != nil {
 				return err
 			}
-			ld.engine.RevertAll = revertAll
+			changes := engine.Changes{Rollback: !noRollback, RevertAll: revertAll}
 			if !yes {
-				p := g.run(cmd.Context(), ld, engine.Plan)
+				p := g.run(cmd.Context(), ld, nil)
 				if proceed, err := g.confirm(p); !proceed {
 					return err
 				}
 				ld.engine.RunID = engine.NewRunID()
 			}
-			return g.applyLoaded(cmd.Context(), ld, args[0], !noRollback)
+			return g.applyLoaded(cmd.Context(), ld, args[0], changes)
 		},
 	}
 	addCommon(cmd, g, true)
@@ -220,7 +221,7 @@ func (g *globals) confirm(p *plan.Plan) (bool, error) {
 	if !p.HasChanges() {
 		fmt.Fprintln(g.stderr, "No changes: the hosts match the playbook.")
 		if g.output == "json" {
-			p.Mode = string(engine.Apply)
+			p.Mode = "apply"
 			return false, plan.WriteJSON(g.stdout, p)
 		}
 		return false, nil
@@ -235,8 +236,8 @@ func (g *globals) confirm(p *plan.Plan) (bool, error) {
 }
 
 // applyLoaded converges with locks held and changes journalled.
-func (g *globals) applyLoaded(ctx context.Context, ld *loaded, playbook string, rollback bool) error {
-	p, err := g.applyEngine(ctx, ld, playbook, rollback, nil)
+func (g *globals) applyLoaded(ctx context.Context, ld *loaded, playbook string, changes engine.Changes) error {
+	p, err := g.applyEngine(ctx, ld, playbook, changes, nil)
 	if err != nil {
 		return err
 	}
@@ -247,24 +248,18 @@ func (g *globals) applyLoaded(ctx context.Context, ld *loaded, playbook string, 
 	return nil
 }
 
-// applyEngine runs the engine in Apply mode with locks held and changes
-// journalled; the journal ends with the hosts that failed, refused (hosts a
-// saved plan refused before the run) among them.
-func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, rollback bool, refused []string) (*plan.Plan, error) {
+// applyEngine applies with changes, the run's locks held and its changes
+// journalled; the journal ends with the hosts that failed, refused (hosts
+// a saved plan refused before the run) among them.
+func (g *globals) applyEngine(ctx context.Context, ld *loaded, playbook string, changes engine.Changes, refused []string) (*plan.Plan, error) {
 	w, err := g.startJournal(ld, "apply", playbook, "")
 	if err != nil {
 		return nil, err
 	}
 	defer w.Close()
-	lk := newLocker(ld.engine.RunID, "apply", g.warnf)
-	ld.engine.Journal = w
-	ld.engine.Rollback = rollback
-	ld.engine.Prepare = lk.acquire
-	ld.engine.Peek = lk.peek
-	ld.engine.Finish = lk.release
-	ld.engine.Locks = lk
-	p := g.run(ctx, ld, engine.Apply)
-	lk.release()
+	lk := g.newLocks(ld.engine.RunID, "apply")
+	changes.Journal, changes.Locks = w, lk
+	p := g.run(ctx, ld, &changes) // releases the locks
 	if err := w.End(outcome(p, refused)); err != nil {
 		g.warnf("%v", err)
 	}
@@ -279,23 +274,34 @@ func (g *globals) warnf(format string, args ...any) {
 	fmt.Fprintf(g.stderr, "skiff: "+format+"\n", args...)
 }
 
-// run executes the engine with progress on stderr.
-func (g *globals) run(ctx context.Context, ld *loaded, mode engine.Mode) *plan.Plan {
+// run plans (changes nil) or applies with changes, with progress on stderr.
+func (g *globals) run(ctx context.Context, ld *loaded, changes *engine.Changes) *plan.Plan {
 	progress := ui.NewProgress(g.stderr, g.stderrTTY && g.verbosity < 2, g.verbosity >= 1)
 	ld.engine.Observer = progress
 	if ld.engine.Dial == nil {
 		ld.engine.Dial = g.dialer()
 	}
 	ld.engine.Warn = g.warnf
+	var helper *hostprobe.Binary
 	if !g.noHelper {
 		b, note := hostprobe.Helpers()
-		ld.engine.Helper = b
+		if b != nil {
+			helper = b
+			ld.engine.HelperPath = b.RemotePath()
+		}
 		if b == nil && !g.helperNoted {
 			g.helperNoted = true
 			g.warnf("%s", note)
 		}
 	}
-	p := ld.engine.Run(ctx, mode)
+	var p *plan.Plan
+	if changes == nil {
+		p = ld.engine.Plan(ctx)
+	} else {
+		c := *changes
+		c.Helper = helper
+		p = ld.engine.Apply(ctx, c)
+	}
 	progress.Close()
 	return p
 }

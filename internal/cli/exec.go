@@ -15,8 +15,8 @@ import (
 
 // execHost is one host's result of `skiff exec`.
 type execHost struct {
-	Name   string `json:"name"`
-	Status string `json:"status"`
+	Name   string      `json:"name"`
+	Status plan.Status `json:"status"`
 	// ExitCode is the command's; null when it did not run (the host
 	// unreachable, the session lost).
 	ExitCode *int   `json:"exit_code"`

@@ -32,7 +32,7 @@ type loaded struct {
 func (g *globals) printDiags(l *config.Loader, diags hcl.Diagnostics) bool {
 	if len(diags) > 0 {
 		config.WriteDiagnostics(g.stderr, diags, l.Files())
-		g.diags = append(g.diags, config.DiagnosticsJSON(diags, l.Files())...)
+		g.diags = append(g.diags, config.DiagnosticsJSON(diags)...)
 	}
 	return diags.HasErrors()
 }

@@ -21,16 +21,16 @@ import (
 
 // Statuses of a host in `skiff lock` output, besides plan's unreachable and failed.
 const (
-	lockFree     = "free"
-	lockHeld     = "held"
-	lockReleased = "released"
+	lockFree     plan.Status = "free"
+	lockHeld     plan.Status = "held"
+	lockReleased plan.Status = "released"
 )
 
 // lockHost is one host's line of `skiff lock status|release`.
 type lockHost struct {
-	Name   string     `json:"name"`
-	Status string     `json:"status"` // free, held, released, unreachable, failed
-	Lock   *lock.Info `json:"lock,omitempty"`
+	Name   string      `json:"name"`
+	Status plan.Status `json:"status"` // free, held, released, unreachable, failed
+	Lock   *lock.Info  `json:"lock,omitempty"`
 	// HeartbeatAge is the holder's heartbeat age in seconds; Stale says it
 	// is older than lock.DefaultTTL, so the next apply takes the lock over.
 	HeartbeatAge int64  `json:"heartbeat_age_seconds,omitempty"`
@@ -93,7 +93,7 @@ or its laptop lost power or network. "skiff lock status" shows the owner
 (user@machine) and process id to check. Releasing the lock of a live run
 lets a second run change the same hosts: the live run checks its lock on
 the host before each change, so it makes no further change there, and it
-notices the loss at the latest at its next heartbeat (every ` + heartbeatEvery.String() + `); from
+notices the loss at the latest at its next heartbeat (every ` + lock.DefaultHeartbeat.String() + `); from
 then on it makes no change on any host, rolls back its interrupted plays
 where it still holds the locks, and exits 1 naming the host and the new
 holder. A dead run's lock also goes stale by itself after ` + lock.DefaultTTL.String() + `, when the
@@ -181,7 +181,7 @@ func lockRelease(ctx context.Context, store lock.Store, hosts []*inventory.Host,
 // eachLock runs op on every host, at most forks at once, in host order. A
 // host where op returns a lock gets status found, else free.
 func eachLock(ctx context.Context, hosts []*inventory.Host, forks int, dial engine.Dialer,
-	op func(context.Context, transport.Transport) (*lock.Info, error), found string) []lockHost {
+	op func(context.Context, transport.Transport) (*lock.Info, error), found plan.Status) []lockHost {
 	now := time.Now()
 	out := make([]lockHost, len(hosts))
 	engine.Parallel(len(hosts), forks, func(i int) {
@@ -248,9 +248,9 @@ func writeLockText(w io.Writer, res []lockHost, now time.Time) {
 		var line string
 		switch {
 		case r.Error != "":
-			line = r.Status + ": " + r.Error
+			line = string(r.Status) + ": " + r.Error
 		case r.Lock == nil:
-			line = r.Status
+			line = string(r.Status)
 		default:
 			verb := "held by "
 			if r.Status == lockReleased {

@@ -12,6 +12,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/journal"
+	"github.com/skiffdeploy/skiff/internal/lock"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/secret"
 	"github.com/skiffdeploy/skiff/internal/transport"
@@ -164,12 +165,12 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 		return err
 	}
 	defer w.Close()
-	lk := newLocker(result.RunID, "rollback", g.warnf)
+	lk := g.newLocks(result.RunID, "rollback")
 	dial := g.dialer()
 	var connsMu sync.Mutex
 	var conns []transport.Transport
 	defer func() {
-		lk.release() // while the connections are open
+		lk.Release() // while the connections are open
 		for _, t := range conns {
 			t.Close()
 		}
@@ -189,7 +190,7 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 	// Failed undos quote the hosts' output: scrub the secrets that resolve.
 	secrets, _ := ld.invCfg.ResolveSecrets(nil)
 	result.Scrub(secret.ForRun(secrets).Scrub)
-	lk.release()
+	lk.Release()
 	result.Finish()
 	g.reportLost(lk, result)
 	g.report(result)
@@ -201,7 +202,7 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 
 // rollbackHost undoes the pending entries of run of on h, as rollback run
 // runID.
-func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep func(transport.Transport), lk *locker, w *journal.Writer, h *inventory.Host, of string, pending []journal.Entry, runID string, ph *plan.Host) error {
+func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep func(transport.Transport), lk *lock.Run, w *journal.Writer, h *inventory.Host, of string, pending []journal.Entry, runID string, ph *plan.Host) error {
 	if len(lk.Lost()) > 0 {
 		return fmt.Errorf("not rolled back: the run lost a deploy lock")
 	}
@@ -210,7 +211,7 @@ func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep fun
 		return err
 	}
 	keep(t)
-	if err := lk.acquire(ctx, h, t); err != nil {
+	if err := lk.Take(ctx, h.Name, t); err != nil {
 		return err
 	}
 	present, err := engine.RunOnHost(ctx, t, of)

@@ -95,8 +95,7 @@ func (g *globals) applySaved(ctx context.Context, s *plan.Saved, yes, rollback b
 	if ld.engine.ContentKey.Check() != s.ContentKeyCheck {
 		return fmt.Errorf("the plan was saved with another key than %s (made anew since, or the plan comes from another machine): make a new plan here", ld.siteKeyPath())
 	}
-	ld.engine.Pinned = s.Plan.Contents()
-	fresh := g.run(ctx, ld, engine.Plan)
+	fresh := g.run(ctx, ld, nil)
 	mismatch := plan.Compare(s.Plan, fresh)
 	var hosts []*inventory.Host
 	for _, h := range fresh.Hosts {
@@ -115,7 +114,7 @@ func (g *globals) applySaved(ctx context.Context, s *plan.Saved, yes, rollback b
 			fmt.Fprintf(g.stderr, "    %s\n", m)
 		}
 	}
-	result := &plan.Plan{RunID: ld.engine.RunID, Mode: string(engine.Apply)}
+	result := &plan.Plan{RunID: ld.engine.RunID, Mode: "apply"}
 	if len(hosts) > 0 {
 		if !yes {
 			p := *fresh
@@ -131,7 +130,7 @@ func (g *globals) applySaved(ctx context.Context, s *plan.Saved, yes, rollback b
 		}
 		ld.engine.Hosts = hosts
 		ld.engine.RunID = engine.NewRunID()
-		p, err := g.applyEngine(ctx, ld, s.Playbook, rollback, refused)
+		p, err := g.applyEngine(ctx, ld, s.Playbook, engine.Changes{Rollback: rollback, Pinned: s.Plan.Contents()}, refused)
 		if err != nil {
 			return err
 		}

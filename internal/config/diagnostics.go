@@ -32,7 +32,8 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.
 			fmt.Fprintf(w, "%s: %s\n", sev, msg)
 			continue
 		}
-		r, f, known := userRange(*d.Subject, files)
+		r := *d.Subject
+		f, known := source(r.Filename, files)
 		fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", r.Filename, r.Start.Line, r.Start.Column, sev, msg)
 		if known {
 			if line, ok := sourceLine(f.Bytes, r.Start.Line); ok {
@@ -49,19 +50,16 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.
 	}
 }
 
-// userRange is r as the user wrote its file (see relocate), with the
-// file's source when it can be read.
-func userRange(r hcl.Range, files map[string]*hcl.File) (hcl.Range, *hcl.File, bool) {
-	f, known := files[r.Filename]
-	if !known || f == nil { // a template or other file parsed elsewhere
-		if src, err := os.ReadFile(r.Filename); err == nil {
-			f, known = &hcl.File{Bytes: src}, true
-		}
+// source is the source of file: the loader's, or read from disk (a
+// template or other file parsed elsewhere), when it can be read.
+func source(file string, files map[string]*hcl.File) (*hcl.File, bool) {
+	if f, ok := files[file]; ok && f != nil {
+		return f, true
 	}
-	if known {
-		r = relocate(r, f.Bytes)
+	if src, err := os.ReadFile(file); err == nil {
+		return &hcl.File{Bytes: src}, true
 	}
-	return r, f, known
+	return nil, false
 }
 
 // Diagnostic is one diagnostic in JSON output.
@@ -85,15 +83,14 @@ type DiagnosticRange struct {
 
 // DiagnosticsJSON turns diags into JSON objects, positions as the user
 // wrote the files (as WriteDiagnostics prints them).
-func DiagnosticsJSON(diags hcl.Diagnostics, files map[string]*hcl.File) []Diagnostic {
+func DiagnosticsJSON(diags hcl.Diagnostics) []Diagnostic {
 	out := make([]Diagnostic, 0, len(diags))
 	for _, d := range Explain(diags) {
 		j := Diagnostic{Severity: "error", Summary: d.Summary, Detail: d.Detail}
 		if d.Severity == hcl.DiagWarning {
 			j.Severity = "warning"
 		}
-		if d.Subject != nil {
-			r, _, _ := userRange(*d.Subject, files)
+		if r := d.Subject; r != nil {
 			j.Range = &DiagnosticRange{File: r.Filename, Line: r.Start.Line, Column: r.Start.Column, EndLine: r.End.Line, EndColumn: r.End.Column}
 		}
 		out = append(out, j)

@@ -38,25 +38,20 @@ func (l *Loader) parse(path, what string) (*hcl.File, hcl.Diagnostics) {
 	f, diags := l.parser.ParseHCL(splitOneLineBlocks(src, path), path)
 	if f != nil {
 		f.Bytes = src // diagnostics quote what the user wrote
+		relocateAST(f, src)
 	}
+	relocateAST(diags, src)
 	return f, trimStringCascade(diags)
 }
 
-// at names where r starts, as the user wrote the file ("inv.hcl:4"), for
-// messages that mention another place. Ranges from the parser count lines
-// in the rewritten source (see splitOneLineBlocks): this recounts them.
+// at names where r starts ("inv.hcl:4"), for messages that mention
+// another place.
 func (l *Loader) at(r hcl.Range) string {
-	if f, ok := l.parser.Files()[r.Filename]; ok && f != nil {
-		r = relocate(r, f.Bytes)
-	}
 	return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line)
 }
 
 // Where is where r starts as the user wrote the file: "inv.hcl:4:3".
 func (l *Loader) Where(r hcl.Range) string {
-	if f, ok := l.parser.Files()[r.Filename]; ok && f != nil {
-		r = relocate(r, f.Bytes)
-	}
 	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 

@@ -1,7 +1,8 @@
 package config
 
 import (
-	"os"
+	"reflect"
+	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -15,7 +16,7 @@ import (
 // HCL allows only one argument in a single-line block. The rewrite turns
 // the whitespace byte before each argument and before the closing brace into
 // a newline. Byte offsets do not move, so diagnostics stay exact once their
-// line and column are recomputed from the original source (see relocate).
+// line and column are recomputed from the original source (see relocateAST).
 // A block with no whitespace where a newline must go is left alone, and
 // HCL's own error stands.
 func splitOneLineBlocks(src []byte, filename string) []byte {
@@ -84,36 +85,77 @@ func splitOneLineBlocks(src []byte, filename string) []byte {
 	return out
 }
 
-// relocate recomputes a range's lines and columns from its byte offsets in
-// src (the source as the user wrote it).
-func relocate(r hcl.Range, src []byte) hcl.Range {
-	r.Start = posAt(src, r.Start.Byte)
-	r.End = posAt(src, r.End.Byte)
-	return r
-}
-
-func posAt(src []byte, off int) hcl.Pos {
-	if off > len(src) {
-		off = len(src)
-	}
-	line, col := 1, 1
-	for _, b := range src[:off] {
+// relocateAST sets the line and column of every position in v, a syntax
+// tree parsed from the rewritten source, from its byte offset in src (the
+// source as the user wrote it): every range the tree gives a diagnostic,
+// at load or during a run, is then right as it is.
+func relocateAST(v any, src []byte) {
+	lines := []int{0} // byte offset of each line's start
+	for i, b := range src {
 		if b == '\n' {
-			line, col = line+1, 1
-		} else if b&0xC0 != 0x80 { // count characters, not UTF-8 continuation bytes
-			col++
+			lines = append(lines, i+1)
 		}
 	}
-	return hcl.Pos{Line: line, Column: col, Byte: off}
-}
-
-// Relocated returns r with its line and column recomputed from the file as
-// the user wrote it (read from disk): for diagnostics printed without the
-// loader's sources, such as a host's error during a run.
-func Relocated(r hcl.Range) hcl.Range {
-	src, err := os.ReadFile(r.Filename)
-	if err != nil {
-		return r
+	fix := func(p *hcl.Pos) {
+		off := min(max(p.Byte, 0), len(src))
+		l := sort.Search(len(lines), func(i int) bool { return lines[i] > off }) - 1
+		col := 1
+		for _, b := range src[lines[l]:off] {
+			if b&0xC0 != 0x80 { // characters, not UTF-8 continuation bytes
+				col++
+			}
+		}
+		p.Line, p.Column = l+1, col
 	}
-	return relocate(r, src)
+	posType := reflect.TypeFor[hcl.Pos]()
+	seen := map[uintptr]bool{}
+	var walk func(reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() || seen[v.Pointer()] {
+				return
+			}
+			seen[v.Pointer()] = true
+			walk(v.Elem())
+		case reflect.Interface:
+			if v.IsNil() {
+				return
+			}
+			e := v.Elem()
+			if e.Kind() == reflect.Pointer {
+				walk(e)
+				return
+			}
+			if v.CanSet() { // a value in an interface is fixed in a copy
+				c := reflect.New(e.Type()).Elem()
+				c.Set(e)
+				walk(c)
+				v.Set(c)
+			}
+		case reflect.Struct:
+			if v.Type() == posType {
+				if v.CanAddr() && v.CanSet() {
+					fix(v.Addr().Interface().(*hcl.Pos))
+				}
+				return
+			}
+			for i := range v.NumField() {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i))
+				}
+			}
+		case reflect.Slice, reflect.Array:
+			for i := range v.Len() {
+				walk(v.Index(i))
+			}
+		case reflect.Map:
+			for it := v.MapRange(); it.Next(); {
+				if k := it.Value().Kind(); k == reflect.Pointer || k == reflect.Interface {
+					walk(it.Value())
+				}
+			}
+		}
+	}
+	walk(reflect.ValueOf(v))
 }

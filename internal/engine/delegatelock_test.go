@@ -9,7 +9,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
@@ -45,20 +44,22 @@ play "p" {
 	}
 	var mu sync.Mutex
 	var peeks, locks []string
-	f.eng.Peek = func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		mu.Lock()
-		peeks = append(peeks, h.Name)
-		mu.Unlock()
-		_, err := t.Run(ctx, ":")
-		return err
+	f.ch.Locks = &hookLocks{
+		peek: func(ctx context.Context, host string, t transport.Transport) error {
+			mu.Lock()
+			peeks = append(peeks, host)
+			mu.Unlock()
+			_, err := t.Run(ctx, ":")
+			return err
+		},
+		take: func(ctx context.Context, host string, t transport.Transport) error {
+			mu.Lock()
+			defer mu.Unlock()
+			locks = append(locks, host)
+			return nil
+		},
 	}
-	f.eng.Prepare = func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		mu.Lock()
-		defer mu.Unlock()
-		locks = append(locks, h.Name)
-		return nil
-	}
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	if p.Failed() || p.Summary.Changed != 1 || len(p.Hosts[0].Changes) != 3 {
 		t.Fatalf("apply: %+v %+v", p.Summary, p.Hosts[0])
 	}
@@ -83,17 +84,19 @@ task "touch" "by_facts" {
 	}
 	var mu sync.Mutex
 	var locks []string
-	f.eng.Peek = func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		_, err := t.Run(ctx, ":")
-		return err
+	f.ch.Locks = &hookLocks{
+		peek: func(ctx context.Context, host string, t transport.Transport) error {
+			_, err := t.Run(ctx, ":")
+			return err
+		},
+		take: func(ctx context.Context, host string, t transport.Transport) error {
+			mu.Lock()
+			defer mu.Unlock()
+			locks = append(locks, host)
+			return nil
+		},
 	}
-	f.eng.Prepare = func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		mu.Lock()
-		defer mu.Unlock()
-		locks = append(locks, h.Name)
-		return nil
-	}
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 1 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 1 {
 		t.Fatalf("apply: %+v %+v", p.Summary, p.Hosts[0])
 	}
 	sort.Strings(locks)

@@ -51,7 +51,7 @@ func TestDialAheadConnectionsServeTheRun(t *testing.T) {
 	if c := counts(); len(c) != 3 {
 		t.Fatalf("DialAhead dialled %v, want a, b and c", c)
 	}
-	p := f.eng.Run(context.Background(), Plan)
+	p := f.eng.Plan(context.Background())
 	if p.Failed() || p.Summary.Changed != 3 {
 		t.Fatalf("plan after DialAhead: %+v", p.Summary)
 	}

@@ -72,6 +72,7 @@ func write(t *testing.T, dir, name, content string) string {
 
 type fixture struct {
 	eng   *Engine
+	ch    Changes // what the fixture's applies hold
 	dir   string
 	conns map[string]*transporttest.Local
 }
@@ -136,7 +137,7 @@ handler "touch" "h" { path = "DIR/${host.name}-handled" }
 		t.Fatal(err)
 	}
 
-	p := f.eng.Run(context.Background(), Plan)
+	p := f.eng.Plan(context.Background())
 	if p.Summary.Changed != 3 || p.Failed() {
 		t.Fatalf("plan summary = %+v, want 3 changed", p.Summary)
 	}
@@ -152,7 +153,7 @@ handler "touch" "h" { path = "DIR/${host.name}-handled" }
 	}
 
 	f.eng.RunID = "apply1"
-	p = f.eng.Run(context.Background(), Apply)
+	p = f.eng.Apply(context.Background(), f.ch)
 	if p.Summary.Changed != 3 || p.Failed() {
 		t.Fatalf("apply summary = %+v", p.Summary)
 	}
@@ -165,7 +166,7 @@ handler "touch" "h" { path = "DIR/${host.name}-handled" }
 	for _, c := range f.conns {
 		c.Reset()
 	}
-	p = f.eng.Run(context.Background(), Apply)
+	p = f.eng.Apply(context.Background(), f.ch)
 	if p.Summary.Changed != 0 || p.Summary.OK != 3 {
 		t.Fatalf("second apply summary = %+v, want all ok", p.Summary)
 	}
@@ -188,8 +189,8 @@ task "touch" "two" { path = "DIR/${host.name}-2" }
 	if err := os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := f.eng.Run(context.Background(), Apply)
-	st := map[string]string{}
+	p := f.eng.Apply(context.Background(), f.ch)
+	st := map[string]plan.Status{}
 	for _, h := range p.Hosts {
 		st[h.Name] = h.Status
 	}
@@ -225,7 +226,7 @@ task "touch" "deleg" {
 	if err := os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := f.eng.Run(context.Background(), Plan)
+	p := f.eng.Plan(context.Background())
 	if n := len(p.Hosts[0].Changes); n != 3 {
 		t.Fatalf("plan: %d changes, want 3: %+v", n, p.Hosts[0].Changes)
 	}
@@ -236,7 +237,7 @@ task "touch" "deleg" {
 		t.Errorf("the delegated task was not probed on c")
 	}
 	before := f.conns["c"].Runs()
-	p = f.eng.Run(context.Background(), Apply)
+	p = f.eng.Apply(context.Background(), f.ch)
 	if p.Failed() || len(p.Hosts[0].Changes) != 3 {
 		t.Fatalf("apply: %+v", p.Hosts[0])
 	}
@@ -251,7 +252,7 @@ task "touch" "deleg" {
 	// The gate: "a" is in state, so "gated" does not run, even though its
 	// own file is gone.
 	os.Remove(filepath.Join(f.dir, "DIR", "gated-a"))
-	p = f.eng.Run(context.Background(), Apply)
+	p = f.eng.Apply(context.Background(), f.ch)
 	if len(p.Hosts[0].Changes) != 0 {
 		t.Errorf("gated task ran without a change to its reference: %+v", p.Hosts[0].Changes)
 	}
@@ -268,7 +269,7 @@ func TestSerialBatches(t *testing.T) {
 	f.eng.Observer = batchObserver{func(ev string) { mu.Lock(); order = append(order, ev); mu.Unlock() }}
 	t.Chdir(f.dir)
 	os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755)
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() {
 		t.Fatal(p.Hosts)
 	}
 	pos := map[string]int{}
@@ -310,14 +311,14 @@ task "rtouch" "b" {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	f.eng.Journal, f.eng.Rollback, f.eng.RevertAll, f.eng.RunID = w, true, true, "revert"
+	f.ch.Journal, f.ch.Rollback, f.ch.RevertAll, f.eng.RunID = w, true, true, "revert"
 	f.eng.HostRuns = filepath.Join(f.dir, "host-runs")
 	t.Chdir(f.dir)
 	os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755)
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	st := map[string]string{}
 	for _, h := range p.Hosts {
-		st[h.Name] = h.Status + ": " + h.Error
+		st[h.Name] = string(h.Status) + ": " + h.Error
 	}
 	if !strings.Contains(st["a"], "reverted (--revert-all)") || !strings.Contains(st["b"], "rolled back") || !strings.Contains(st["c"], "not run") {
 		t.Fatalf("statuses: %v", st)

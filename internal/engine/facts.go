@@ -51,10 +51,10 @@ func (e *Engine) gatherFacts(ctx context.Context, host string, t transport.Trans
 // factsScript is the script that reads the facts, and looks for the
 // run's probe helper.
 func (e *Engine) factsScript() string {
-	if e.Helper == nil {
+	if e.HelperPath == "" {
 		return factsScript
 	}
-	return factsScript + "if [ -x " + shell.Quote(e.Helper.RemotePath()) + " ]; then echo " + helperFact + "=yes; fi\n"
+	return factsScript + "if [ -x " + shell.Quote(e.HelperPath) + " ]; then echo " + helperFact + "=yes; fi\n"
 }
 
 // readFacts reads what factsScript printed on host.
@@ -63,8 +63,8 @@ func (e *Engine) readFacts(host string, res transport.Result) (cty.Value, error)
 		return cty.NilVal, fmt.Errorf("reading facts: exit %d: %s", res.ExitCode, tail(res.Stderr))
 	}
 	facts, helper := parseFacts(string(res.Stdout))
-	if helper && e.Helper != nil {
-		e.helpers.Store(host, e.Helper.RemotePath())
+	if helper && e.HelperPath != "" {
+		e.helpers.Store(host, e.HelperPath)
 	}
 	return facts, nil
 }

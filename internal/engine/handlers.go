@@ -19,7 +19,7 @@ type handlerRef struct{ role, name string }
 // its place; one declared before it runs in a following pass, after it.
 // A handler notified again once it has run (or been queued) is not run
 // again.
-func (e *Engine) flushHandlers(ctx context.Context, mode Mode, p *config.Play, hr *hostRun, notified []handlerRef) error {
+func (e *Engine) flushHandlers(ctx context.Context, ch changer, p *config.Play, hr *hostRun, notified []handlerRef) error {
 	var order []handlerRef
 	pos := map[handlerRef]int{}
 	for _, rn := range p.Roles {
@@ -46,7 +46,7 @@ func (e *Engine) flushHandlers(ctx context.Context, mode Mode, p *config.Play, h
 		role := e.Playbook.Roles[ref.role]
 		b, skip, diags := Bind(e.Registry, role.Handler(ref.name), role, e.Scope.Context(hr.host, role, p, hr.facts), e.Scope.files)
 		if diags.HasErrors() {
-			return nil, fmt.Errorf("%s/%s handler %s: %s", p.Name, ref.role, ref.name, diagText(diags))
+			return nil, fmt.Errorf("%s/%s handler %s: %w", p.Name, ref.role, ref.name, &diagError{diags})
 		}
 		if skip {
 			return nil, nil
@@ -99,8 +99,8 @@ func (e *Engine) flushHandlers(ctx context.Context, mode Mode, p *config.Play, h
 		if len(batch) == 0 {
 			continue
 		}
-		e.Observer.HostTasks(hr.host.Name, len(batch))
-		if _, err := e.converge(ctx, mode, p, hr, batch, chain); err != nil {
+		e.told.HostTasks(hr.host.Name, len(batch))
+		if _, err := e.converge(ctx, ch, p, hr, batch, chain); err != nil {
 			return err
 		}
 	}

@@ -174,14 +174,14 @@ handler "log" "C" { line = "C" }
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			eng, log := handlerFixture(t, c.role)
-			p := eng.Run(context.Background(), Plan)
+			p := eng.Plan(context.Background())
 			if p.Failed() || handlersIn(p.Hosts[0]) != c.want {
 				t.Fatalf("plan: handlers %q, want %q (%+v)", handlersIn(p.Hosts[0]), c.want, p.Hosts[0])
 			}
 			if got := ran(t, log); got != "" {
 				t.Fatalf("plan ran %q", got)
 			}
-			p = eng.Run(context.Background(), Apply)
+			p = eng.Apply(context.Background(), Changes{})
 			if p.Failed() || handlersIn(p.Hosts[0]) != c.want {
 				t.Fatalf("apply: handlers %q, want %q (%+v)", handlersIn(p.Hosts[0]), c.want, p.Hosts[0])
 			}
@@ -219,7 +219,7 @@ handler "log" "A" {
 }
 handler "log" "B" { line = "B" }
 `)
-	if p := eng.Run(context.Background(), Apply); p.Failed() || handlersIn(p.Hosts[0]) != "" || ran(t, log) != "t" {
+	if p := eng.Apply(context.Background(), Changes{}); p.Failed() || handlersIn(p.Hosts[0]) != "" || ran(t, log) != "t" {
 		t.Fatalf("handlers %q ran; log %q", handlersIn(p.Hosts[0]), ran(t, log))
 	}
 }

@@ -116,10 +116,10 @@ func TestProbeFallsBackToShWhenTheHelperIsGone(t *testing.T) {
 	}
 }
 
-// Prepare's first script carries the facts script in its session; the
+// The lock check's script carries the facts script in its session; the
 // script's own output and exit code come back untouched, even when it
 // exits early.
-func TestFactsRideOnPreparesFirstScript(t *testing.T) {
+func TestFactsRideOnTheLockChecksScript(t *testing.T) {
 	lt := &transporttest.Local{}
 	r := &factsRider{Transport: lt, facts: "echo os_id=test; echo init=x"}
 	res, err := r.Run(context.Background(), "echo held; printf 'no newline'; exit 3")
@@ -127,7 +127,7 @@ func TestFactsRideOnPreparesFirstScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(res.Stdout) != "held\nno newline" || res.ExitCode != 3 {
-		t.Errorf("Prepare's script saw %q exit %d", res.Stdout, res.ExitCode)
+		t.Errorf("the lock check saw %q exit %d", res.Stdout, res.ExitCode)
 	}
 	if !r.rode || r.err != nil || string(r.out.Stdout) != "os_id=test\ninit=x\n" || r.out.ExitCode != 0 {
 		t.Errorf("facts: rode %v, err %v, out %q exit %d", r.rode, r.err, r.out.Stdout, r.out.ExitCode)

@@ -12,7 +12,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
-// With Engine.Peek set, an apply first reads every host it touches (facts
+// With Changes.Locks set, an apply first reads every host it touches (facts
 // and probes, in the session that checks that no other run holds the
 // host's lock) and takes the locks only before its first change: the locks
 // of every host the run touches, before anything changes anywhere, and
@@ -22,7 +22,7 @@ import (
 type lazyLock struct {
 	mu      sync.Mutex
 	targets []lockTarget
-	done    bool             // Prepare ran on every target
+	done    bool             // Take ran on every target
 	hostErr map[string]error // why each refused host could not be locked
 	err     error            // the run's error when some could not be
 }
@@ -32,21 +32,15 @@ type lockTarget struct {
 	t transport.Transport
 }
 
-func (e *Engine) addLockTarget(h *inventory.Host, t transport.Transport) {
-	e.lazy.mu.Lock()
-	e.lazy.targets = append(e.lazy.targets, lockTarget{h, t})
-	e.lazy.mu.Unlock()
-}
-
-// locksHeld reports whether the run holds its locks (taken eagerly, or
-// lazily and all granted).
-func (e *Engine) locksHeld() bool {
-	if e.Peek == nil {
-		return true // Prepare took them before any play
+// locked reports whether the run holds its locks (all granted), or has
+// none to take (an apply without locks: tests).
+func (a *applier) locked() bool {
+	if a.Locks == nil {
+		return true
 	}
-	e.lazy.mu.Lock()
-	defer e.lazy.mu.Unlock()
-	return e.lazy.done && e.lazy.err == nil
+	a.lazy.mu.Lock()
+	defer a.lazy.mu.Unlock()
+	return a.lazy.done && a.lazy.err == nil
 }
 
 // wantsChange reports whether a check of tasks found anything to apply: a
@@ -64,48 +58,49 @@ func wantsChange(tasks []*Bound, changes []*module.Change, forced map[*Bound]str
 	return false
 }
 
-// lockAll takes the lock of every host the run touches (Prepare), once
-// for the run; callers wait for it. When a host refuses, the run stops
-// before any change: host gets its own error when it is one of them, the
-// run's otherwise. What was read before the locks is dropped.
-func (e *Engine) lockAll(ctx context.Context, host string) error {
-	e.lazy.mu.Lock()
-	defer e.lazy.mu.Unlock()
-	if !e.lazy.done {
-		e.lazy.done = true
-		targets := e.lazy.targets
+// lock takes the lock of every host the run touches (those prepare
+// read), once for the run; callers wait for it. When a host refuses, the
+// run stops before any change: host gets its own error when it is one of
+// them, the run's otherwise. What was read before the locks is dropped.
+func (a *applier) lock(ctx context.Context, host string) error {
+	e := a.e
+	a.lazy.mu.Lock()
+	defer a.lazy.mu.Unlock()
+	if !a.lazy.done {
+		a.lazy.done = true
+		targets := a.lazy.targets
 		errs := make([]error, len(targets))
-		Parallel(len(targets), e.Forks, func(i int) {
-			errs[i] = e.Prepare(ctx, targets[i].h, targets[i].t)
+		Parallel(len(targets), e.forks(), func(i int) {
+			errs[i] = a.Locks.Take(ctx, targets[i].h.Name, targets[i].t)
 		})
 		var refused []string
 		for i, err := range errs {
 			if err != nil {
-				if e.lazy.hostErr == nil {
-					e.lazy.hostErr = map[string]error{}
+				if a.lazy.hostErr == nil {
+					a.lazy.hostErr = map[string]error{}
 				}
-				e.lazy.hostErr[targets[i].h.Name] = err
+				a.lazy.hostErr[targets[i].h.Name] = err
 				refused = append(refused, targets[i].h.Name)
 			}
 		}
 		if len(refused) > 0 {
 			sort.Strings(refused)
-			e.lazy.err = fmt.Errorf("not run: the run stopped before any change because %v could not be locked", refused)
+			a.lazy.err = fmt.Errorf("not run: the run stopped before any change because %v could not be locked", refused)
 		}
 		e.probes.changed()
 	}
-	if err := e.lazy.hostErr[host]; err != nil {
+	if err := a.lazy.hostErr[host]; err != nil {
 		return err
 	}
-	return e.lazy.err
+	return a.lazy.err
 }
 
-// lockRefused marks every host still in the run as stopped by the lock
+// refused marks every host still in the run as stopped by the lock
 // refusal, if there was one; it reports whether the run must stop.
-func (e *Engine) lockRefused(runs map[string]*hostRun) bool {
-	e.lazy.mu.Lock()
-	defer e.lazy.mu.Unlock()
-	if e.lazy.err == nil {
+func (a *applier) refused(runs map[string]*hostRun) bool {
+	a.lazy.mu.Lock()
+	defer a.lazy.mu.Unlock()
+	if a.lazy.err == nil {
 		return false
 	}
 	for name, hr := range runs {
@@ -113,8 +108,8 @@ func (e *Engine) lockRefused(runs map[string]*hostRun) bool {
 			continue
 		}
 		hr.done, hr.out.Status = true, plan.StatusFailed
-		hr.out.Error = e.lazy.err.Error()
-		if err := e.lazy.hostErr[name]; err != nil {
+		hr.out.Error = a.lazy.err.Error()
+		if err := a.lazy.hostErr[name]; err != nil {
 			hr.out.Error, hr.out.Status = err.Error(), StatusOf(err)
 		}
 	}

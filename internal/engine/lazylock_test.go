@@ -9,16 +9,46 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
+
+// hookLocks are deploy locks faked with hooks: Peek, Take and Release
+// call peek, take and release (nil: nothing, and no round trip); the run
+// always holds them.
+type hookLocks struct {
+	peek, take func(ctx context.Context, host string, t transport.Transport) error
+	release    func()
+}
+
+func (l *hookLocks) Peek(ctx context.Context, host string, t transport.Transport) error {
+	if l.peek == nil {
+		return nil
+	}
+	return l.peek(ctx, host, t)
+}
+
+func (l *hookLocks) Take(ctx context.Context, host string, t transport.Transport) error {
+	if l.take == nil {
+		return nil
+	}
+	return l.take(ctx, host, t)
+}
+
+func (l *hookLocks) Held(string) string                    { return "true" }
+func (l *hookLocks) Confirm(context.Context, string) error { return nil }
+func (l *hookLocks) Lost() map[string]error                { return nil }
+func (l *hookLocks) Release() {
+	if l.release != nil {
+		l.release()
+	}
+}
 
 // lockLog records the lock hooks' calls, and the first apply's moment.
 type lockLog struct {
 	mu     sync.Mutex
 	peeks  []string
 	locks  []string
-	refuse string // host whose Prepare fails
+	refuse string // host whose Take fails
 	bad    bool   // a change was applied before a lock
 }
 
@@ -31,21 +61,23 @@ func lazyFixture(t *testing.T, l *lockLog) *fixture {
 		"r2": `task "touch" "y" { path = "DIR/${host.name}-y" }`,
 		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
 	})
-	f.eng.Peek = func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		l.mu.Lock()
-		l.peeks = append(l.peeks, h.Name)
-		l.mu.Unlock()
-		_, err := t.Run(ctx, "echo free")
-		return err
-	}
-	f.eng.Prepare = func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.locks = append(l.locks, h.Name)
-		if h.Name == l.refuse {
-			return errors.New(h.Name + ": deploy lock held by someone")
-		}
-		return nil
+	f.ch.Locks = &hookLocks{
+		peek: func(ctx context.Context, host string, t transport.Transport) error {
+			l.mu.Lock()
+			l.peeks = append(l.peeks, host)
+			l.mu.Unlock()
+			_, err := t.Run(ctx, "echo free")
+			return err
+		},
+		take: func(ctx context.Context, host string, t transport.Transport) error {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.locks = append(l.locks, host)
+			if host == l.refuse {
+				return errors.New(host + ": deploy lock held by someone")
+			}
+			return nil
+		},
 	}
 	f.eng.FactsDir = filepath.Join(f.dir, "facts")
 	return f
@@ -62,12 +94,15 @@ func TestLazyLockOnlyWhenSomethingChanges(t *testing.T) {
 	if probeDir() != 0 {
 		t.Fatal("DIR not empty")
 	}
-	f.eng.Prepare = wrapPrepare(f.eng.Prepare, func() {
+	locks := f.ch.Locks.(*hookLocks)
+	take := locks.take
+	locks.take = func(ctx context.Context, host string, t transport.Transport) error {
 		if probeDir() != 0 {
 			l.bad = true
 		}
-	})
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
+		return take(ctx, host, t)
+	}
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 3 {
 		t.Fatalf("first apply: %+v", p.Summary)
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "*-gated")); len(m) != 3 {
@@ -84,7 +119,7 @@ func TestLazyLockOnlyWhenSomethingChanges(t *testing.T) {
 		os.Remove(filepath.Join(dir, h+"-gated"))
 	}
 	f.resetRuns()
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 0 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 0 {
 		t.Fatalf("no-op apply: %+v", p.Summary)
 	}
 	if len(l.locks) != 0 || len(l.peeks) != 3 {
@@ -103,7 +138,7 @@ func TestLazyLockRefusedChangesNothing(t *testing.T) {
 	l := &lockLog{refuse: "b"}
 	f := lazyFixture(t, l)
 	os.WriteFile(filepath.Join(f.dir, "DIR", "a-x"), nil, 0o644) // a needs less
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	if !p.Failed() || p.Summary.Changed != 0 {
 		t.Fatalf("apply with a refused lock: %+v", p.Summary)
 	}
@@ -119,12 +154,5 @@ func TestLazyLockRefusedChangesNothing(t *testing.T) {
 		if h.Status != "failed" || !strings.Contains(h.Error, want) {
 			t.Errorf("%s: %s %q, want failed %q", h.Name, h.Status, h.Error, want)
 		}
-	}
-}
-
-func wrapPrepare(p func(context.Context, *inventory.Host, transport.Transport) error, before func()) func(context.Context, *inventory.Host, transport.Transport) error {
-	return func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		before()
-		return p(ctx, h, t)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/journal"
 	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // fileLocks are deploy locks faked with files of dir: the run holds a
@@ -25,6 +26,10 @@ type fileLocks struct {
 	mu        sync.Mutex
 	confirmed map[string]error
 }
+
+func (l *fileLocks) Peek(context.Context, string, transport.Transport) error { return nil }
+func (l *fileLocks) Take(context.Context, string, transport.Transport) error { return nil }
+func (l *fileLocks) Release()                                                {}
 
 func (l *fileLocks) Held(host string) string {
 	return fmt.Sprintf("[ ! -e %q ]", filepath.Join(l.dir, "stolen-"+host))
@@ -75,9 +80,9 @@ play "two" { hosts = "all"  roles = ["r2"] }
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	f.eng.Journal, f.eng.Rollback, f.eng.RunID, f.eng.Forks = w, true, id, 1
+	f.ch.Journal, f.ch.Rollback, f.eng.RunID, f.eng.Forks = w, true, id, 1
 	f.eng.HostRuns = filepath.Join(f.dir, "hostruns")
-	f.eng.Locks = &fileLocks{dir: filepath.Join(f.dir, "DIR"), confirmed: map[string]error{}}
+	f.ch.Locks = &fileLocks{dir: filepath.Join(f.dir, "DIR"), confirmed: map[string]error{}}
 	return f
 }
 
@@ -113,7 +118,7 @@ task "touch" "steal" {
 }
 task "rtouch" "y" { path = "DIR/${host.name}-y" }
 `)
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	if got, want := files(t, f), []string{"a-x", "stolen-a"}; !slices.Equal(got, want) {
 		t.Errorf("files after the run: %v, want %v (a change after the lock was lost, or a rollback on the lost host)", got, want)
 	}
@@ -145,7 +150,7 @@ task "touch" "notice" {
 }
 task "rtouch" "y" { path = "DIR/${host.name}-y" }
 `)
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	if got, want := files(t, f), []string{"a-x", "a-y", "noticed-a"}; !slices.Equal(got, want) {
 		t.Errorf("files after the run: %v, want %v", got, want)
 	}
@@ -164,7 +169,7 @@ task "rtouch" "y" { path = "DIR/${host.name}-y" }
 func TestChangeRefusedWhereTheLockIsNotHeld(t *testing.T) {
 	f := lockedRun(t, `task "rtouch" "x" { path = "DIR/${host.name}-x" }`)
 	os.WriteFile(filepath.Join(f.dir, "DIR", "stolen-c"), nil, 0o644)
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	if got, want := files(t, f), []string{"a-x", "b-x", "stolen-c"}; !slices.Equal(got, want) {
 		t.Errorf("files after the run: %v, want %v", got, want)
 	}

@@ -9,7 +9,9 @@ type Observer interface {
 	HostTasks(host string, n int)
 	// TaskDone: one task finished on host, with status ok|changed|failed|skipped.
 	TaskDone(host, play, task, status, summary string)
-	// HostDone: the host finished the play with status ok|changed|failed|unreachable.
+	// HostDone: the host finished the play (play "" before the plays: it
+	// could not be read) with status ok|changed|failed|unreachable (a
+	// plan.Status), or its play was rolled back ("rolled back").
 	HostDone(host, play, status, err string)
 }
 

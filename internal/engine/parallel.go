@@ -25,7 +25,7 @@ func Parallel(n, forks int, fn func(i int)) {
 
 // StatusOf is the host status an error means: unreachable when the
 // connection failed, failed otherwise.
-func StatusOf(err error) string {
+func StatusOf(err error) plan.Status {
 	if transport.IsUnreachable(err) {
 		return plan.StatusUnreachable
 	}

@@ -53,7 +53,7 @@ func TestApplyRefusesContentTheSavedPlanDidNotSee(t *testing.T) {
 	f.eng.Hosts = f.eng.Inventory.Hosts[:1] // a
 	f.eng.ContentKey = plan.PlanContentKey([]byte("site key"), "nonce")
 
-	saved := f.eng.Run(context.Background(), Plan)
+	saved := f.eng.Plan(context.Background())
 	c := saved.Hosts[0].Changes
 	if len(c) != 1 || c[0].Content == nil || c[0].Content.Source != "files/secret.env" {
 		t.Fatalf("plan changes = %+v, want one recording its content", c)
@@ -62,9 +62,9 @@ func TestApplyRefusesContentTheSavedPlanDidNotSee(t *testing.T) {
 		t.Errorf("the digest is the content's plain sha256: %s", c[0].Content.Digest)
 	}
 
-	f.eng.Pinned = saved.Contents()
+	f.ch.Pinned = saved.Contents()
 	content = "pw=two\n"
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	h := p.Hosts[0]
 	if h.Status != plan.StatusFailed || applied != 0 {
 		t.Fatalf("changed content: status %s, applied %d times; want failed, never applied", h.Status, applied)
@@ -79,7 +79,7 @@ func TestApplyRefusesContentTheSavedPlanDidNotSee(t *testing.T) {
 	}
 
 	content = "pw=one\n"
-	p = f.eng.Run(context.Background(), Apply)
+	p = f.eng.Apply(context.Background(), f.ch)
 	if h := p.Hosts[0]; h.Status != plan.StatusChanged || applied != 1 {
 		t.Fatalf("content as planned: status %s (%s), applied %d times; want changed once", h.Status, h.Error, applied)
 	}

@@ -102,11 +102,11 @@ func (e *Engine) mayDelegate(t *config.Task, evalCtx *hcl.EvalContext) []*invent
 }
 
 // prepare connects, in parallel, every host a play of the run will touch
-// and calls e.Prepare on each (e.Peek when set; a plan's prepare calls
-// neither, and reads only its own hosts, not delegates). It returns false
-// when a Prepare failed: the run must stop before any change, and every
-// host says why.
-func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []*inventory.Host, mode Mode) bool {
+// and checks its deploy lock in locks (a plan has none: it reads only its
+// own hosts, not delegates). It returns the hosts whose locks it checked,
+// with their connections, and false when a check failed: the run must
+// stop before any change, and every host says why.
+func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []*inventory.Host, locks Locker) (checked []lockTarget, ok bool) {
 	// Each host to prepare; hr is nil for a delegate outside the run's hosts.
 	type target struct {
 		h  *inventory.Host
@@ -116,10 +116,10 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 	for _, h := range e.targets(limit) {
 		targets = append(targets, target{h, runs[h.Name]})
 	}
-	readsOnly := e.Prepare == nil && e.Peek == nil // a plan's
+	readsOnly := locks == nil // a plan's
 	var mu sync.Mutex
 	var refused []string
-	Parallel(len(targets), e.Forks, func(i int) {
+	Parallel(len(targets), e.forks(), func(i int) {
 		h, hr := targets[i].h, targets[i].hr
 		if hr == nil && readsOnly {
 			return // a plan's delegate is read when a task needs it
@@ -145,23 +145,19 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		if err != nil {
 			if hr != nil {
 				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), StatusOf(err)
-				e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
+				e.told.HostDone(h.Name, "", string(hr.out.Status), hr.out.Error)
 			}
 			return // an unreachable delegate fails the tasks delegated to it
 		}
-		// The facts are read in the session of Prepare's first script
-		// (the lock): one session and one round trip for both. A Prepare
-		// that runs nothing leaves them to a session of their own.
+		// The facts are read in the session of the lock's check: one
+		// session and one round trip for both. A check that runs nothing
+		// leaves them to a session of their own. The lock itself is taken
+		// before the run's first change (lazylock.go).
 		var facts cty.Value
 		var factsErr error
-		// Lazily locked runs only check the lock here (Peek); they take it
-		// before their first change.
-		hook := e.Prepare
-		if e.Peek != nil {
-			hook = e.Peek
-		}
-		if readsOnly {
-			hook = readOnly
+		hook := readOnly
+		if !readsOnly {
+			hook = locks.Peek
 		}
 		if hr != nil {
 			rider := &factsRider{Transport: t, facts: e.factsScript()}
@@ -172,7 +168,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 				rider.probe, specTok, specN = e.speculativeProbe(spec, sp.helper)
 			}
 			gen := e.probes.generation()
-			err = hook(ctx, h, rider)
+			err = hook(ctx, h.Name, rider)
 			if rider.rode {
 				if rider.err != nil {
 					factsErr = rider.err
@@ -195,28 +191,25 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 				}
 			}
 		} else {
-			err = hook(ctx, h, t)
+			err = hook(ctx, h.Name, t)
 		}
 		if hr != nil && factsErr != nil {
 			hr.done, hr.out.Error, hr.out.Status = true, factsErr.Error(), StatusOf(factsErr)
-			e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
+			e.told.HostDone(h.Name, "", string(hr.out.Status), hr.out.Error)
 			return
 		}
 		if hr != nil {
 			hr.conn, hr.facts = t, facts
 		}
-		if err == nil {
-			if e.Peek != nil {
-				e.addLockTarget(h, t)
-			}
-			if hr != nil && mode == Apply {
-				e.installHelper(ctx, h.Name, t, facts)
-			}
+		if err == nil && !readsOnly {
+			mu.Lock()
+			checked = append(checked, lockTarget{h, t})
+			mu.Unlock()
 		}
 		if err != nil && readsOnly {
 			// A plan's read failed: that host fails, the others go on.
 			hr.done, hr.out.Error, hr.out.Status = true, err.Error(), StatusOf(err)
-			e.Observer.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
+			e.told.HostDone(h.Name, "", string(hr.out.Status), hr.out.Error)
 			return
 		}
 		if err != nil && (hr != nil || !transport.IsUnreachable(err)) {
@@ -226,11 +219,11 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			if hr != nil {
 				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), plan.StatusFailed
 			}
-			e.Observer.HostDone(h.Name, "", plan.StatusFailed, err.Error())
+			e.told.HostDone(h.Name, "", string(plan.StatusFailed), err.Error())
 		}
 	})
 	if len(refused) == 0 {
-		return true
+		return checked, true
 	}
 	for _, hr := range runs {
 		if hr.out.Error == "" {
@@ -239,54 +232,20 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			hr.out.Error = fmt.Sprintf("not run: the run stopped before any change because %v could not be prepared", refused)
 		}
 	}
-	return false
+	return checked, false
 }
 
 // readOnly is the prepare hook of a plan: a script that does nothing, for
 // the facts and the probes to ride on.
-func readOnly(ctx context.Context, _ *inventory.Host, t transport.Transport) error {
+func readOnly(ctx context.Context, _ string, t transport.Transport) error {
 	_, err := t.Run(ctx, ":")
 	return err
-}
-
-// installHelper copies the run's probe helper to a host that can run it
-// and lacks it (apply only: a plan never copies it; the helper is skiff's own,
-// like the digest records, so it needs no lock: see Binary.Install). A
-// failure only costs speed: the host is probed with sh, and the user told
-// why (for a processor the helper has no build for, once a run).
-func (e *Engine) installHelper(ctx context.Context, host string, t transport.Transport, facts cty.Value) {
-	if e.Helper == nil {
-		return
-	}
-	if _, ok := e.helpers.Load(host); ok {
-		return
-	}
-	if facts == cty.NilVal || !facts.Type().IsObjectType() || !facts.Type().HasAttribute("arch") {
-		return
-	}
-	arch := facts.GetAttr("arch")
-	if arch.IsNull() {
-		return
-	}
-	if !e.Helper.Fits(arch.AsString()) {
-		if note := e.Helper.Lacking(arch.AsString()); note != "" && e.Warn != nil {
-			e.Warn("%s", note)
-		}
-		return
-	}
-	if err := e.Helper.Install(ctx, t, arch.AsString()); err != nil {
-		if e.Warn != nil {
-			e.Warn("%s: the probe helper could not be installed, probing with sh: %s", host, e.Scope.Scrub(err.Error()))
-		}
-		return
-	}
-	e.helpers.Store(host, e.Helper.RemotePath())
 }
 
 // factsRider runs the facts script in the same session as the first
 // script run through it, after that script, and hands that script's own
 // output back alone. With probe set, the probe batch follows the facts
-// when that first script succeeded (the lock was taken).
+// when that first script succeeded (no other run holds the lock).
 type factsRider struct {
 	transport.Transport
 	facts string

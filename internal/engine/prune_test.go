@@ -145,8 +145,8 @@ func TestApplyPrunesOlderRunsOnTheHost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.eng.Journal, f.eng.RunID = w, id
-		p := f.eng.Run(context.Background(), Apply)
+		f.ch.Journal, f.eng.RunID = w, id
+		p := f.eng.Apply(context.Background(), f.ch)
 		w.Close()
 		if p.Failed() || p.Summary.Changed != 1 {
 			t.Fatalf("run %s: %+v", id, p.Hosts[0])

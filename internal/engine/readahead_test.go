@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"github.com/skiffdeploy/skiff/internal/plan"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,12 +42,16 @@ func TestReadAheadNoOpIsOneRoundTrip(t *testing.T) {
 		"r2": `task "touch" "y" { path = "DIR/${host.name}-y" }`,
 		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
 	})
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 3 {
 		t.Fatalf("first apply: %+v", p.Summary)
 	}
-	for _, mode := range []Mode{Plan, Apply} {
+	runs := map[string]func() *plan.Plan{
+		"plan":  func() *plan.Plan { return f.eng.Plan(context.Background()) },
+		"apply": func() *plan.Plan { return f.eng.Apply(context.Background(), f.ch) },
+	}
+	for _, mode := range []string{"plan", "apply"} {
 		f.resetRuns()
-		p := f.eng.Run(context.Background(), mode)
+		p := runs[mode]()
 		if p.Failed() || p.Summary.Changed != 0 {
 			t.Fatalf("%s on converged hosts: %+v", mode, p.Summary)
 		}
@@ -59,7 +64,7 @@ func TestReadAheadNoOpIsOneRoundTrip(t *testing.T) {
 	// Drift in the last play is found from the read-ahead.
 	os.Remove(filepath.Join(f.dir, "DIR", "a-z"))
 	f.resetRuns()
-	p := f.eng.Run(context.Background(), Plan)
+	p := f.eng.Plan(context.Background())
 	if len(p.Hosts[0].Changes) != 1 || p.Hosts[0].Changes[0].Play != "three" {
 		t.Fatalf("plan after drift on a: %+v", p.Hosts[0].Changes)
 	}
@@ -76,7 +81,7 @@ func TestReadAheadIsDroppedAfterAChange(t *testing.T) {
 		"r2": `task "touch" "again" { path = "DIR/${host.name}-x" }`,
 		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
 	})
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	if p.Failed() {
 		t.Fatal(p.Hosts)
 	}
@@ -98,11 +103,11 @@ func TestVolatileProbesAreNotReadAhead(t *testing.T) {
 		"r2": `task "vtouch" "y" { path = "DIR/${host.name}-y" }`,
 		"r3": `task "vtouch" "z" { path = "DIR/${host.name}-z" }`,
 	})
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() {
 		t.Fatal(p.Hosts)
 	}
 	f.resetRuns()
-	if p := f.eng.Run(context.Background(), Plan); p.Summary.Changed != 0 {
+	if p := f.eng.Plan(context.Background()); p.Summary.Changed != 0 {
 		t.Fatalf("plan: %+v", p.Summary)
 	}
 	if got := f.conns["a"].Runs(); got != 4 {

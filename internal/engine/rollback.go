@@ -34,19 +34,20 @@ func (e *Engine) hostRunsDir() string {
 // operator's machine and on the host. With Locks, it fails, changing
 // nothing, when the run does not hold the host's lock. Without a journal
 // it only checks the lock.
-func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bound, c *module.Change) error {
-	if e.Journal == nil {
-		if e.Locks == nil {
+func (a *applier) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bound, c *module.Change) error {
+	e := a.e
+	if a.Journal == nil {
+		if a.Locks == nil {
 			return nil
 		}
 		conn, err := e.targetConn(ctx, hr, b)
 		if err != nil {
 			return err
 		}
-		_, err = Guarded(conn, e.Locks, e.targetName(hr, b)).Run(context.WithoutCancel(ctx), ":")
+		_, err = Guarded(conn, a.Locks, e.targetName(hr, b)).Run(context.WithoutCancel(ctx), ":")
 		return err
 	}
-	seq := e.Journal.NextSeq()
+	seq := a.Journal.NextSeq()
 	runDir := e.hostRunsDir() + "/" + e.RunID
 	dir := fmt.Sprintf("%s/%d", runDir, seq)
 	entry := journal.Entry{
@@ -73,14 +74,14 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 	// The host's first change of the run prunes its older runs, in the
 	// session that records it: no round trip of its own.
 	tok := wire.NewToken()
-	if _, pruned := e.pruned.LoadOrStore(entry.Host, true); !pruned {
+	if _, pruned := a.pruned.LoadOrStore(entry.Host, true); !pruned {
 		script.WriteString(tok.Section("prune", pruneScript(e.hostRunsDir(), e.RunID, keepRuns(e.Inventory.Host(entry.Host)))))
 	}
 	if backup != "" {
 		fmt.Fprintf(&script, "(\n%s\n) || { echo 'backup before the change failed' >&2; exit 1; }\n", backup)
 	}
 	script.WriteString(wire.Heredoc("cat >> "+shell.Quote(runDir+"/journal.jsonl"), string(line)))
-	res, err := Guarded(conn, e.Locks, entry.Host).Run(context.WithoutCancel(ctx), script.String())
+	res, err := Guarded(conn, a.Locks, entry.Host).Run(context.WithoutCancel(ctx), script.String())
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 	if res.ExitCode != 0 {
 		return fmt.Errorf("saving what undo needs: exit %d: %s", res.ExitCode, tail(res.Stderr))
 	}
-	if err := e.Journal.Append(entry); err != nil {
+	if err := a.Journal.Append(entry); err != nil {
 		return err
 	}
 	hr.played = append(hr.played, entry)
@@ -106,7 +107,8 @@ func (e *Engine) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bou
 // then runs their after steps (services reloaded on the restored config),
 // on every host whose lock the run still holds. It returns a sentence for
 // the host's error.
-func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
+func (a *applier) rollbackPlay(ctx context.Context, hr *hostRun) string {
+	e := a.e
 	e.probes.changed() // undoing changes the hosts: nothing read ahead holds
 	// Newest first, grouped by the host each change happened on: the host
 	// itself first, then the hosts its tasks were delegated to.
@@ -123,7 +125,10 @@ func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
 	hr.played = nil
 	var undoneN, kept int
 	var problems []string
-	lost := e.lostLocks()
+	var lost map[string]error
+	if a.Locks != nil {
+		lost = a.Locks.Lost()
+	}
 	for _, name := range order {
 		entries := byHost[name]
 		if len(entries) == 0 {
@@ -143,7 +148,7 @@ func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
 				continue
 			}
 		}
-		undone, probs := Undo(context.WithoutCancel(ctx), Guarded(conn, e.Locks, name), entries)
+		undone, probs := Undo(context.WithoutCancel(ctx), Guarded(conn, a.Locks, name), entries)
 		undoneN += len(undone)
 		for _, pr := range probs {
 			if name != hr.host.Name {
@@ -151,8 +156,8 @@ func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
 			}
 			problems = append(problems, pr)
 		}
-		if len(undone) > 0 && e.Journal != nil {
-			_ = e.Journal.MarkUndone(journal.Undone{Host: name, Seqs: undone, By: "automatic"})
+		if len(undone) > 0 && a.Journal != nil {
+			_ = a.Journal.MarkUndone(journal.Undone{Host: name, Seqs: undone, By: "automatic"})
 		}
 	}
 	hr.out.RolledBack = kept < total
@@ -160,7 +165,7 @@ func (e *Engine) rollbackPlay(ctx context.Context, hr *hostRun) string {
 	if len(problems) > 0 {
 		msg += " (" + strings.Join(problems, "; ") + ")"
 	}
-	e.Observer.HostDone(hr.host.Name, "", "rolled back", msg)
+	e.told.HostDone(hr.host.Name, "", "rolled back", msg)
 	return msg
 }
 

@@ -97,12 +97,12 @@ task "command" "leak" {
 	obs := &told{}
 	eng := &Engine{
 		Inventory: inv, Playbook: book, Registry: module.Registry{"command": command.New},
-		Scope: NewScope(inv, secrets, nil, nil), RunID: "scrub", Journal: w, Rollback: true, Observer: obs,
+		Scope: NewScope(inv, secrets, nil, nil), RunID: "scrub", Observer: obs,
 		Dial: func(context.Context, *inventory.Host) (transport.Transport, error) {
 			return movedRuns{&transporttest.Local{}, hostRuns}, nil
 		},
 	}
-	p := eng.Run(context.Background(), Apply)
+	p := eng.Apply(context.Background(), Changes{Journal: w, Rollback: true})
 
 	if p.Summary.Failed != 1 || !strings.Contains(p.Hosts[0].Error, "token=(sensitive)") || !strings.Contains(p.Hosts[0].Error, "denied for (sensitive)") {
 		t.Fatalf("want a failure quoting the command's output, secret scrubbed: %+v", p.Hosts[0])

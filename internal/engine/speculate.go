@@ -59,11 +59,11 @@ func (e *Engine) keepFacts(host, kept, raw string) {
 // probe helper when the host had it, and the frames' token and count.
 // Unlike the usual batches it never exits: more script may follow.
 func (e *Engine) speculativeProbe(items []probeItem, helper bool) (script string, tok wire.Token, n int) {
-	if helper && e.Helper != nil {
+	if helper && e.HelperPath != "" {
 		b, err := helperItems(items)
 		if err == nil && len(b.Items) > 0 {
-			if cmd, err := hostprobe.Invocation(e.Helper.RemotePath(), b); err == nil {
-				return "[ -x " + shell.Quote(e.Helper.RemotePath()) + " ] && " + cmd, b.Token, len(b.Items)
+			if cmd, err := hostprobe.Invocation(e.HelperPath, b); err == nil {
+				return "[ -x " + shell.Quote(e.HelperPath) + " ] && " + cmd, b.Token, len(b.Items)
 			}
 		}
 	}

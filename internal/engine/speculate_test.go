@@ -13,19 +13,19 @@ import (
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
-// withLock gives the fixture's engine a Prepare that runs a script, as the
-// deploy lock does, and a FactsDir.
+// withLock gives the fixture's engine deploy locks whose check runs a
+// script, as the real one does, and a FactsDir.
 func withLock(f *fixture) {
-	f.eng.Prepare = func(ctx context.Context, h *inventory.Host, t transport.Transport) error {
-		_, err := t.Run(ctx, "echo locked")
+	f.ch.Locks = &hookLocks{peek: func(ctx context.Context, host string, t transport.Transport) error {
+		_, err := t.Run(ctx, "echo free")
 		return err
-	}
+	}}
 	f.eng.FactsDir = filepath.Join(f.dir, "facts")
 }
 
 // With the facts of the last run kept, an apply sends every probe with the
 // lock: a run that changes nothing is one round trip per host (the lock's
-// release is the Finish hook's, not counted here).
+// release is not counted here).
 func TestKeptFactsMakeANoOpApplyOneRoundTrip(t *testing.T) {
 	f := threePlays(t, map[string]string{
 		"r1": `task "touch" "x" { path = "DIR/${host.name}-x" }`,
@@ -33,14 +33,14 @@ func TestKeptFactsMakeANoOpApplyOneRoundTrip(t *testing.T) {
 		"r3": `task "vtouch" "z" { path = "DIR/${host.name}-z" }`,
 	})
 	withLock(f)
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 3 {
 		t.Fatalf("first apply: %+v", p.Summary)
 	}
 	if _, err := os.Stat(filepath.Join(f.dir, "facts", "a.facts")); err != nil {
 		t.Fatalf("facts not kept: %v", err)
 	}
 	f.resetRuns()
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 0 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 0 {
 		t.Fatalf("second apply: %+v", p.Summary)
 	}
 	for _, h := range []string{"b", "c"} {
@@ -55,7 +55,7 @@ func TestKeptFactsMakeANoOpApplyOneRoundTrip(t *testing.T) {
 	// Drift is seen from the probes sent with the lock.
 	os.Remove(filepath.Join(f.dir, "DIR", "b-x"))
 	f.resetRuns()
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 1 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 1 {
 		t.Fatalf("apply after drift: %+v", p.Summary)
 	}
 }
@@ -69,7 +69,7 @@ func TestStaleKeptFactsCostARoundTripNotAWrongResult(t *testing.T) {
 		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
 	})
 	withLock(f)
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() {
 		t.Fatalf("first apply: %+v", p.Summary)
 	}
 	kept := filepath.Join(f.dir, "facts", "b.facts")
@@ -89,7 +89,7 @@ func TestStaleKeptFactsCostARoundTripNotAWrongResult(t *testing.T) {
 		}
 	}
 	f.resetRuns()
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	if p.Failed() || p.Summary.Changed != 1 {
 		t.Fatalf("apply with stale kept facts: %+v", p.Summary)
 	}
@@ -117,12 +117,12 @@ func TestTasksBoundAheadAreNotBoundAgain(t *testing.T) {
 		mu.Unlock()
 		return m
 	}
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 3 {
 		t.Fatalf("first apply: %+v", p.Summary)
 	}
 	tasks := len(builds) // each play's tasks on its hosts
 	clear(builds)
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 0 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 0 {
 		t.Fatalf("second apply: %+v", p.Summary)
 	}
 	for name, n := range builds {
@@ -144,13 +144,13 @@ func TestPlanWithKeptFactsIsOneRoundTrip(t *testing.T) {
 		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
 	})
 	withLock(f)
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() || p.Summary.Changed != 3 {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || p.Summary.Changed != 3 {
 		t.Fatalf("apply: %+v", p.Summary)
 	}
-	f.eng.Prepare = nil // as skiff plan runs
+	f.ch.Locks = nil // as skiff plan runs
 	os.Remove(filepath.Join(f.dir, "DIR", "b-x"))
 	f.resetRuns()
-	p := f.eng.Run(context.Background(), Plan)
+	p := f.eng.Plan(context.Background())
 	if p.Failed() || p.Summary.Changed != 1 {
 		t.Fatalf("plan after drift on b: %+v", p.Summary)
 	}
@@ -172,10 +172,10 @@ func TestPlanWithKeptFactsAndAnUnreachableHost(t *testing.T) {
 		"r3": `task "touch" "z" { path = "DIR/${host.name}-z" }`,
 	})
 	withLock(f)
-	if p := f.eng.Run(context.Background(), Apply); p.Failed() {
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() {
 		t.Fatalf("apply: %+v", p.Summary)
 	}
-	f.eng.Prepare = nil
+	f.ch.Locks = nil
 	dial := f.eng.Dial
 	f.eng.Dial = func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
 		if h.Name == "b" {
@@ -183,7 +183,7 @@ func TestPlanWithKeptFactsAndAnUnreachableHost(t *testing.T) {
 		}
 		return dial(ctx, h)
 	}
-	p := f.eng.Run(context.Background(), Plan)
+	p := f.eng.Plan(context.Background())
 	if p.Summary.Unreachable != 1 || p.Summary.OK != 2 {
 		t.Fatalf("plan with b down: %+v", p.Summary)
 	}

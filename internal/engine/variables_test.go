@@ -32,7 +32,7 @@ task "touch" "mark" { path = "DIR/${host.name}-${var.label}" }
 	if d := f.eng.Validate(); !d.HasErrors() || !strings.Contains(d.Error(), "label must be lower-case letters.") {
 		t.Errorf("validate: %v", d)
 	}
-	p := f.eng.Run(context.Background(), Apply)
+	p := f.eng.Apply(context.Background(), f.ch)
 	if p.Summary.Failed != 3 {
 		t.Fatalf("summary %+v, want 3 failed", p.Summary)
 	}

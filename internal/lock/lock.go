@@ -9,6 +9,10 @@
 // DefaultDir/lock.flock, so two skiff processes racing for a host cannot both
 // win, and the file is replaced by rename, so a killed write never leaves a
 // half-written lock.
+//
+// Run is the whole lifecycle of one run's locks: the check before the run
+// reads, the take (with the takeover rules), the heartbeats, the loss
+// noticed, the release.
 package lock
 
 import (

@@ -2,12 +2,17 @@
 // `skiff plan` prints and `skiff apply` reports, in text or JSON.
 package plan
 
+import "github.com/skiffdeploy/skiff/internal/config"
+
+// Status is how a host ended a plan or run.
+type Status string
+
 // Host statuses, worst last.
 const (
-	StatusOK          = "ok"
-	StatusChanged     = "changed"
-	StatusFailed      = "failed"
-	StatusUnreachable = "unreachable"
+	StatusOK          Status = "ok"
+	StatusChanged     Status = "changed"
+	StatusFailed      Status = "failed"
+	StatusUnreachable Status = "unreachable"
 )
 
 // Change is one task's change on one host.
@@ -31,11 +36,15 @@ func (c Change) Key() string { return c.Play + "/" + c.Role + " " + c.Task }
 type Host struct {
 	Name    string   `json:"name"`
 	Address string   `json:"address"`
-	Status  string   `json:"status"`
+	Status  Status   `json:"status"`
 	Changes []Change `json:"changes"`
 	// Tasks counts the tasks checked on the host (ok or changed).
 	Tasks int    `json:"tasks"`
 	Error string `json:"error,omitempty"`
+	// Diagnostics are the configuration errors the host failed on (an
+	// expression that does not evaluate with its facts), with their
+	// places in the files as written; Error says the same in one line.
+	Diagnostics []config.Diagnostic `json:"diagnostics,omitempty"`
 	// RolledBack: the host failed and its changes in the failing play were undone.
 	RolledBack bool `json:"rolled_back,omitempty"`
 }
@@ -86,10 +95,14 @@ func (p *Plan) Finish() {
 }
 
 // Scrub passes every text that may quote a host through scrub: the hosts'
-// errors, and the changes' summaries and diffs.
+// errors and diagnostics, and the changes' summaries and diffs.
 func (p *Plan) Scrub(scrub func(string) string) {
 	for _, h := range p.Hosts {
 		h.Error = scrub(h.Error)
+		for i := range h.Diagnostics {
+			d := &h.Diagnostics[i]
+			d.Summary, d.Detail = scrub(d.Summary), scrub(d.Detail)
+		}
 		for i := range h.Changes {
 			c := &h.Changes[i]
 			c.Summary, c.Diff = scrub(c.Summary), scrub(c.Diff)

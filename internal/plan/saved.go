@@ -133,12 +133,12 @@ func Compare(saved, fresh *Plan) map[string][]Mismatch {
 	for _, h := range fresh.Hosts {
 		o, ok := old[h.Name]
 		if !ok {
-			out[h.Name] = []Mismatch{{Task: "(host)", Planned: "not in the plan", Now: h.Status}}
+			out[h.Name] = []Mismatch{{Task: "(host)", Planned: "not in the plan", Now: string(h.Status)}}
 			continue
 		}
 		delete(old, h.Name)
 		if o.Status != h.Status && (o.Status == StatusFailed || o.Status == StatusUnreachable || h.Status == StatusFailed || h.Status == StatusUnreachable) {
-			out[h.Name] = append(out[h.Name], Mismatch{Task: "(host)", Planned: o.Status, Now: h.Status + ": " + h.Error})
+			out[h.Name] = append(out[h.Name], Mismatch{Task: "(host)", Planned: string(o.Status), Now: string(h.Status) + ": " + h.Error})
 			continue
 		}
 		planned := map[string]Change{}

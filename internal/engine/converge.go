@@ -1,0 +1,377 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/skiffdeploy/skiff/internal/config"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/plan"
+	"github.com/skiffdeploy/skiff/internal/transport"
+)
+
+// runPlay runs one play on its hosts in serial batches; it returns true when
+// the play's max_fail was exceeded and the run must stop.
+func (e *Engine) runPlay(ctx context.Context, ch changer, p *config.Play, hosts []*hostRun) bool {
+	failed := 0
+	for start, batch := 0, 0; start < len(hosts); batch++ {
+		size := len(hosts)
+		if len(p.Serial) > 0 {
+			size = p.Serial[min(batch, len(p.Serial)-1)]
+		}
+		end := min(start+size, len(hosts))
+		var mu sync.Mutex
+		batchHosts := hosts[start:end]
+		Parallel(len(batchHosts), e.forks(), func(i int) {
+			if !e.runHost(ctx, ch, p, batchHosts[i]) {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+			}
+		})
+		if p.MaxFail >= 0 && failed > p.MaxFail {
+			ch.revert(ctx, p, hosts[:end], failed)
+			for _, hr := range hosts[end:] {
+				if hr.out.Error == "" {
+					hr.out.Error = fmt.Sprintf("not run: play %q stopped after %d failed host(s) (max_fail = %d)", p.Name, failed, p.MaxFail)
+					hr.out.Status = plan.StatusFailed
+					hr.done = true
+				}
+			}
+			return true
+		}
+		if ctx.Err() != nil || ch.stopped() != nil {
+			return true
+		}
+		start = end
+	}
+	return false
+}
+
+// connect opens the host's connection and reads its facts, once per run.
+func (e *Engine) connect(ctx context.Context, hr *hostRun) error {
+	if hr.conn != nil {
+		return nil
+	}
+	conn, err := e.conn(ctx, hr.host)
+	if err != nil {
+		return err
+	}
+	facts, err := e.gatherFacts(ctx, hr.host.Name, conn)
+	if err != nil {
+		return err
+	}
+	hr.conn, hr.facts = conn, facts
+	return nil
+}
+
+// runHost runs play p on one host; false when the host failed.
+func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *hostRun) bool {
+	name := hr.host.Name
+	hr.played = nil
+	fail := func(err error) bool {
+		hr.done = true
+		status := StatusOf(err)
+		hr.out.Status = status
+		hr.out.Error, hr.out.Diagnostics = err.Error(), diagnosticsOf(err)
+		if undone := ch.undo(ctx, hr); undone != "" {
+			hr.out.Error += "; " + undone
+		}
+		e.told.HostDone(name, p.Name, string(status), hr.out.Error)
+		return false
+	}
+	if err := e.connect(ctx, hr); err != nil {
+		return fail(err)
+	}
+	var tasks []*Bound
+	for _, rn := range p.Roles {
+		role := e.Playbook.Roles[rn]
+		evalCtx := e.Scope.Context(hr.host, role, p, hr.facts)
+		if d := role.CheckVariables(evalCtx); d.HasErrors() {
+			return fail(fmt.Errorf("%s/%s: %w", p.Name, rn, &diagError{d}))
+		}
+		for _, t := range role.Tasks {
+			if bt, ok := hr.takeBound(p, t); ok {
+				if !bt.skip {
+					tasks = append(tasks, bt.b)
+				}
+				continue
+			}
+			bound, err := e.bindFor(ctx, t, role, evalCtx)
+			if err != nil {
+				return fail(fmt.Errorf("%s/%s %s: %w", p.Name, rn, t.ID(), err))
+			}
+			tasks = append(tasks, bound...)
+		}
+	}
+	if !hr.readAhead {
+		hr.readAhead = true
+		hr.ahead = e.readAhead(p, hr, hr.facts)
+	}
+	e.told.HostTasks(name, len(tasks))
+	changedBefore := len(hr.out.Changes)
+	notified, err := e.converge(ctx, ch, p, hr, tasks, nil)
+	if err != nil {
+		return fail(err)
+	}
+	if err := e.flushHandlers(ctx, ch, p, hr, notified); err != nil {
+		return fail(err)
+	}
+	status := plan.StatusOK
+	if len(hr.out.Changes) > changedBefore {
+		status = plan.StatusChanged
+	}
+	e.told.HostDone(name, p.Name, string(status), "")
+	return true
+}
+
+// converge checks tasks in one batched probe and has ch make the changes,
+// in order (an apply's makes them; a plan's lists them). After a change, the remaining tasks are probed
+// again (one round trip), since the change may affect them. It returns the
+// handlers notified by changed tasks, in declaration order, each once.
+// more, when set, is called after each change with the tasks still to
+// run, and returns them with any it adds (handlers that the changed
+// handler notifies: see flushHandlers).
+func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *hostRun, tasks []*Bound, more func(changed *Bound, rest []*Bound) ([]*Bound, error)) ([]handlerRef, error) {
+	name := hr.host.Name
+	notifiedSet := map[handlerRef]bool{}
+	var notified []handlerRef
+	var changes []*module.Change
+	var forced map[*Bound]string // gated tasks that run, and why
+	stale := true
+	for i := 0; i < len(tasks); i++ {
+		if stale {
+			held := ch.locked()
+			var err error
+			changes, err = e.check(ctx, hr, tasks[i:])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Name, err)
+			}
+			stale = false
+			if forced == nil {
+				forced = e.gate(p, tasks, changes)
+			}
+			// The first change of a lazily locked run (only ever at the
+			// play's first check: later checks follow a change) takes the
+			// locks, then reads again under them.
+			if !held && i == 0 && wantsChange(tasks, changes, forced) {
+				if err := ch.lock(ctx, name); err != nil {
+					return nil, err
+				}
+				if changes, err = e.check(ctx, hr, tasks); err != nil {
+					return nil, fmt.Errorf("%s: %w", p.Name, err)
+				}
+				forced = e.gate(p, tasks, changes)
+			}
+		}
+		b, c := tasks[i], changes[0]
+		changes = changes[1:]
+		if len(b.Task.IfChanged) > 0 {
+			why, run := forced[b]
+			if !run {
+				e.told.TaskDone(name, p.Name, b.Task.ID(), "skipped", "")
+				continue
+			}
+			if c == nil {
+				c = &module.Change{Action: plan.Run, Summary: b.Task.ID() + " (" + why + ")"}
+			}
+		}
+		hr.out.Tasks++
+		if c == nil {
+			e.told.TaskDone(name, p.Name, b.Task.ID(), "ok", "")
+			continue
+		}
+		if b.Target != nil {
+			c.Summary = "on " + b.Target.Name + ": " + c.Summary
+		}
+		taskID := b.Task.ID()
+		if b.Role.Handler(b.Task.Name) == b.Task {
+			taskID = "handler." + b.Task.Name
+		}
+		change := plan.Change{
+			Play: p.Name, Role: b.Role.Name, Task: taskID,
+			Action: c.Action, Summary: c.Summary, Diff: c.Diff, Sensitive: c.Sensitive,
+			Content: e.content(b.Module),
+		}
+		made, err := ch.make(ctx, hr, p, b, c, change)
+		if err != nil {
+			return nil, err
+		}
+		stale = made
+		hr.out.Changes = append(hr.out.Changes, change)
+		e.told.TaskDone(name, p.Name, taskID, "changed", c.Summary)
+		if more != nil {
+			rest, err := more(b, tasks[i+1:])
+			if err != nil {
+				return nil, err
+			}
+			if added := len(rest) - (len(tasks) - i - 1); added > 0 {
+				e.told.HostTasks(name, added)
+				tasks = append(tasks[:i+1:i+1], rest...)
+				stale = true // the added ones are probed with the rest
+			}
+		}
+		for _, n := range b.Task.Notify {
+			ref := handlerRef{b.Role.Name, n}
+			if !notifiedSet[ref] {
+				notifiedSet[ref] = true
+				notified = append(notified, ref)
+			}
+		}
+	}
+	// Handlers run in the order the role declares them.
+	var ordered []handlerRef
+	for _, rn := range p.Roles {
+		for _, h := range e.Playbook.Roles[rn].Handlers {
+			if notifiedSet[handlerRef{rn, h.Name}] {
+				ordered = append(ordered, handlerRef{rn, h.Name})
+			}
+		}
+	}
+	return ordered, nil
+}
+
+// check probes tasks, one round trip per host they run on, and returns
+// each one's change (nil: in state). A probe read ahead and still current
+// is not sent again. The first check of a host also reads ahead the probes
+// of its later plays (hr.ahead), in the same round trip.
+func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*module.Change, error) {
+	probed := make([]module.Probed, len(tasks))
+	groups := map[*inventory.Host][]int{} // nil: the host itself
+	var order []*inventory.Host
+	for i, b := range tasks {
+		if cacheable(b.Module) {
+			if out, ok := e.probes.get(e.targetName(hr, b), b.Module.Probe()); ok {
+				probed[i] = out
+				continue
+			}
+		}
+		if _, ok := groups[b.Target]; !ok {
+			order = append(order, b.Target)
+		}
+		groups[b.Target] = append(groups[b.Target], i)
+	}
+	ahead := hr.ahead
+	hr.ahead = nil
+	if len(ahead) > 0 && groups[nil] == nil {
+		order = append(order, nil)
+	}
+	for _, target := range order {
+		idx := groups[target]
+		items := make([]probeItem, len(idx))
+		sending := map[string]bool{}
+		for k, i := range idx {
+			items[k] = itemOf(tasks[i].Module)
+			sending[items[k].fragment] = true
+		}
+		if target == nil {
+			for _, it := range ahead {
+				if _, cached := e.probes.get(hr.host.Name, it.fragment); !sending[it.fragment] && !cached {
+					items = append(items, it)
+				}
+			}
+		}
+		if len(items) == 0 {
+			continue
+		}
+		var conn transport.Transport
+		var err error
+		if len(idx) > 0 {
+			conn, err = e.targetConn(ctx, hr, tasks[idx[0]])
+		} else {
+			conn = hr.conn
+		}
+		if err != nil {
+			return nil, err
+		}
+		host := hr.host.Name
+		if target != nil {
+			host = target.Name
+		}
+		gen := e.probes.generation()
+		out, err := e.probe(ctx, host, conn, items)
+		if err != nil {
+			if target != nil {
+				return nil, fmt.Errorf("on %s: %w", target.Name, err)
+			}
+			return nil, err
+		}
+		for k, it := range items {
+			if k >= len(idx) || cacheable(tasks[idx[k]].Module) {
+				e.probes.put(host, it.fragment, gen, out[k])
+			}
+		}
+		for k, i := range idx {
+			probed[i] = out[k]
+		}
+	}
+	out := make([]*module.Change, len(tasks))
+	for i, b := range tasks {
+		c, err := b.Module.Check(probed[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", b.Role.Name, b.Task.ID(), err)
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// targetName is the name of the host a bound task runs on.
+func (e *Engine) targetName(hr *hostRun, b *Bound) string {
+	if b.Target != nil {
+		return b.Target.Name
+	}
+	return hr.host.Name
+}
+
+// targetConn is the connection a bound task runs on: its delegate's, or
+// the host's own.
+func (e *Engine) targetConn(ctx context.Context, hr *hostRun, b *Bound) (transport.Transport, error) {
+	if b.Target == nil {
+		return hr.conn, nil
+	}
+	return e.conn(ctx, b.Target)
+}
+
+// gate decides, from the play's first check on a host, which if_changed
+// tasks run: those with a referenced (ungated) task that has a change.
+func (e *Engine) gate(p *config.Play, tasks []*Bound, changes []*module.Change) map[*Bound]string {
+	changed := map[*config.Task]bool{}
+	for i, b := range tasks {
+		if changes[i] != nil && len(b.Task.IfChanged) == 0 {
+			changed[b.Task] = true
+		}
+	}
+	out := map[*Bound]string{}
+	for _, b := range tasks {
+		for _, ref := range b.Task.IfChanged {
+			refs, _ := config.ResolveRef(e.Playbook, p, b.Role.Name, ref)
+			for _, t := range refs {
+				if changed[t] {
+					out[b] = t.Role + "/" + t.ID() + " changes"
+					break
+				}
+			}
+			if _, ok := out[b]; ok {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// content is what m's change writes, keyed with ContentKey; nil when the
+// run records no content or m writes none.
+func (e *Engine) content(m module.Module) *plan.Content {
+	w, ok := m.(module.ContentWriter)
+	if e.ContentKey == nil || !ok {
+		return nil
+	}
+	data, source, ok := w.Written()
+	if !ok {
+		return nil
+	}
+	return &plan.Content{Source: source, Digest: e.ContentKey.Digest(module.SHA256(data))}
+}

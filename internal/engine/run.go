@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/plan"
+)
+
+// A run is an ordered list of named steps. Each step's do runs in turn
+// until one says the run stops there; then the cleanup of every step
+// that ran runs, the last step's first, whatever happened.
+type step struct {
+	name    string
+	do      func(ctx context.Context, r *run) (goOn bool)
+	cleanup func(r *run)
+}
+
+// Plan reads every host the run touches and returns what Apply would
+// change. It holds nothing through which a host could change: its changer
+// is a planner, which makes no change, and it has no locks, no journal.
+func (e *Engine) Plan(ctx context.Context) *plan.Plan {
+	return e.run(ctx, planner{}, []step{
+		// With kept facts, a plan reads like an apply: facts and every
+		// play's probes in one session per host; without, each play
+		// connects its hosts.
+		{name: "dial and read facts and probes", do: func(ctx context.Context, r *run) bool {
+			if e.FactsDir != "" {
+				e.prepare(ctx, r.hosts, r.limit, nil)
+			}
+			return true
+		}, cleanup: closeConnections},
+		{name: "plays: read every task, list the changes", do: playAll},
+	})
+}
+
+// Apply converges the hosts: it reads as Plan does, takes the deploy
+// locks before its first change, reads again under them, and makes the
+// changes with c's journal, rollback and pins.
+func (e *Engine) Apply(ctx context.Context, c Changes) *plan.Plan {
+	a := &applier{e: e, Changes: c}
+	return e.run(ctx, a, []step{
+		// Every host the run touches, delegates included: the lock's
+		// check, the facts and the probes kept facts bind, in one session.
+		{name: "dial, check the locks, read facts and probes", do: a.connect, cleanup: closeConnections},
+		{name: "copy the probe helper where missing", do: func(ctx context.Context, r *run) bool {
+			a.installHelpers(ctx, r.hosts)
+			return true
+		}},
+		// Taken at the first change anywhere, on every host connect
+		// checked (lazylock.go); a run that changes nothing takes none.
+		{name: "hold the deploy locks", do: func(_ context.Context, r *run) bool {
+			a.lazy.targets = r.checked
+			return true
+		}, cleanup: func(*run) {
+			if a.Locks != nil {
+				a.Locks.Release() // while the connections are open
+			}
+		}},
+		// Each play: read its tasks; at the first change, lock and read
+		// again; apply in order, reading what follows a change again;
+		// run the notified handlers; roll back a host's play on failure.
+		{name: "plays: read, lock at the first change, read again, apply", do: playAll},
+	})
+}
+
+// connect is Apply's first step: with locks, prepare every host the run
+// touches, and stop the run when another run holds one of them.
+func (a *applier) connect(ctx context.Context, r *run) bool {
+	if a.Locks == nil {
+		return true // an apply without locks (tests): plays connect
+	}
+	checked, ok := a.e.prepare(ctx, r.hosts, r.limit, a.Locks)
+	r.checked = checked
+	return ok
+}
+
+// run is the state of one Plan or Apply.
+type run struct {
+	e       *Engine
+	ch      changer
+	hosts   map[string]*hostRun // the run's hosts (limit's), by name
+	limit   []*inventory.Host
+	checked []lockTarget // the hosts whose locks connect checked
+	result  *plan.Plan
+}
+
+// run runs steps with ch and returns what was found or done. The run's
+// secrets are scrubbed from every error, summary and diff it returns,
+// and from what the Observer is told.
+func (e *Engine) run(ctx context.Context, ch changer, steps []step) *plan.Plan {
+	var obs Observer = nopObserver{}
+	if e.Observer != nil {
+		obs = e.Observer
+	}
+	e.told = scrubbedObserver{obs, e.Scope.Scrub}
+	e.probes = probeCache{}
+	r := &run{e: e, ch: ch, hosts: map[string]*hostRun{}, limit: e.runHosts(),
+		result: &plan.Plan{RunID: e.RunID, Mode: ch.mode()}}
+	for _, h := range r.limit {
+		hr := &hostRun{host: h, out: &plan.Host{Name: h.Name, Address: h.Address}}
+		r.hosts[h.Name] = hr
+		r.result.Hosts = append(r.result.Hosts, hr.out)
+	}
+	var ran []step
+	for _, s := range steps {
+		ran = append(ran, s)
+		if !s.do(ctx, r) {
+			break
+		}
+	}
+	for i := len(ran) - 1; i >= 0; i-- {
+		if ran[i].cleanup != nil {
+			ran[i].cleanup(r)
+		}
+	}
+	r.result.Finish()
+	r.result.Scrub(e.Scope.Scrub)
+	return r.result
+}
+
+func closeConnections(r *run) { r.e.Abandon() }
+
+// playAll runs the plays in order, each on its hosts still in the run,
+// until one stops the run (max_fail, refused locks, a lost lock, an
+// interrupt).
+func playAll(ctx context.Context, r *run) bool {
+	e := r.e
+	for _, p := range e.Playbook.Plays {
+		selected, err := e.Inventory.Select(p.Hosts)
+		if err != nil { // validated before a run; kept for safety
+			for _, hr := range r.hosts {
+				hr.out.Error = fmt.Sprintf("play %q: %v", p.Name, err)
+			}
+			return false
+		}
+		var hosts []*hostRun
+		var names []string
+		for _, h := range inventory.Intersect(selected, r.limit) {
+			if hr := r.hosts[h.Name]; !hr.done {
+				hosts = append(hosts, hr)
+				names = append(names, h.Name)
+			}
+		}
+		if len(hosts) == 0 {
+			continue
+		}
+		e.told.PlayStarted(p.Name, names)
+		stop := e.runPlay(ctx, r.ch, p, hosts)
+		if r.ch.refused(r.hosts) || stop || ctx.Err() != nil || r.ch.stopped() != nil {
+			return false
+		}
+	}
+	return true
+}
