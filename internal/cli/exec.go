@@ -8,6 +8,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
+	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
 	"github.com/skiffdeploy/skiff/internal/ui"
@@ -50,7 +51,7 @@ Exit 1 when any host fails or is unreachable.`,
 			script := strings.Join(args, " ")
 			dial := g.dialer()
 			results := make([]execHost, len(hosts))
-			engine.Parallel(len(hosts), g.forks, func(i int) {
+			parallel.Each(len(hosts), g.forks, func(i int) {
 				h := hosts[i]
 				r := execHost{Name: h.Name}
 				t, err := dial(cmd.Context(), h)
@@ -65,7 +66,7 @@ Exit 1 when any host fails or is unreachable.`,
 				}
 				switch {
 				case err != nil:
-					r.Status, r.Error = engine.StatusOf(err), err.Error()
+					r.Status, r.Error = plan.StatusOf(err), err.Error()
 				case *r.ExitCode != 0:
 					r.Status = plan.StatusFailed
 				default:

@@ -14,6 +14,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/lock"
+	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
 	"github.com/skiffdeploy/skiff/internal/ui"
@@ -184,7 +185,7 @@ func eachLock(ctx context.Context, hosts []*inventory.Host, forks int, dial engi
 	op func(context.Context, transport.Transport) (*lock.Info, error), found plan.Status) []lockHost {
 	now := time.Now()
 	out := make([]lockHost, len(hosts))
-	engine.Parallel(len(hosts), forks, func(i int) {
+	parallel.Each(len(hosts), forks, func(i int) {
 		h := hosts[i]
 		r := lockHost{Name: h.Name}
 		var info *lock.Info
@@ -198,7 +199,7 @@ func eachLock(ctx context.Context, hosts []*inventory.Host, forks int, dial engi
 		}
 		switch {
 		case err != nil:
-			r.Status, r.Error = engine.StatusOf(err), err.Error()
+			r.Status, r.Error = plan.StatusOf(err), err.Error()
 		case info == nil:
 			r.Status = lockFree
 		default:

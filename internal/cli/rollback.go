@@ -13,6 +13,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/journal"
 	"github.com/skiffdeploy/skiff/internal/lock"
+	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/secret"
 	"github.com/skiffdeploy/skiff/internal/transport"
@@ -180,11 +181,11 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 		conns = append(conns, t)
 		connsMu.Unlock()
 	}
-	engine.Parallel(len(result.Hosts), g.forks, func(i int) {
+	parallel.Each(len(result.Hosts), g.forks, func(i int) {
 		ph := result.Hosts[i]
 		h := ld.inv.Host(ph.Name)
 		if err := g.rollbackHost(ctx, dial, keep, lk, w, h, j.Run.ID, work[ph.Name], result.RunID, ph); err != nil {
-			ph.Error, ph.Status = err.Error(), engine.StatusOf(err)
+			ph.Error, ph.Status = err.Error(), plan.StatusOf(err)
 		}
 	})
 	// Failed undos quote the hosts' output: scrub the secrets that resolve.

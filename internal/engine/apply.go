@@ -11,6 +11,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
 	"github.com/skiffdeploy/skiff/internal/journal"
 	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
@@ -183,7 +184,7 @@ func (a *applier) installHelpers(ctx context.Context, runs map[string]*hostRun) 
 			hosts = append(hosts, hr)
 		}
 	}
-	Parallel(len(hosts), e.forks(), func(i int) {
+	parallel.Each(len(hosts), e.forks(), func(i int) {
 		a.installHelper(ctx, hosts[i].host.Name, hosts[i].conn, hosts[i].facts)
 	})
 }
