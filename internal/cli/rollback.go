@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -12,11 +10,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/journal"
-	"github.com/skiffdeploy/skiff/internal/lock"
-	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
-	"github.com/skiffdeploy/skiff/internal/secret"
-	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 func newRollbackCmd(g *globals) *cobra.Command {
@@ -122,8 +116,8 @@ func (ld *loaded) selects(name string) bool {
 func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, yes bool) error {
 	result := &plan.Plan{RunID: engine.NewRunID(), Mode: "rollback"}
 	work := map[string][]journal.Entry{}
+	var hosts []*inventory.Host
 	for _, name := range j.Hosts() {
-		h := ld.inv.Host(name)
 		if !ld.selects(name) {
 			continue
 		}
@@ -131,16 +125,10 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 		if len(pending) == 0 {
 			continue
 		}
+		h := ld.inv.Host(name)
 		work[name] = pending
-		ph := &plan.Host{Name: name, Address: h.Address}
-		for _, e := range pending {
-			summary := e.Summary
-			if !e.Reversible() {
-				summary += " (cannot be undone: left as is)"
-			}
-			ph.Changes = append(ph.Changes, plan.Change{Play: e.Play, Role: e.Role, Task: e.Task, Action: plan.Undo, Summary: summary})
-		}
-		result.Hosts = append(result.Hosts, ph)
+		hosts = append(hosts, h)
+		result.Hosts = append(result.Hosts, &plan.Host{Name: name, Address: h.Address, Changes: engine.UndoChanges(pending)})
 	}
 	fmt.Fprintf(g.stderr, "Run %s (%s by %s, %s):\n", j.Run.ID, j.Run.Command, j.Run.Owner, j.Run.Started.Format("2006-01-02 15:04 MST"))
 	if len(work) == 0 {
@@ -166,83 +154,17 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 		return err
 	}
 	defer w.Close()
-	lk := g.newLocks(result.RunID, "rollback")
-	dial := g.dialer()
-	var connsMu sync.Mutex
-	var conns []transport.Transport
-	defer func() {
-		lk.Release() // while the connections are open
-		for _, t := range conns {
-			t.Close()
-		}
-	}()
-	keep := func(t transport.Transport) {
-		connsMu.Lock()
-		conns = append(conns, t)
-		connsMu.Unlock()
-	}
-	parallel.Each(len(result.Hosts), g.forks, func(i int) {
-		ph := result.Hosts[i]
-		h := ld.inv.Host(ph.Name)
-		if err := g.rollbackHost(ctx, dial, keep, lk, w, h, j.Run.ID, work[ph.Name], result.RunID, ph); err != nil {
-			ph.Error, ph.Status = err.Error(), plan.StatusOf(err)
-		}
-	})
-	// Failed undos quote the hosts' output: scrub the secrets that resolve.
+	// Failed undos quote the hosts' output: the scope scrubs the secrets
+	// that resolve.
 	secrets, _ := ld.invCfg.ResolveSecrets(nil)
-	result.Scrub(secret.ForRun(secrets).Scrub)
-	lk.Release()
-	result.Finish()
+	e := &engine.Engine{Inventory: ld.inv, Hosts: hosts, Scope: engine.NewScope(ld.inv, secrets, nil, nil),
+		Forks: g.forks, RunID: result.RunID, Dial: g.dialer(), Warn: g.warnf}
+	lk := g.newLocks(e.RunID, "rollback")
+	result = e.Rollback(ctx, engine.RollbackChanges{Of: j.Run.ID, Pending: work, Journal: w, Locks: lk})
 	g.reportLost(lk, result)
 	g.report(result)
 	if result.Failed() {
 		return exitError{1}
-	}
-	return nil
-}
-
-// rollbackHost undoes the pending entries of run of on h, as rollback run
-// runID.
-func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep func(transport.Transport), lk *lock.Run, w *journal.Writer, h *inventory.Host, of string, pending []journal.Entry, runID string, ph *plan.Host) error {
-	if len(lk.Lost()) > 0 {
-		return fmt.Errorf("not rolled back: the run lost a deploy lock")
-	}
-	t, err := dial(ctx, h)
-	if err != nil {
-		return err
-	}
-	keep(t)
-	if err := lk.Take(ctx, h.Name, t); err != nil {
-		return err
-	}
-	present, err := engine.RunOnHost(ctx, t, of)
-	if err != nil {
-		return fmt.Errorf("%s: %w", h.Name, err)
-	}
-	if !present {
-		ph.Changes = nil
-		return fmt.Errorf("run %s can no longer be rolled back on %s: its backups there (%s/%s) are gone, pruned by a later apply (%s keeps the newest %d runs: keep_runs)",
-			of, h.Name, engine.HostRunsDir, of, h.Name, h.Conn.KeepRuns)
-	}
-	undone, problems := engine.Undo(context.WithoutCancel(ctx), engine.Guarded(t, lk, h.Name), pending)
-	if len(undone) > 0 {
-		if err := w.MarkUndone(journal.Undone{Host: h.Name, Seqs: undone, By: runID}); err != nil {
-			problems = append(problems, err.Error())
-		}
-	}
-	done := map[int]bool{}
-	for _, s := range undone {
-		done[s] = true
-	}
-	var kept []plan.Change
-	for i, e := range pending {
-		if done[e.Seq] {
-			kept = append(kept, ph.Changes[i])
-		}
-	}
-	ph.Changes = kept
-	if len(problems) > 0 {
-		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return nil
 }
