@@ -18,13 +18,12 @@ import (
 
 // loaded is everything a command needs before it reaches a host.
 type loaded struct {
-	loader  *config.Loader
-	inv     *inventory.Inventory
-	invCfg  *config.Inventory
-	book    *config.Playbook
-	limit   []*inventory.Host // --limit's hosts; nil without it (hosts)
-	engine  *engine.Engine
-	secrets map[string]string
+	loader *config.Loader
+	inv    *inventory.Inventory
+	invCfg *config.Inventory
+	book   *config.Playbook
+	limit  []*inventory.Host // --limit's hosts; nil without it (hosts)
+	engine *engine.Engine
 }
 
 // hosts are the hosts a command works on: --limit's, else every host.
@@ -123,7 +122,7 @@ func loadThen(c *console, o playbookOptions, r *reach, beforeValidate func(*engi
 	for _, v := range vars {
 		extra[v.Name] = v.Value
 	}
-	ld.book, ld.secrets = book, secrets
+	ld.book = book
 	ld.engine = &engine.Engine{
 		Inventory: ld.inv,
 		Playbook:  book,

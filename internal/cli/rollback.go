@@ -162,7 +162,7 @@ func rollback(ctx context.Context, c *console, r *reach, o rollbackOptions, ld *
 	// that resolve.
 	secrets, _ := ld.invCfg.ResolveSecrets(nil)
 	e := &engine.Engine{Inventory: ld.inv, Hosts: hosts, Scope: engine.NewScope(ld.inv, secrets, nil, nil),
-		Forks: o.forks, RunID: result.RunID, Dial: r.dialer(), Warn: c.warnf}
+		Forks: o.forks, RunID: result.RunID, Dial: r.dialer()}
 	lk := newLocks(c, e.RunID, "rollback")
 	result = e.Rollback(ctx, engine.RollbackChanges{Of: j.Run.ID, Pending: work, Journal: w, Locks: lk})
 	reportLost(c, lk, result)
