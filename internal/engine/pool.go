@@ -64,7 +64,7 @@ func (e *Engine) DialAhead(ctx context.Context) {
 	e.pool.ahead.Add(1)
 	go func() {
 		defer e.pool.ahead.Done()
-		Parallel(len(hosts), e.forks(), func(i int) { e.conn(ctx, hosts[i]) })
+		Parallel(len(hosts), e.forks(), func(i int) { _, _ = e.conn(ctx, hosts[i]) })
 	}()
 }
 

@@ -142,6 +142,8 @@ func dpkgQuery(names []string) (out string, ok bool) {
 // and adds to known those of them that relation fields mention; ok is false
 // at the least doubt. It reads every stanza (dpkg-query refuses a file it
 // cannot parse), byte by byte: it runs on every probe of package tasks.
+//
+//nolint:gocyclo,funlen // a one-pass parser of dpkg's status file, a branch per rule
 func parseStatus(data string, want, known map[string]bool) (map[string][]dpkgStanza, bool) {
 	if data != "" && data[len(data)-1] != '\n' || strings.IndexByte(data, '\r') >= 0 || strings.IndexByte(data, 0) >= 0 {
 		return nil, false

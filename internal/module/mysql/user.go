@@ -227,6 +227,22 @@ func (u *User) parseAccounts(sec map[string]string, srv server) (map[string]*acc
 	return accts, nil
 }
 
+// unlisted are the hosts of u.name's accounts that the task does not list,
+// sorted; root@localhost, skiff's own way in, is never among them.
+func (u *User) unlisted(accts map[string]*acct) []string {
+	var extra []string
+	for _, a := range accts {
+		if u.name == "root" && strings.EqualFold(a.host, "localhost") {
+			continue
+		}
+		if !slices.ContainsFunc(u.hosts, func(w string) bool { return strings.EqualFold(w, a.host) }) {
+			extra = append(extra, a.host)
+		}
+	}
+	sort.Strings(extra)
+	return extra
+}
+
 // Check compares the accounts with the wanted ones.
 func (u *User) Check(p module.Probed) (*module.Change, error) {
 	u.sql, u.summary, u.pending = "", "", false
@@ -323,17 +339,7 @@ func (u *User) Check(p module.Probed) (*module.Change, error) {
 			}
 		}
 		if u.exclusive {
-			var extra []string
-			for _, a := range accts {
-				if u.name == "root" && strings.EqualFold(a.host, "localhost") {
-					continue // skiff's own way in: never dropped
-				}
-				if !slices.ContainsFunc(u.hosts, func(w string) bool { return strings.EqualFold(w, a.host) }) {
-					extra = append(extra, a.host)
-				}
-			}
-			sort.Strings(extra)
-			for _, h := range extra {
+			for _, h := range u.unlisted(accts) {
 				fmt.Fprintf(&sql, "DROP USER IF EXISTS %s;\n", account(u.name, h))
 				parts = append(parts, "drop user "+u.name+"@"+h+" (host not listed)")
 				note("- user " + u.name + "@" + h)
