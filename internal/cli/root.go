@@ -139,7 +139,7 @@ Nothing reaches a host without -i: there is no default inventory.`,
 	)
 	// --version prints what `skiff version` does.
 	var v strings.Builder
-	writeVersion(&v, "text")
+	_ = writeVersion(&v, "text") // into a strings.Builder: cannot fail
 	root.Version = version.String()
 	root.SetVersionTemplate(v.String())
 	root.Flags().Bool("version", false, "print skiff's version, commit and Go version (as skiff version)")

@@ -125,5 +125,5 @@ func writeRunsText(w io.Writer, runs []runSummary) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Started.Format("2006-01-02 15:04:05"),
 			r.Operator, r.SkiffVersion, len(r.HostsChanged), failed, rolledBack)
 	}
-	tw.Flush()
+	_ = tw.Flush() // to the terminal: nothing to do if it fails
 }

@@ -138,7 +138,6 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *hostRun, tasks []*Bound, more func(changed *Bound, rest []*Bound) ([]*Bound, error)) ([]handlerRef, error) {
 	name := hr.host.Name
 	notifiedSet := map[handlerRef]bool{}
-	var notified []handlerRef
 	var changes []*module.Change
 	var forced map[*Bound]string // gated tasks that run, and why
 	stale := true
@@ -216,10 +215,7 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		}
 		for _, n := range b.Task.Notify {
 			ref := handlerRef{b.Role.Name, n}
-			if !notifiedSet[ref] {
-				notifiedSet[ref] = true
-				notified = append(notified, ref)
-			}
+			notifiedSet[ref] = true
 		}
 	}
 	// Handlers run in the order the role declares them.

@@ -21,9 +21,8 @@ import (
 
 // touch is a test module: the file at path exists. fail=true makes Apply fail.
 type touch struct {
-	path   string
-	fail   bool
-	exists bool
+	path string
+	fail bool
 }
 
 func (m *touch) Probe() string { return fmt.Sprintf("test -e %q && echo present", m.path) }

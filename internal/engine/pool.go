@@ -65,7 +65,7 @@ func (e *Engine) DialAhead(ctx context.Context) {
 	e.pool.ahead.Add(1)
 	go func() {
 		defer e.pool.ahead.Done()
-		parallel.Each(len(hosts), e.forks(), func(i int) { e.conn(ctx, hosts[i]) })
+		parallel.Each(len(hosts), e.forks(), func(i int) { _, _ = e.conn(ctx, hosts[i]) })
 	}()
 }
 

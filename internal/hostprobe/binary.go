@@ -246,7 +246,7 @@ func (b *Binary) Install(ctx context.Context, t transport.Transport, arch string
 	_, _ = rand.Read(r[:])
 	tmp := Dir + "/.skiff-" + b.id + "." + hex.EncodeToString(r[:]) + ".tmp"
 	if err := t.WriteFile(ctx, tmp, f, 0o700); err != nil {
-		t.Run(context.WithoutCancel(ctx), "rm -f "+shell.Quote(tmp))
+		_, _ = t.Run(context.WithoutCancel(ctx), "rm -f "+shell.Quote(tmp)) // best effort; the write error is the news
 		return err
 	}
 	final := shell.Quote(b.RemotePath())

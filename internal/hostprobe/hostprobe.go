@@ -45,7 +45,7 @@ func Serve(answerers map[string]module.NativeAnswerer, in io.Reader, out, stderr
 	var errMu sync.Mutex
 	logErr := func(p []byte) {
 		errMu.Lock()
-		stderr.Write(p)
+		_, _ = stderr.Write(p) // the caller reports the batch; a lost line of stderr changes nothing
 		errMu.Unlock()
 	}
 	// Fragments run as sh, at most parallel at a time.

@@ -131,6 +131,8 @@ func (w *Writer) write(r record) error {
 }
 
 // Close closes the file.
+// Close closes the journal file. Every record was synced as it was written,
+// so a failing close loses nothing: callers may ignore its error.
 func (w *Writer) Close() error { return w.f.Close() }
 
 // Journal is a run's journal as read back.

@@ -80,7 +80,7 @@ func Exclusive(path string, data []byte, perm os.FileMode) (created bool, err er
 // syncDir makes a rename or link in dir durable, where the system allows it.
 func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
-		d.Sync()
+		_ = d.Sync() // not every file system syncs a directory
 		d.Close()
 	}
 }

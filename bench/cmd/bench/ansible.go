@@ -374,7 +374,7 @@ func (b *bench) ansibleFirstConverge(ctx context.Context, r *results) error {
 		return err
 	}
 	if _, err := checkRecap(runOutput(m), names, nil); err != nil || m.exit != 0 {
-		return fmt.Errorf("Ansible's first converge failed (exit %d): %v\n%s", m.exit, err, tail(m.log, 40))
+		return fmt.Errorf("the first converge of Ansible failed (exit %d): %v\n%s", m.exit, err, tail(m.log, 40))
 	}
 	r.ansibleFirst = m
 

@@ -96,7 +96,7 @@ func TestAnsibleInventory(t *testing.T) {
 		t.Errorf("connection vars: %v", v)
 	}
 	// Ansible keeps the file's order: web2 before web1, as in the cluster.
-	if s := string(out); strings.Index(s, `"web2": null, "web1": null`) < 0 {
+	if s := string(out); !strings.Contains(s, `"web2": null, "web1": null`) {
 		t.Errorf("group web does not list the hosts in cluster order:\n%s", s)
 	}
 }

@@ -107,7 +107,7 @@ func (f *File) Check(p module.Probed) (*module.Change, error) {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	f.st = st
-	fmt.Sscan(fields["stale_tmp"], &f.staleTemps)
+	_, _ = fmt.Sscan(fields["stale_tmp"], &f.staleTemps) // absent (an older probe): 0
 	ch, err := f.check(st, fields, content, hasContent)
 	if err != nil || f.staleTemps == 0 {
 		return ch, err

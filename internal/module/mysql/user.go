@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,7 +10,6 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/shell"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/secret"
-	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // User is the "mysql_user" task kind: accounts, their passwords and their
@@ -229,6 +227,22 @@ func (u *User) parseAccounts(sec map[string]string, srv server) (map[string]*acc
 	return accts, nil
 }
 
+// unlisted are the hosts of u.name's accounts that the task does not list,
+// sorted; root@localhost, skiff's own way in, is never among them.
+func (u *User) unlisted(accts map[string]*acct) []string {
+	var extra []string
+	for _, a := range accts {
+		if u.name == "root" && strings.EqualFold(a.host, "localhost") {
+			continue
+		}
+		if !slices.ContainsFunc(u.hosts, func(w string) bool { return strings.EqualFold(w, a.host) }) {
+			extra = append(extra, a.host)
+		}
+	}
+	sort.Strings(extra)
+	return extra
+}
+
 // Check compares the accounts with the wanted ones.
 func (u *User) Check(p module.Probed) (*module.Change, error) {
 	u.sql, u.summary, u.pending = "", "", false
@@ -325,17 +339,7 @@ func (u *User) Check(p module.Probed) (*module.Change, error) {
 			}
 		}
 		if u.exclusive {
-			var extra []string
-			for _, a := range accts {
-				if u.name == "root" && strings.EqualFold(a.host, "localhost") {
-					continue // skiff's own way in: never dropped
-				}
-				if !slices.ContainsFunc(u.hosts, func(w string) bool { return strings.EqualFold(w, a.host) }) {
-					extra = append(extra, a.host)
-				}
-			}
-			sort.Strings(extra)
-			for _, h := range extra {
+			for _, h := range u.unlisted(accts) {
 				fmt.Fprintf(&sql, "DROP USER IF EXISTS %s;\n", account(u.name, h))
 				parts = append(parts, "drop user "+u.name+"@"+h+" (host not listed)")
 				note("- user " + u.name + "@" + h)
@@ -359,46 +363,4 @@ func (u *User) Check(p module.Probed) (*module.Change, error) {
 		action = plan.Delete
 	}
 	return &module.Change{Action: action, Summary: u.summary, Diff: strings.Join(diff, "\n") + "\n"}, nil
-}
-
-// requireOf maps mysql.user's ssl_type to require's values ("specified":
-// issuer, subject or cipher conditions, which require never sets).
-func requireOf(sslType string) string {
-	switch strings.ToUpper(sslType) {
-	case "":
-		return "none"
-	case "ANY":
-		return "ssl"
-	case "X509":
-		return "x509"
-	}
-	return "specified"
-}
-
-// requireSQL is the REQUIRE clause for a require value.
-func requireSQL(require string) string {
-	if require == "specified" {
-		return "REQUIRE (issuer, subject or cipher)"
-	}
-	return "REQUIRE " + strings.ToUpper(require)
-}
-
-func (u *User) accountList(hosts []string) string {
-	var out []string
-	for _, h := range hosts {
-		out = append(out, u.name+"@"+h)
-	}
-	return strings.Join(out, ", ")
-}
-
-// Apply runs the statements Check chose, in one client session that stops
-// at the first error.
-func (u *User) Apply(ctx context.Context, t transport.Transport) error {
-	if u.pending {
-		return fmt.Errorf("the MySQL/MariaDB server is still not running on the host: cannot create user %s", u.name)
-	}
-	if u.sql == "" {
-		return nil
-	}
-	return shell.Run(ctx, t, "MySQL user "+u.name, runSQL(u.sql, ""), u.secrets)
 }
