@@ -9,10 +9,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// A command is three layers: its flags parse into an options value (a
-// pure function of the arguments: parseValidate, parseApply, …), an action
-// runs with those options, and a view renders the result as text or JSON.
-
 // options is a command's options value: finish completes it from the
 // positional arguments and checks it, with no I/O.
 type options interface {

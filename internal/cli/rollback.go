@@ -121,22 +121,7 @@ func (ld *loaded) selects(name string) bool {
 // rollback undoes j's pending entries on the selected hosts, after
 // showing them and, without --yes, asking.
 func rollback(ctx context.Context, c *console, r *reach, o rollbackOptions, ld *loaded, j *journal.Journal) error {
-	result := &plan.Plan{RunID: engine.NewRunID(), Mode: "rollback"}
-	work := map[string][]journal.Entry{}
-	var hosts []*inventory.Host
-	for _, name := range j.Hosts() {
-		if !ld.selects(name) {
-			continue
-		}
-		pending := j.Pending(name)
-		if len(pending) == 0 {
-			continue
-		}
-		h := ld.inv.Host(name)
-		work[name] = pending
-		hosts = append(hosts, h)
-		result.Hosts = append(result.Hosts, &plan.Host{Name: name, Address: h.Address, Changes: engine.UndoChanges(pending)})
-	}
+	hosts, work, result := undoWork(ld, j)
 	fmt.Fprintf(c.err, "Run %s (%s by %s, %s):\n", j.Run.ID, j.Run.Command, j.Run.Owner, j.Run.Started.Format("2006-01-02 15:04 MST"))
 	if len(work) == 0 {
 		fmt.Fprintln(c.err, "Nothing to roll back: every recorded change of the selected hosts is already undone.")
@@ -163,6 +148,9 @@ func rollback(ctx context.Context, c *console, r *reach, o rollbackOptions, ld *
 	secrets, _ := ld.invCfg.ResolveSecrets(nil)
 	e := &engine.Engine{Inventory: ld.inv, Hosts: hosts, Scope: engine.NewScope(ld.inv, secrets, nil, nil),
 		Forks: o.forks, RunID: result.RunID, Dial: r.dialer()}
+	if r.trace != nil {
+		r.trace.SetScrub(e.Scope.Scrub)
+	}
 	lk := newLocks(c, e.RunID, "rollback")
 	result = e.Rollback(ctx, engine.RollbackChanges{Of: j.Run.ID, Pending: work, Journal: w, Locks: lk})
 	reportLost(c, lk, result)
@@ -171,4 +159,27 @@ func rollback(ctx context.Context, c *console, r *reach, o rollbackOptions, ld *
 		return exitError{1}
 	}
 	return nil
+}
+
+// undoWork is what rollback has to undo of j on the selected hosts: those
+// with changes left to undo, in the journal's order; their entries; and
+// the result that lists them.
+func undoWork(ld *loaded, j *journal.Journal) ([]*inventory.Host, map[string][]journal.Entry, *plan.Plan) {
+	result := &plan.Plan{RunID: engine.NewRunID(), Mode: "rollback"}
+	work := map[string][]journal.Entry{}
+	var hosts []*inventory.Host
+	for _, name := range j.Hosts() {
+		if !ld.selects(name) {
+			continue
+		}
+		pending := j.Pending(name)
+		if len(pending) == 0 {
+			continue
+		}
+		h := ld.inv.Host(name)
+		work[name] = pending
+		hosts = append(hosts, h)
+		result.Hosts = append(result.Hosts, &plan.Host{Name: name, Address: h.Address, Changes: engine.UndoChanges(pending)})
+	}
+	return hosts, work, result
 }

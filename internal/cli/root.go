@@ -1,5 +1,10 @@
-// Package cli is skiff's command line: flags, loading, and wiring of the
-// engine to SSH and the terminal. cmd/skiff only calls Main.
+// Package cli is skiff's command line. Each command is three layers: its
+// flags parse into an options value of its own (parseApply, parsePlan, …:
+// a pure function of the arguments), an action runs with those options on
+// the invocation's console (its stdin, stdout, stderr and terminal), and
+// a view renders the result as text or as one JSON document. Loading the
+// files and reaching hosts over SSH are the actions' helpers. cmd/skiff
+// only calls Main.
 package cli
 
 import (
