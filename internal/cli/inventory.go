@@ -58,6 +58,9 @@ it. Values marked sensitive() show as (sensitive). Reaches no host.`,
 
 func newInventoryCmd(c *console) *cobra.Command {
 	return command(defineInventory, func(_ context.Context, o inventoryOptions) error {
+		if _, err := newReach(c, o.conn, nil); err != nil { // -K: as validate
+			return err
+		}
 		l := config.NewLoader()
 		ld, err := loadInventory(c, l, o.inventory, o.limit)
 		if err != nil {

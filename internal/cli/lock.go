@@ -82,11 +82,11 @@ Exit 1 only when a host can't be reached or read.`,
 
 func newLockStatusCmd(c *console, dial engine.Dialer) *cobra.Command {
 	return command(defineLockStatus, func(ctx context.Context, o lockOptions) error {
-		hosts, dial, err := lockHosts(c, o, dial)
+		hosts, reachHost, err := lockHosts(c, o, dial)
 		if err != nil {
 			return err
 		}
-		return reportLock(c, o.output, "lock-status", lockStatus(ctx, lock.Store{}, hosts, o.forks, dial))
+		return reportLock(c, o.output, "lock-status", lockStatus(ctx, lock.Store{}, hosts, o.forks, reachHost))
 	})
 }
 
@@ -126,17 +126,17 @@ func newLockReleaseCmd(c *console, dial engine.Dialer) *cobra.Command {
 		if !o.yes && !c.inTTY {
 			return fmt.Errorf("release removes deploy locks and there is no terminal to ask on: pass --yes")
 		}
-		hosts, dial, err := lockHosts(c, o, dial)
+		hosts, reachHost, err := lockHosts(c, o, dial)
 		if err != nil {
 			return err
 		}
 		if !o.yes {
 			var done bool
-			if hosts, done, err = heldLocks(ctx, c, o, hosts, dial); done {
+			if hosts, done, err = heldLocks(ctx, c, o, hosts, reachHost); done {
 				return err
 			}
 		}
-		return reportLock(c, o.output, "lock-release", lockRelease(ctx, lock.Store{}, hosts, o.forks, dial))
+		return reportLock(c, o.output, "lock-release", lockRelease(ctx, lock.Store{}, hosts, o.forks, reachHost))
 	})
 }
 

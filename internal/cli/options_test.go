@@ -106,3 +106,22 @@ func TestCommandRunsWithTheParsedOptions(t *testing.T) {
 func anyOf[O any](parse func([]string) (O, error)) func([]string) (any, error) {
 	return func(args []string) (any, error) { return parse(args) }
 }
+
+// -K reads the sudo password before anything else in every command that
+// takes it, those that reach no host included: without a terminal and
+// without $SKIFF_BECOME_PASSWORD, each one stops there.
+func TestAskBecomePassWithoutAPasswordStops(t *testing.T) {
+	t.Setenv(becomePasswordEnv, "")
+	inv := siteWithRuns(t)
+	for _, args := range [][]string{
+		{"inventory", "-K", "-i", inv},
+		{"validate", "-K", "-i", inv, "site.hcl"},
+		{"lock", "status", "-K", "-i", inv},
+		{"exec", "-K", "-i", inv, "--", "true"},
+	} {
+		code, _, stderr := skiffMain(t, args...)
+		if code != 1 || !strings.Contains(stderr, "--ask-become-pass: no terminal to ask the sudo password on") {
+			t.Errorf("skiff %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		}
+	}
+}

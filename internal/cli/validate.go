@@ -32,6 +32,11 @@ with the offending source line. Exit 1 on any error.`,
 
 func newValidateCmd(c *console) *cobra.Command {
 	return command(defineValidate, func(_ context.Context, o validateOptions) error {
+		// -K is read as by the commands that reach hosts, so that a setup
+		// with no password to give fails here as it would there.
+		if _, err := newReach(c, o.conn, nil); err != nil {
+			return err
+		}
 		ld, err := loadOffline(c, o.playbookOptions)
 		if err != nil {
 			return err
