@@ -130,6 +130,7 @@ func (g *globals) loadThen(playbook string, readSecrets bool, beforeValidate fun
 		Inventory: ld.inv,
 		Playbook:  book,
 		Registry:  reg,
+		Serves:    builtin.Kinds().Serves(),
 		Scope:     engine.NewScope(ld.inv, secrets, extra, pki.Functions(pki.Lazy(filepath.Join(ld.invCfg.Dir, ".skiff", "pki")))),
 		Hosts:     ld.limit,
 		Forks:     g.forks,
