@@ -127,6 +127,7 @@ func loadThen(c *console, o playbookOptions, r *reach, beforeValidate func(*engi
 		Inventory: ld.inv,
 		Playbook:  book,
 		Registry:  reg,
+		Serves:    builtin.Kinds().Serves(),
 		Scope:     engine.NewScope(ld.inv, secrets, extra, pki.Functions(pki.Lazy(filepath.Join(ld.invCfg.Dir, ".skiff", "pki")))),
 		Hosts:     ld.limit,
 		Forks:     o.forks,

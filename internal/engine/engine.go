@@ -28,7 +28,11 @@ type Engine struct {
 	Inventory *inventory.Inventory
 	Playbook  *config.Playbook
 	Registry  module.Registry
-	Scope     *Scope
+	// Serves holds the system checks of the kinds that have one
+	// (module.Kinds.Serves): a host whose plays use a kind its system
+	// cannot serve fails as its facts are read, before any change.
+	Serves map[string]func(module.System) error
+	Scope  *Scope
 	// Hosts limits the run (--limit); nil means every host.
 	Hosts    []*inventory.Host
 	Forks    int // hosts worked on at once; 0 means defaultForks

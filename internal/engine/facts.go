@@ -21,7 +21,7 @@ import (
 const factsScript = `. /etc/os-release 2>/dev/null
 h=; read -r h </proc/sys/kernel/hostname 2>/dev/null || h=$(hostname 2>/dev/null || cat /etc/hostname)
 printf 'hostname=%s\n' "$h"
-printf 'os_id=%s\nos_version=%s\nos_codename=%s\n' "$ID" "$VERSION_ID" "$VERSION_CODENAME"
+printf 'os_id=%s\nos_like=%s\nos_version=%s\nos_codename=%s\n' "$ID" "$ID_LIKE" "$VERSION_ID" "$VERSION_CODENAME"
 k=; read -r k </proc/sys/kernel/osrelease 2>/dev/null || k=$(uname -r)
 printf 'arch=%s\nkernel=%s\n' "$(uname -m)" "$k"
 printf 'cpus=%s\n' "$(nproc 2>/dev/null || echo 1)"
@@ -66,7 +66,7 @@ func (e *Engine) readFacts(host string, res transport.Result) (cty.Value, error)
 	if helper && e.HelperPath != "" {
 		e.helpers.Store(host, e.HelperPath)
 	}
-	return facts, nil
+	return facts, e.checkSystem(host, facts)
 }
 
 // parseFacts reads the facts script's output; helper says whether it

@@ -133,6 +133,31 @@ type Registry map[string]Factory
 type Kind struct {
 	New     Factory
 	Natives map[string]NativeAnswerer
+	// Serves, when set, says whether the kind can manage a host of this
+	// system: nil, or why not. A run checks it as soon as a host's facts
+	// are read, before any change, for every kind the host's plays use.
+	Serves func(System) error
+}
+
+// System is what a host's /etc/os-release says of it.
+type System struct {
+	ID   string   // ID: "debian", "ubuntu", "fedora"
+	Like []string // ID_LIKE: the systems it derives from
+}
+
+// Is reports whether s is one of ids or derives from one.
+func (s System) Is(ids ...string) bool {
+	for _, id := range ids {
+		if s.ID == id {
+			return true
+		}
+		for _, l := range s.Like {
+			if l == id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Kinds maps task kinds to their registration: the one list from which
@@ -146,6 +171,17 @@ func (ks Kinds) Registry() Registry {
 		r[name] = k.New
 	}
 	return r
+}
+
+// Serves is the system checks of the kinds of ks that have one.
+func (ks Kinds) Serves() map[string]func(System) error {
+	s := map[string]func(System) error{}
+	for name, k := range ks {
+		if k.Serves != nil {
+			s[name] = k.Serves
+		}
+	}
+	return s
 }
 
 // Answerers is every native answerer of ks, by name.

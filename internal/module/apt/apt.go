@@ -85,6 +85,14 @@ var (
 	versionRE = regexp.MustCompile(`^[A-Za-z0-9.+~:-]+$`)
 )
 
+// Serves accepts the systems whose packages are dpkg's and apt's.
+func Serves(s module.System) error {
+	if s.Is("debian", "ubuntu") {
+		return nil
+	}
+	return fmt.Errorf("the package kind manages Debian and Ubuntu packages (dpkg and apt)")
+}
+
 // New is the module.Factory of the "package" kind.
 func New(a *module.Args) module.Module {
 	p := &Package{

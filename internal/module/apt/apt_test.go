@@ -216,3 +216,22 @@ func TestArgErrors(t *testing.T) {
 		})
 	}
 }
+
+// The package kind serves Debian, Ubuntu and the systems derived from them.
+func TestServes(t *testing.T) {
+	for _, c := range []struct {
+		sys  module.System
+		want bool
+	}{
+		{module.System{ID: "debian"}, true},
+		{module.System{ID: "ubuntu", Like: []string{"debian"}}, true},
+		{module.System{ID: "linuxmint", Like: []string{"ubuntu", "debian"}}, true},
+		{module.System{ID: "fedora"}, false},
+		{module.System{ID: "rocky", Like: []string{"rhel", "centos", "fedora"}}, false},
+		{module.System{}, false},
+	} {
+		if err := Serves(c.sys); (err == nil) != c.want {
+			t.Errorf("Serves(%+v) = %v, want served %t", c.sys, err, c.want)
+		}
+	}
+}

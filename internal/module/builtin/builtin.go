@@ -23,7 +23,7 @@ import (
 // Kinds returns the built-in kinds.
 func Kinds() module.Kinds {
 	return module.Kinds{
-		"package":   {New: apt.New, Natives: apt.Natives},
+		"package":   {New: apt.New, Natives: apt.Natives, Serves: apt.Serves},
 		"file":      {New: file.New, Natives: filestate.Natives},
 		"template":  {New: template.New, Natives: filestate.Natives},
 		"directory": {New: directory.New, Natives: filestate.Natives},
