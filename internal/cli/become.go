@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
 
@@ -13,32 +12,13 @@ import (
 // ask on (CI, tests).
 const becomePasswordEnv = "SKIFF_BECOME_PASSWORD"
 
-// askBecomePassword wraps cmd's PreRunE: with --ask-become-pass, the sudo
-// password is read once, before any host is reached.
-func askBecomePassword(cmd *cobra.Command, g *globals) {
-	next := cmd.PreRunE
-	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
-		if g.askBecomePass {
-			pw, err := g.readBecomePassword()
-			if err != nil {
-				return err
-			}
-			g.becomePass = pw
-		}
-		if next != nil {
-			return next(cmd, args)
-		}
-		return nil
-	}
-}
-
 // readBecomePassword prompts on stderr and reads stdin without echo when
 // stdin is a terminal; otherwise it takes $SKIFF_BECOME_PASSWORD.
-func (g *globals) readBecomePassword() (string, error) {
-	if f, ok := g.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(g.stderr, "sudo password (become): ")
+func readBecomePassword(c *console) (string, error) {
+	if f, ok := c.in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(c.err, "sudo password (become): ")
 		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(g.stderr)
+		fmt.Fprintln(c.err)
 		if err != nil {
 			return "", fmt.Errorf("--ask-become-pass: reading the password: %w", err)
 		}

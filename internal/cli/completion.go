@@ -9,28 +9,31 @@ import (
 	"github.com/skiffdeploy/skiff/internal/inventory"
 )
 
-// completeCommon teaches shell completion the common flags: HCL files for
-// -i, --var-file and the playbook argument, and for --limit the hosts and
-// groups of the inventory already given with -i.
-func completeCommon(cmd *cobra.Command, g *globals, withPlaybook bool) {
-	hclFiles := func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+// completeHostFlags teaches shell completion the flags of the commands
+// that reach hosts: HCL files for -i, and for --limit the hosts and groups
+// of the inventory already given with -i (read from *inventory when
+// completing).
+func completeHostFlags(cmd *cobra.Command, inventory *string) {
+	_ = cmd.RegisterFlagCompletionFunc("inventory", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"hcl"}, cobra.ShellCompDirectiveFilterFileExt
-	}
-	_ = cmd.RegisterFlagCompletionFunc("inventory", hclFiles)
+	})
 	_ = cmd.RegisterFlagCompletionFunc("limit", func(_ *cobra.Command, _ []string, typed string) ([]string, cobra.ShellCompDirective) {
-		return limitCandidates(g.inventory, typed), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		return limitCandidates(*inventory, typed), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 	})
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
-	if withPlaybook {
-		_ = cmd.RegisterFlagCompletionFunc("var-file", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			return []string{"hcl", "json"}, cobra.ShellCompDirectiveFilterFileExt
-		})
-		cmd.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-			if len(args) > 0 {
-				return nil, cobra.ShellCompDirectiveNoFileComp
-			}
-			return []string{"hcl"}, cobra.ShellCompDirectiveFilterFileExt
+}
+
+// completePlaybookFlags teaches shell completion HCL (or JSON) files for
+// --var-file and the playbook argument.
+func completePlaybookFlags(cmd *cobra.Command) {
+	_ = cmd.RegisterFlagCompletionFunc("var-file", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"hcl", "json"}, cobra.ShellCompDirectiveFilterFileExt
+	})
+	cmd.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
+		return []string{"hcl"}, cobra.ShellCompDirectiveFilterFileExt
 	}
 }
 

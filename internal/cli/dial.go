@@ -16,20 +16,43 @@ import (
 // sshConfigEnv overrides the ssh_config file read (default ~/.ssh/config).
 const sshConfigEnv = "SKIFF_SSH_CONFIG"
 
+// reach is how a command reaches hosts: its connection options, the sudo
+// password they asked for, and with -vv the trace of what is done there.
+type reach struct {
+	conn     connOptions
+	password string        // read once by --ask-become-pass; never printed
+	dial     engine.Dialer // replaces SSH when set (tests)
+	trace    *trace.Log    // -vv: what skiff does on each host
+}
+
+// newReach reads the sudo password when o asks for it, before any host is
+// reached; dial, when set, replaces SSH.
+func newReach(c *console, o connOptions, dial engine.Dialer) (*reach, error) {
+	r := &reach{conn: o, dial: dial}
+	if o.askBecomePass {
+		pw, err := readBecomePassword(c)
+		if err != nil {
+			return nil, err
+		}
+		r.password = pw
+	}
+	if o.verbosity >= 2 {
+		r.trace = trace.New(c.err)
+	}
+	return r, nil
+}
+
 // dialer opens connections to hosts (SSH, or the tests' dialer); with -vv
 // each connection and what is done over it is printed (package trace).
-func (g *globals) dialer() engine.Dialer {
-	dial := g.dial
+func (r *reach) dialer() engine.Dialer {
+	dial := r.dial
 	if dial == nil {
-		dial = g.sshDialer()
+		dial = r.sshDialer()
 	}
-	if g.verbosity < 2 {
+	if r.trace == nil {
 		return dial
 	}
-	if g.trace == nil {
-		g.trace = trace.New(g.stderr)
-	}
-	log := g.trace
+	log := r.trace
 	return func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
 		via := ""
 		if h.Conn.Bastion != "" {
@@ -51,7 +74,7 @@ func (g *globals) dialer() engine.Dialer {
 // store is shared by every host of the run, so accept-new appends don't
 // race. ~/.ssh/config fills in what the inventory leaves unset (see
 // withSSHConfig).
-func (g *globals) sshDialer() engine.Dialer {
+func (r *reach) sshDialer() engine.Dialer {
 	keys := sshtransport.NewHostKeyStore()
 	sshCfg, sshErr := loadSSHConfig()
 	return func(ctx context.Context, h *inventory.Host) (transport.Transport, error) {
@@ -65,12 +88,12 @@ func (g *globals) sshDialer() engine.Dialer {
 			User:              h.Conn.User,
 			PrivateKey:        h.Conn.PrivateKey,
 			KnownHosts:        h.Conn.KnownHosts,
-			AcceptNewHostKeys: g.acceptNewKeys,
+			AcceptNewHostKeys: r.conn.acceptNewKeys,
 			HostKeys:          keys,
 			Become:            h.Conn.Become,
-			SudoPassword:      g.becomePass, // used only when become applies
+			SudoPassword:      r.password, // used only when become applies
 			Bastion:           h.Conn.Bastion,
-			ConnectTimeout:    g.connectTimeout,
+			ConnectTimeout:    r.conn.connectTimeout,
 		}
 		if err := withSSHConfig(&cfg, h, sshCfg); err != nil {
 			return nil, fmt.Errorf("%s: %w", h.Name, err)

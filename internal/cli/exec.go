@@ -1,17 +1,73 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
+	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
 	"github.com/skiffdeploy/skiff/internal/ui"
 )
+
+// execOptions are skiff exec's.
+type execOptions struct {
+	hostOptions
+	script string // the command, its words joined by spaces
+}
+
+func parseExec(args []string) (execOptions, error) { return parseWith(defineExec, args) }
+
+func (o *execOptions) finish(args []string) error {
+	o.script = strings.Join(args, " ")
+	return o.check()
+}
+
+func defineExec(o *execOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "exec -i INVENTORY [--limit SEL] -- COMMAND...",
+		Short: "Run an ad-hoc shell command on many hosts at once",
+		Long: `exec runs COMMAND with sh on every selected host in parallel (as root when
+the host's become is set) and prints each host's output. The command is
+sent on stdin, so it does not show in the remote process list.
+Exit 1 when any host fails or is unreachable.`,
+		Example: `  skiff exec -i inventory.hcl --limit web -- systemctl is-active nginx`,
+		Args:    cobra.MinimumNArgs(1),
+	}
+	addHostFlags(cmd, &o.hostOptions)
+	return cmd
+}
+
+func newExecCmd(c *console, dial engine.Dialer) *cobra.Command {
+	return command(defineExec, func(ctx context.Context, o execOptions) error {
+		r, err := newReach(c, o.conn, dial)
+		if err != nil {
+			return err
+		}
+		ld, err := loadHosts(c, o.hostOptions)
+		if err != nil {
+			return err
+		}
+		results := execOn(ctx, ld.hosts(), o.forks, r.dialer(), o.script)
+		if o.output.json() {
+			_ = ui.WriteJSON(c.out, execDoc{engine.NewRunID(), "exec", results})
+		} else {
+			writeExecText(c.out, results)
+		}
+		for _, r := range results {
+			if r.Status != plan.StatusOK {
+				return exitError{1}
+			}
+		}
+		return nil
+	})
+}
 
 // execHost is one host's result of `skiff exec`.
 type execHost struct {
@@ -25,87 +81,57 @@ type execHost struct {
 	Error    string `json:"error,omitempty"`
 }
 
-func newExecCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "exec -i INVENTORY [--limit SEL] -- COMMAND...",
-		Short: "Run an ad-hoc shell command on many hosts at once",
-		Long: `exec runs COMMAND with sh on every selected host in parallel (as root when
-the host's become is set) and prints each host's output. The command is
-sent on stdin, so it does not show in the remote process list.
-Exit 1 when any host fails or is unreachable.`,
-		Example: `  skiff exec -i inventory.hcl --limit web -- systemctl is-active nginx`,
-		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
+// execDoc is exec's JSON document.
+type execDoc struct {
+	RunID string     `json:"run_id"`
+	Mode  string     `json:"mode"`
+	Hosts []execHost `json:"hosts"`
+}
+
+// execOn runs script on every host, at most forks at once, in host order.
+func execOn(ctx context.Context, hosts []*inventory.Host, forks int, dial engine.Dialer, script string) []execHost {
+	results := make([]execHost, len(hosts))
+	parallel.Each(len(hosts), forks, func(i int) {
+		h := hosts[i]
+		r := execHost{Name: h.Name}
+		t, err := dial(ctx, h)
+		if err == nil {
+			var res transport.Result
+			res, err = t.Run(ctx, script)
+			t.Close()
+			if err == nil {
+				r.ExitCode = &res.ExitCode
 			}
-			ld, err := g.loadInventory(config.NewLoader())
-			if err != nil {
-				return err
+			r.Stdout, r.Stderr = string(res.Stdout), string(res.Stderr)
+		}
+		switch {
+		case err != nil:
+			r.Status, r.Error = plan.StatusOf(err), err.Error()
+		case *r.ExitCode != 0:
+			r.Status = plan.StatusFailed
+		default:
+			r.Status = plan.StatusOK
+		}
+		results[i] = r
+	})
+	return results
+}
+
+// writeExecText prints each host's status, exit code and output.
+func writeExecText(w io.Writer, results []execHost) {
+	for _, r := range results {
+		if r.ExitCode != nil {
+			fmt.Fprintf(w, "%s | %s | rc=%d\n", r.Name, r.Status, *r.ExitCode)
+		} else {
+			fmt.Fprintf(w, "%s | %s\n", r.Name, r.Status)
+		}
+		if r.Error != "" {
+			fmt.Fprintf(w, "  %s\n", r.Error)
+		}
+		for _, s := range []string{r.Stdout, r.Stderr} {
+			if s = strings.TrimRight(s, "\n"); s != "" {
+				fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(s, "\n", "\n  "))
 			}
-			hosts := ld.limit
-			if hosts == nil {
-				hosts = ld.inv.Hosts
-			}
-			script := strings.Join(args, " ")
-			dial := g.dialer()
-			results := make([]execHost, len(hosts))
-			engine.Parallel(len(hosts), g.forks, func(i int) {
-				h := hosts[i]
-				r := execHost{Name: h.Name}
-				t, err := dial(cmd.Context(), h)
-				if err == nil {
-					var res transport.Result
-					res, err = t.Run(cmd.Context(), script)
-					t.Close()
-					if err == nil {
-						r.ExitCode = &res.ExitCode
-					}
-					r.Stdout, r.Stderr = string(res.Stdout), string(res.Stderr)
-				}
-				switch {
-				case err != nil:
-					r.Status, r.Error = engine.StatusOf(err), err.Error()
-				case *r.ExitCode != 0:
-					r.Status = plan.StatusFailed
-				default:
-					r.Status = plan.StatusOK
-				}
-				results[i] = r
-			})
-			failed := false
-			for _, r := range results {
-				failed = failed || r.Status != plan.StatusOK
-			}
-			if g.output == "json" {
-				_ = ui.WriteJSON(g.stdout, struct {
-					RunID string     `json:"run_id"`
-					Mode  string     `json:"mode"`
-					Hosts []execHost `json:"hosts"`
-				}{engine.NewRunID(), "exec", results})
-			} else {
-				for _, r := range results {
-					if r.ExitCode != nil {
-						fmt.Fprintf(g.stdout, "%s | %s | rc=%d\n", r.Name, r.Status, *r.ExitCode)
-					} else {
-						fmt.Fprintf(g.stdout, "%s | %s\n", r.Name, r.Status)
-					}
-					if r.Error != "" {
-						fmt.Fprintf(g.stdout, "  %s\n", r.Error)
-					}
-					for _, s := range []string{r.Stdout, r.Stderr} {
-						if s = strings.TrimRight(s, "\n"); s != "" {
-							fmt.Fprintf(g.stdout, "  %s\n", strings.ReplaceAll(s, "\n", "\n  "))
-						}
-					}
-				}
-			}
-			if failed {
-				return exitError{1}
-			}
-			return nil
-		},
+		}
 	}
-	addCommon(cmd, g, false)
-	return cmd
 }

@@ -54,14 +54,13 @@ func TestApplyRefusesUndeclaredExtraVarBeforeConnecting(t *testing.T) {
 	apply := func(extra string) (code int, stderr string, dialled []string) {
 		var mu sync.Mutex
 		var out, errb bytes.Buffer
-		g := &globals{stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
-			dial: func(_ context.Context, h *inventory.Host) (transport.Transport, error) {
-				mu.Lock()
-				dialled = append(dialled, h.Name)
-				mu.Unlock()
-				return nil, &transport.UnreachableError{Host: h.Name, Err: errors.New("connection refused")}
-			}}
-		root := newRoot(g)
+		c := &console{in: strings.NewReader(""), out: &out, err: &errb, diags: &diagLog{}}
+		root := newRoot(c, func(_ context.Context, h *inventory.Host) (transport.Transport, error) {
+			mu.Lock()
+			dialled = append(dialled, h.Name)
+			mu.Unlock()
+			return nil, &transport.UnreachableError{Host: h.Name, Err: errors.New("connection refused")}
+		})
 		root.SetArgs([]string{"apply", "-i", filepath.Join(dir, "inv.hcl"), filepath.Join(dir, "playbooks/site.hcl"), "--yes", "-e", extra})
 		root.SetOut(&out)
 		root.SetErr(&errb)

@@ -15,6 +15,7 @@ func TestJSONOutputHasFormatVersion(t *testing.T) {
 	for _, args := range [][]string{
 		{"runs", "-i", inv, "-o", "json"},
 		{"inventory", "-i", inv, "-o", "json"},
+		{"version", "-o", "json"},
 	} {
 		code, out, errOut := skiffMain(t, args...)
 		if code != 0 {

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -16,8 +18,17 @@ import (
 	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
-func newInventoryCmd(g *globals) *cobra.Command {
-	var hostName string
+// inventoryOptions are skiff inventory's.
+type inventoryOptions struct {
+	hostOptions
+	host string // "": list the selected hosts
+}
+
+func (o *inventoryOptions) finish([]string) error { return o.check() }
+
+func parseInventory(args []string) (inventoryOptions, error) { return parseWith(defineInventory, args) }
+
+func defineInventory(o *inventoryOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inventory -i INVENTORY [--limit SEL | --host NAME]",
 		Short: "List hosts, their addresses, users and groups; or one host's variables",
@@ -30,55 +41,12 @@ it. Values marked sensitive() show as (sensitive). Reaches no host.`,
 		Example: `  skiff inventory -i inventory.hcl --limit web
   skiff inventory -i inventory.hcl --host web1 -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			l := config.NewLoader()
-			ld, err := g.loadInventory(l)
-			if err != nil {
-				return err
-			}
-			if hostName != "" {
-				h := ld.inv.Host(hostName)
-				if h == nil {
-					names := make([]string, len(ld.inv.Hosts))
-					for i, x := range ld.inv.Hosts {
-						names[i] = x.Name
-					}
-					return fmt.Errorf("--host: %q is no host of %s.%s", hostName, g.inventory, suggest.DidYouMean(hostName, names))
-				}
-				return g.showHost(l, h)
-			}
-			hosts := ld.limit
-			if hosts == nil {
-				hosts = ld.inv.Hosts
-			}
-			if g.output == "json" {
-				doc := struct {
-					Hosts  []jsonHost          `json:"hosts"`
-					Groups map[string][]string `json:"groups"`
-				}{Groups: map[string][]string{}}
-				for _, h := range hosts {
-					doc.Hosts = append(doc.Hosts, hostJSON(h))
-					for _, gr := range h.Groups {
-						doc.Groups[gr] = append(doc.Groups[gr], h.Name)
-					}
-				}
-				return ui.WriteJSON(g.stdout, doc)
-			}
-			fmt.Fprintf(g.stdout, "%-16s %-18s %-10s %-5s %s\n", "HOST", "ADDRESS", "USER", "PORT", "GROUPS")
-			for _, h := range hosts {
-				fmt.Fprintf(g.stdout, "%-16s %-18s %-10s %-5d %s\n", h.Name, h.Address, h.Conn.User, h.Conn.Port, strings.Join(h.Groups, ","))
-			}
-			return nil
-		},
 	}
-	addCommon(cmd, g, false)
-	cmd.Flags().StringVar(&hostName, "host", "", "show one host's settings and variables, with where each variable is set")
+	addHostFlags(cmd, &o.hostOptions)
+	cmd.Flags().StringVar(&o.host, "host", "", "show one host's settings and variables, with where each variable is set")
 	_ = cmd.RegisterFlagCompletionFunc("host", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var names []string
-		for _, c := range limitCandidates(g.inventory, "") {
+		for _, c := range limitCandidates(o.inventory, "") {
 			if !strings.HasPrefix(c, "!") {
 				names = append(names, c)
 			}
@@ -86,6 +54,53 @@ it. Values marked sensitive() show as (sensitive). Reaches no host.`,
 		return names, cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
+}
+
+func newInventoryCmd(c *console) *cobra.Command {
+	return command(defineInventory, func(_ context.Context, o inventoryOptions) error {
+		if _, err := newReach(c, o.conn, nil); err != nil { // -K: as validate
+			return err
+		}
+		l := config.NewLoader()
+		ld, err := loadInventory(c, l, o.inventory, o.limit)
+		if err != nil {
+			return err
+		}
+		if o.host == "" {
+			return writeHosts(c.out, o.output, ld.hosts())
+		}
+		h := ld.inv.Host(o.host)
+		if h == nil {
+			names := make([]string, len(ld.inv.Hosts))
+			for i, x := range ld.inv.Hosts {
+				names[i] = x.Name
+			}
+			return fmt.Errorf("--host: %q is no host of %s.%s", o.host, o.inventory, suggest.DidYouMean(o.host, names))
+		}
+		return showHost(c.out, o.output, l, h)
+	})
+}
+
+// writeHosts lists hosts: a table, or their JSON document.
+func writeHosts(w io.Writer, out output, hosts []*inventory.Host) error {
+	if out.json() {
+		doc := struct {
+			Hosts  []jsonHost          `json:"hosts"`
+			Groups map[string][]string `json:"groups"`
+		}{Groups: map[string][]string{}}
+		for _, h := range hosts {
+			doc.Hosts = append(doc.Hosts, hostJSON(h))
+			for _, gr := range h.Groups {
+				doc.Groups[gr] = append(doc.Groups[gr], h.Name)
+			}
+		}
+		return ui.WriteJSON(w, doc)
+	}
+	fmt.Fprintf(w, "%-16s %-18s %-10s %-5s %s\n", "HOST", "ADDRESS", "USER", "PORT", "GROUPS")
+	for _, h := range hosts {
+		fmt.Fprintf(w, "%-16s %-18s %-10s %-5d %s\n", h.Name, h.Address, h.Conn.User, h.Conn.Port, strings.Join(h.Groups, ","))
+	}
+	return nil
 }
 
 // jsonHost is a host in inventory's JSON output.
@@ -111,8 +126,9 @@ type jsonVar struct {
 	From      string          `json:"from"`  // file:line:col
 }
 
-// showHost prints one host's settings and variables with their origins.
-func (g *globals) showHost(l *config.Loader, h *inventory.Host) error {
+// showHost prints one host's settings and variables with their origins
+// (l read them).
+func showHost(w io.Writer, out output, l *config.Loader, h *inventory.Host) error {
 	names := make([]string, 0, len(h.Vars))
 	for k := range h.Vars {
 		names = append(names, k)
@@ -132,29 +148,29 @@ func (g *globals) showHost(l *config.Loader, h *inventory.Host) error {
 		}
 		vars[k] = jv
 	}
-	if g.output == "json" {
-		return ui.WriteJSON(g.stdout, struct {
+	if out.json() {
+		return ui.WriteJSON(w, struct {
 			Host jsonHost           `json:"host"`
 			Vars map[string]jsonVar `json:"vars"`
 		}{hostJSON(h), vars})
 	}
 	c := h.Conn
-	fmt.Fprintf(g.stdout, "host     %s\naddress  %s\nuser     %s\nport     %d\nbecome   %t\ngroups   %s\n", h.Name, h.Address, c.User, c.Port, c.Become, strings.Join(h.Groups, ", "))
+	fmt.Fprintf(w, "host     %s\naddress  %s\nuser     %s\nport     %d\nbecome   %t\ngroups   %s\n", h.Name, h.Address, c.User, c.Port, c.Become, strings.Join(h.Groups, ", "))
 	if c.Bastion != "" {
-		fmt.Fprintf(g.stdout, "bastion  %s\n", c.Bastion)
+		fmt.Fprintf(w, "bastion  %s\n", c.Bastion)
 	}
 	if len(names) == 0 {
-		fmt.Fprintln(g.stdout, "\nno inventory variables")
+		fmt.Fprintln(w, "\nno inventory variables")
 		return nil
 	}
-	fmt.Fprintln(g.stdout, "\nvariables (the last level that sets one wins: defaults, groups in file order, the host):")
+	fmt.Fprintln(w, "\nvariables (the last level that sets one wins: defaults, groups in file order, the host):")
 	width := 0
 	for _, k := range names {
 		width = max(width, len(k)+3+len(vars[k].Value))
 	}
 	for _, k := range names {
 		v := vars[k]
-		fmt.Fprintf(g.stdout, "  %-*s  # %s, %s\n", width, k+" = "+string(v.Value), v.Level, v.From)
+		fmt.Fprintf(w, "  %-*s  # %s, %s\n", width, k+" = "+string(v.Value), v.Level, v.From)
 	}
 	return nil
 }

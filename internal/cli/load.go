@@ -14,84 +14,81 @@ import (
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/module/builtin"
 	"github.com/skiffdeploy/skiff/internal/pki"
-	"github.com/skiffdeploy/skiff/internal/transport/trace"
 )
 
 // loaded is everything a command needs before it reaches a host.
 type loaded struct {
-	loader  *config.Loader
-	inv     *inventory.Inventory
-	invCfg  *config.Inventory
-	book    *config.Playbook
-	limit   []*inventory.Host
-	engine  *engine.Engine
-	secrets map[string]string
+	loader *config.Loader
+	inv    *inventory.Inventory
+	invCfg *config.Inventory
+	book   *config.Playbook
+	limit  []*inventory.Host // --limit's hosts; nil without it (hosts)
+	engine *engine.Engine
 }
 
-// printDiags prints diagnostics with their source lines; true when any is an error.
-func (g *globals) printDiags(l *config.Loader, diags hcl.Diagnostics) bool {
-	if len(diags) > 0 {
-		config.WriteDiagnostics(g.stderr, diags, l.Files())
-		g.diags = append(g.diags, config.DiagnosticsJSON(diags)...)
+// hosts are the hosts a command works on: --limit's, else every host.
+func (ld *loaded) hosts() []*inventory.Host {
+	if ld.limit != nil {
+		return ld.limit
 	}
-	return diags.HasErrors()
+	return ld.inv.Hosts
 }
 
-// loadInventory decodes -i and applies --limit.
-func (g *globals) loadInventory(l *config.Loader) (*loaded, error) {
-	if g.inventory == "" {
+// loadInventory decodes the inventory at path and applies limit.
+func loadInventory(c *console, l *config.Loader, path, limit string) (*loaded, error) {
+	if path == "" {
 		return nil, fmt.Errorf("no inventory: pass -i FILE (skiff has no default inventory, so nothing reaches production by accident)")
 	}
-	cfg, diags := l.LoadInventory(g.inventory)
-	if g.printDiags(l, diags) {
+	cfg, diags := l.LoadInventory(path)
+	if c.printDiags(l, diags) {
 		return nil, exitError{1}
 	}
 	inv := inventory.New(cfg)
 	ld := &loaded{loader: l, inv: inv, invCfg: cfg}
-	if g.limit != "" {
-		hosts, err := inv.Select(g.limit)
+	if limit != "" {
+		hosts, err := inv.Select(limit)
 		if err != nil {
 			return nil, fmt.Errorf("--limit: %w", err)
 		}
 		if len(hosts) == 0 {
-			return nil, fmt.Errorf("--limit %q selects no host", g.limit)
+			return nil, fmt.Errorf("--limit %q selects no host", limit)
 		}
 		ld.limit = hosts
 	}
 	return ld, nil
 }
 
-// load decodes the inventory and the playbook, resolves -e and the secrets
-// the playbook's plays use, and validates every task offline. Errors are
-// printed as diagnostics.
-func (g *globals) load(playbook string) (*loaded, error) {
-	return g.loadThen(playbook, true, nil)
+// loadHosts loads the inventory of o, with its --limit applied.
+func loadHosts(c *console, o hostOptions) (*loaded, error) {
+	return loadInventory(c, config.NewLoader(), o.inventory, o.limit)
 }
 
-// loadOffline is load without reading any secret: validate checks that
-// secrets are declared and well formed, so a lint step needs none of them.
-func (g *globals) loadOffline(playbook string) (*loaded, error) {
-	return g.loadThen(playbook, false, nil)
+// load decodes the inventory and the playbook, resolves -e and the secrets
+// the playbook's plays use, and validates every task offline; the engine
+// reaches hosts through r. Errors are printed as diagnostics.
+func load(c *console, o playbookOptions, r *reach) (*loaded, error) {
+	return loadThen(c, o, r, nil)
+}
+
+// loadOffline is load without reading any secret or reaching any host:
+// validate checks that secrets are declared and well formed, so a lint
+// step needs none of them.
+func loadOffline(c *console, o playbookOptions) (*loaded, error) {
+	return loadThen(c, o, nil, nil)
 }
 
 // loadToRun is load for a run: the hosts' connections open while the
 // tasks are validated (engine.DialAhead), and close if validation fails.
-func (g *globals) loadToRun(ctx context.Context, playbook string) (*loaded, error) {
-	return g.loadThen(playbook, true, func(e *engine.Engine) {
-		e.Dial = g.dialer()
-		e.DialAhead(ctx)
-	})
+func loadToRun(ctx context.Context, c *console, o playbookOptions, r *reach) (*loaded, error) {
+	return loadThen(c, o, r, func(e *engine.Engine) { e.DialAhead(ctx) })
 }
 
-// loadThen is load, reading the secrets the plays use when readSecrets,
-// and calling beforeValidate (when not nil) on the engine before the tasks
-// are validated.
-func (g *globals) loadThen(playbook string, readSecrets bool, beforeValidate func(*engine.Engine)) (*loaded, error) {
-	if err := g.checkOutput(); err != nil {
-		return nil, err
-	}
+// loadThen is load; with r nil it reads no secret and the engine reaches
+// no host. It calls beforeValidate (when not nil) on the engine before the
+// tasks are validated.
+func loadThen(c *console, o playbookOptions, r *reach, beforeValidate func(*engine.Engine)) (*loaded, error) {
 	l := config.NewLoader()
-	ld, err := g.loadInventory(l)
+	ld, err := loadInventory(c, l, o.inventory, o.limit)
 	if err != nil {
 		return nil, err
 	}
@@ -100,32 +97,32 @@ func (g *globals) loadThen(playbook string, readSecrets bool, beforeValidate fun
 	for k := range reg {
 		kinds[k] = true
 	}
-	book, diags := l.LoadPlaybook(playbook, g.rolesPath, kinds)
-	if g.printDiags(l, diags) {
+	book, diags := l.LoadPlaybook(o.playbook, o.rolesPath, kinds)
+	if c.printDiags(l, diags) {
 		return nil, exitError{1}
 	}
 	secrets := map[string]string{}
-	if readSecrets {
+	if r != nil {
 		var sd hcl.Diagnostics
 		secrets, sd = ld.invCfg.ResolveSecrets(ld.secretsUsed(book))
-		if g.printDiags(l, config.RedactDiagnostics(sd, secrets)) {
+		if c.printDiags(l, config.RedactDiagnostics(sd, secrets)) {
 			return nil, exitError{1}
 		}
 	}
-	vars, err := g.extraVars(l)
+	vars, err := extraVars(c, l, o)
 	if err != nil {
 		return nil, err
 	}
 	// A -e value nothing reads is a mistake (a misspelt name): refused
 	// here, before any host is dialled; in a var file, a warning.
-	if g.printDiags(l, config.CheckExtraVars(vars, ld.invCfg, book)) {
+	if c.printDiags(l, config.CheckExtraVars(vars, ld.invCfg, book)) {
 		return nil, exitError{1}
 	}
 	extra := map[string]cty.Value{}
 	for _, v := range vars {
 		extra[v.Name] = v.Value
 	}
-	ld.book, ld.secrets = book, secrets
+	ld.book = book
 	ld.engine = &engine.Engine{
 		Inventory: ld.inv,
 		Playbook:  book,
@@ -133,7 +130,7 @@ func (g *globals) loadThen(playbook string, readSecrets bool, beforeValidate fun
 		Serves:    builtin.Kinds().Serves(),
 		Scope:     engine.NewScope(ld.inv, secrets, extra, pki.Functions(pki.Lazy(filepath.Join(ld.invCfg.Dir, ".skiff", "pki")))),
 		Hosts:     ld.limit,
-		Forks:     g.forks,
+		Forks:     o.forks,
 		RunID:     engine.NewRunID(),
 	}
 	declared := make([]string, len(ld.invCfg.Secrets))
@@ -149,14 +146,17 @@ func (g *globals) loadThen(playbook string, readSecrets bool, beforeValidate fun
 	// Each host's facts are kept beside the inventory, for the next
 	// apply to send its probes with the lock.
 	ld.engine.FactsDir = filepath.Join(ld.invCfg.Dir, ".skiff", "facts")
-	if g.verbosity >= 2 {
-		g.trace = trace.New(g.stderr)
-		g.trace.SetScrub(ld.engine.Scope.Scrub)
+	if r != nil {
+		if r.trace != nil {
+			r.trace.SetScrub(ld.engine.Scope.Scrub)
+		}
+		ld.engine.Dial = r.dialer()
+		ld.engine.Warn = c.warnf
 	}
 	if beforeValidate != nil {
 		beforeValidate(ld.engine)
 	}
-	if g.printDiags(l, config.RedactDiagnostics(ld.engine.Validate(), secrets)) {
+	if c.printDiags(l, config.RedactDiagnostics(ld.engine.Validate(), secrets)) {
 		ld.engine.Abandon()
 		return nil, exitError{1}
 	}
@@ -170,8 +170,8 @@ func (ld *loaded) secretsUsed(book *config.Playbook) map[string]string {
 	need := map[string]string{}
 	for _, p := range book.Plays {
 		hosts, err := ld.inv.Select(p.Hosts)
-		if err == nil && ld.limit != nil {
-			hosts = inventory.Intersect(hosts, ld.limit)
+		if err == nil {
+			hosts = inventory.Intersect(hosts, ld.hosts())
 		}
 		if err == nil && len(hosts) == 0 {
 			continue // the play runs nowhere (its unknown hosts are reported by validation)
@@ -196,16 +196,16 @@ func (ld *loaded) secretsUsed(book *config.Playbook) map[string]string {
 
 // extraVars reads the --var-file files, in order, then -e: a later value
 // of a name wins.
-func (g *globals) extraVars(l *config.Loader) ([]config.ExtraVar, error) {
+func extraVars(c *console, l *config.Loader, o playbookOptions) ([]config.ExtraVar, error) {
 	var vars []config.ExtraVar
-	for _, path := range g.varFiles {
+	for _, path := range o.varFiles {
 		fv, diags := l.LoadVarFile(path)
-		if g.printDiags(l, diags) {
+		if c.printDiags(l, diags) {
 			return nil, exitError{1}
 		}
 		vars = append(vars, fv...)
 	}
-	for _, kv := range g.extra {
+	for _, kv := range o.extra {
 		v, err := config.ParseExtraVar(kv)
 		if err != nil {
 			return nil, err

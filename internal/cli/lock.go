@@ -1,19 +1,17 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/lock"
+	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
 	"github.com/skiffdeploy/skiff/internal/ui"
@@ -38,7 +36,7 @@ type lockHost struct {
 	Error        string `json:"error,omitempty"`
 }
 
-func newLockCmd(g *globals) *cobra.Command {
+func newLockCmd(c *console, dial engine.Dialer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lock",
 		Short: "Show or release the per-host deploy lock",
@@ -52,11 +50,21 @@ next apply takes it over by itself and says so. So you rarely need
 "lock release": only when a run died and you can't wait for its heartbeat to
 go stale.`,
 	}
-	cmd.AddCommand(newLockStatusCmd(g), newLockReleaseCmd(g))
+	cmd.AddCommand(newLockStatusCmd(c, dial), newLockReleaseCmd(c, dial))
 	return cmd
 }
 
-func newLockStatusCmd(g *globals) *cobra.Command {
+// lockOptions are skiff lock status's and skiff lock release's.
+type lockOptions struct {
+	hostOptions
+	yes bool // release without asking
+}
+
+func (o *lockOptions) finish([]string) error { return o.check() }
+
+func parseLockStatus(args []string) (lockOptions, error) { return parseWith(defineLockStatus, args) }
+
+func defineLockStatus(o *lockOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status -i INVENTORY [--limit SEL]",
 		Short: "Show who holds the deploy lock on each host",
@@ -67,21 +75,24 @@ Exit 1 only when a host can't be reached or read.`,
 		Example: `  skiff lock status -i inventory.hcl
   skiff lock status -i inventory.hcl --limit web --output json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			hosts, err := g.lockHosts()
-			if err != nil {
-				return err
-			}
-			res := lockStatus(cmd.Context(), lock.Store{}, hosts, g.forks, g.dialer())
-			return g.reportLock("lock-status", res)
-		},
 	}
-	addCommon(cmd, g, false)
+	addHostFlags(cmd, &o.hostOptions)
 	return cmd
 }
 
-func newLockReleaseCmd(g *globals) *cobra.Command {
-	var yes bool
+func newLockStatusCmd(c *console, dial engine.Dialer) *cobra.Command {
+	return command(defineLockStatus, func(ctx context.Context, o lockOptions) error {
+		hosts, reachHost, err := lockHosts(c, o, dial)
+		if err != nil {
+			return err
+		}
+		return reportLock(c, o.output, "lock-status", lockStatus(ctx, lock.Store{}, hosts, o.forks, reachHost))
+	})
+}
+
+func parseLockRelease(args []string) (lockOptions, error) { return parseWith(defineLockRelease, args) }
+
+func defineLockRelease(o *lockOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "release -i INVENTORY [--limit SEL] [--yes]",
 		Short: "Force-release the deploy lock of a dead run",
@@ -104,68 +115,75 @@ it needs --yes. Use --limit to release only some hosts.`,
 		Example: `  skiff lock release -i inventory.hcl --limit web1
   skiff lock release -i inventory.hcl --limit web --yes`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !yes && !g.stdinTTY {
-				return fmt.Errorf("release removes deploy locks and there is no terminal to ask on: pass --yes")
-			}
-			hosts, err := g.lockHosts()
-			if err != nil {
-				return err
-			}
-			ctx, dial := cmd.Context(), g.dialer()
-			if !yes {
-				st := lockStatus(ctx, lock.Store{}, hosts, g.forks, dial)
-				writeLockText(g.stderr, st, time.Now())
-				var held []*inventory.Host
-				failed := false
-				for i, r := range st {
-					switch r.Status {
-					case lockHeld:
-						held = append(held, hosts[i])
-					case plan.StatusUnreachable, plan.StatusFailed:
-						failed = true
-					}
-				}
-				if len(held) == 0 {
-					fmt.Fprintln(g.stderr, "\nNo deploy lock to release.")
-					if g.output == "json" {
-						_ = writeLockJSON(g.stdout, "lock-release", st)
-					}
-					if failed {
-						return exitError{1}
-					}
-					return nil
-				}
-				fmt.Fprintf(g.stderr, "\nRelease the deploy lock on %d host(s)? Do it only if the holding run is dead.\nOnly 'yes' is accepted: ", len(held))
-				answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
-				if strings.TrimSpace(answer) != "yes" {
-					fmt.Fprintln(g.stderr, "Release cancelled.")
-					return exitError{1}
-				}
-				hosts = held // only what the operator saw held
-			}
-			res := lockRelease(ctx, lock.Store{}, hosts, g.forks, dial)
-			return g.reportLock("lock-release", res)
-		},
 	}
-	addCommon(cmd, g, false)
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "release without asking")
+	addHostFlags(cmd, &o.hostOptions)
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "release without asking")
 	return cmd
 }
 
-// lockHosts checks --output, loads the inventory and returns the selected hosts.
-func (g *globals) lockHosts() ([]*inventory.Host, error) {
-	if err := g.checkOutput(); err != nil {
-		return nil, err
+func newLockReleaseCmd(c *console, dial engine.Dialer) *cobra.Command {
+	return command(defineLockRelease, func(ctx context.Context, o lockOptions) error {
+		if !o.yes && !c.inTTY {
+			return fmt.Errorf("release removes deploy locks and there is no terminal to ask on: pass --yes")
+		}
+		hosts, reachHost, err := lockHosts(c, o, dial)
+		if err != nil {
+			return err
+		}
+		if !o.yes {
+			var done bool
+			if hosts, done, err = heldLocks(ctx, c, o, hosts, reachHost); done {
+				return err
+			}
+		}
+		return reportLock(c, o.output, "lock-release", lockRelease(ctx, lock.Store{}, hosts, o.forks, reachHost))
+	})
+}
+
+// heldLocks shows the locks of hosts and asks to release the held ones;
+// it returns those (only what the operator saw held), or done with the
+// error to return when there are none or the answer is not "yes".
+func heldLocks(ctx context.Context, c *console, o lockOptions, hosts []*inventory.Host, dial engine.Dialer) (held []*inventory.Host, done bool, err error) {
+	st := lockStatus(ctx, lock.Store{}, hosts, o.forks, dial)
+	writeLockText(c.err, st, time.Now())
+	failed := false
+	for i, r := range st {
+		switch r.Status {
+		case lockHeld:
+			held = append(held, hosts[i])
+		case plan.StatusUnreachable, plan.StatusFailed:
+			failed = true
+		}
 	}
-	ld, err := g.loadInventory(config.NewLoader())
+	if len(held) == 0 {
+		fmt.Fprintln(c.err, "\nNo deploy lock to release.")
+		if o.output.json() {
+			_ = writeLockJSON(c.out, "lock-release", st)
+		}
+		if failed {
+			return nil, true, exitError{1}
+		}
+		return nil, true, nil
+	}
+	if !c.confirm(fmt.Sprintf("\nRelease the deploy lock on %d host(s)? Do it only if the holding run is dead.\n", len(held))) {
+		fmt.Fprintln(c.err, "Release cancelled.")
+		return nil, true, exitError{1}
+	}
+	return held, false, nil
+}
+
+// lockHosts reads the sudo password if asked, loads the inventory, and
+// returns the selected hosts and how to reach them.
+func lockHosts(c *console, o lockOptions, dial engine.Dialer) ([]*inventory.Host, engine.Dialer, error) {
+	r, err := newReach(c, o.conn, dial)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if ld.limit != nil {
-		return ld.limit, nil
+	ld, err := loadHosts(c, o.hostOptions)
+	if err != nil {
+		return nil, nil, err
 	}
-	return ld.inv.Hosts, nil
+	return ld.hosts(), r.dialer(), nil
 }
 
 // lockStatus reads the lock of every host in store.
@@ -184,7 +202,7 @@ func eachLock(ctx context.Context, hosts []*inventory.Host, forks int, dial engi
 	op func(context.Context, transport.Transport) (*lock.Info, error), found plan.Status) []lockHost {
 	now := time.Now()
 	out := make([]lockHost, len(hosts))
-	engine.Parallel(len(hosts), forks, func(i int) {
+	parallel.Each(len(hosts), forks, func(i int) {
 		h := hosts[i]
 		r := lockHost{Name: h.Name}
 		var info *lock.Info
@@ -198,7 +216,7 @@ func eachLock(ctx context.Context, hosts []*inventory.Host, forks int, dial engi
 		}
 		switch {
 		case err != nil:
-			r.Status, r.Error = engine.StatusOf(err), err.Error()
+			r.Status, r.Error = plan.StatusOf(err), err.Error()
 		case info == nil:
 			r.Status = lockFree
 		default:
@@ -213,15 +231,15 @@ func eachLock(ctx context.Context, hosts []*inventory.Host, forks int, dial engi
 	return out
 }
 
-// reportLock prints results as text or JSON on stdout; exit 1 when a host
+// reportLock renders res as text or JSON on stdout; exit 1 when a host
 // could not be reached or read.
-func (g *globals) reportLock(mode string, res []lockHost) error {
-	if g.output == "json" {
-		if err := writeLockJSON(g.stdout, mode, res); err != nil {
+func reportLock(c *console, out output, mode string, res []lockHost) error {
+	if out.json() {
+		if err := writeLockJSON(c.out, mode, res); err != nil {
 			return err
 		}
 	} else {
-		writeLockText(g.stdout, res, time.Now())
+		writeLockText(c.out, res, time.Now())
 	}
 	for _, r := range res {
 		if r.Status == plan.StatusUnreachable || r.Status == plan.StatusFailed {

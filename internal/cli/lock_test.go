@@ -53,9 +53,9 @@ $`)
 		t.Errorf("text:\n%s", text)
 	}
 
-	g := &globals{output: "json", stdout: &out}
+	c := &console{out: &out}
 	out.Reset()
-	if err := g.reportLock("lock-status", res); !errors.Is(err, exitError{1}) {
+	if err := reportLock(c, "json", "lock-status", res); !errors.Is(err, exitError{1}) {
 		t.Errorf("unreachable host: err = %v, want exit 1", err)
 	}
 	var doc struct {
@@ -79,9 +79,8 @@ $`)
 	if res[0].Status != lockFree || res[0].Lock != nil {
 		t.Fatalf("status after release = %+v", res[0])
 	}
-	g.output = "text"
 	out.Reset()
-	if err := g.reportLock("lock-status", res); err != nil || out.String() != "web1  free\n" {
+	if err := reportLock(c, "text", "lock-status", res); err != nil || out.String() != "web1  free\n" {
 		t.Errorf("free: %v %q", err, out.String())
 	}
 }
@@ -114,8 +113,8 @@ func writeInventory(t *testing.T) string {
 func runLockCmd(t *testing.T, stdinTTY bool, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	g := &globals{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, stdinTTY: stdinTTY}
-	cmd := newLockCmd(g)
+	c := &console{in: strings.NewReader(""), out: &out, err: &errb, inTTY: stdinTTY, diags: &diagLog{}}
+	cmd := newLockCmd(c, nil)
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)
 	cmd.SetErr(&errb)

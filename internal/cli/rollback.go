@@ -3,24 +3,28 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
-	"sync"
+	"slices"
 
 	"github.com/spf13/cobra"
 
-	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/journal"
-	"github.com/skiffdeploy/skiff/internal/lock"
 	"github.com/skiffdeploy/skiff/internal/plan"
-	"github.com/skiffdeploy/skiff/internal/secret"
-	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
-func newRollbackCmd(g *globals) *cobra.Command {
-	var runID string
-	var yes bool
+// rollbackOptions are skiff rollback's.
+type rollbackOptions struct {
+	hostOptions
+	runID string // "": the newest apply with changes left to undo
+	yes   bool
+}
+
+func parseRollback(args []string) (rollbackOptions, error) { return parseWith(defineRollback, args) }
+
+func (o *rollbackOptions) finish([]string) error { return o.check() }
+
+func defineRollback(o *rollbackOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback -i INVENTORY [--run ID] [--limit SEL] [--yes]",
 		Short: "Undo the changes an earlier apply recorded",
@@ -44,46 +48,54 @@ A host keeps the backups of its newest runs only (keep_runs in the
 inventory, default ` + fmt.Sprint(inventory.DefaultKeepRuns) + `): a run pruned there can no longer be
 rolled back there, and rollback says so for that host.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			if !yes && !g.stdinTTY {
-				return fmt.Errorf("rollback changes hosts and there is no terminal to ask on: pass --yes")
-			}
-			ld, err := g.loadInventory(config.NewLoader())
-			if err != nil {
-				return err
-			}
-			dir := ld.runsDir()
-			if runID != "" {
-				j, err := journal.Read(dir, runID)
-				if err != nil {
-					return err
-				}
-				return g.rollback(cmd.Context(), ld, j, yes)
-			}
-			j, passed, err := journal.LatestUndoable(dir, ld.selects)
-			if err != nil {
-				return err
-			}
-			if j == nil {
-				fmt.Fprintf(g.stderr, "Nothing to roll back: no apply recorded in %s left a change to undo on the selected hosts (skiff runs lists them).\n", dir)
-				if g.output == "json" {
-					result := &plan.Plan{RunID: engine.NewRunID(), Mode: "rollback"}
-					result.Finish()
-					return plan.WriteJSON(g.stdout, result)
-				}
-				return nil
-			}
-			fmt.Fprintln(g.stderr, pickedRun(j, passed))
-			return g.rollback(cmd.Context(), ld, j, yes)
-		},
 	}
-	addCommon(cmd, g, false)
-	cmd.Flags().StringVar(&runID, "run", "", "run id to undo (default: the newest apply with changes left to undo; skiff runs lists the ids)")
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "roll back without asking")
+	addHostFlags(cmd, &o.hostOptions)
+	cmd.Flags().StringVar(&o.runID, "run", "", "run id to undo (default: the newest apply with changes left to undo; skiff runs lists the ids)")
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "roll back without asking")
 	return cmd
+}
+
+func newRollbackCmd(c *console, dial engine.Dialer) *cobra.Command {
+	return command(defineRollback, func(ctx context.Context, o rollbackOptions) error { return runRollback(ctx, c, dial, o) })
+}
+
+// runRollback undoes the run --run names, or the newest apply with changes
+// left to undo on the selected hosts.
+func runRollback(ctx context.Context, c *console, dial engine.Dialer, o rollbackOptions) error {
+	r, err := newReach(c, o.conn, dial)
+	if err != nil {
+		return err
+	}
+	if !o.yes && !c.inTTY {
+		return fmt.Errorf("rollback changes hosts and there is no terminal to ask on: pass --yes")
+	}
+	ld, err := loadHosts(c, o.hostOptions)
+	if err != nil {
+		return err
+	}
+	dir := ld.runsDir()
+	if o.runID != "" {
+		j, err := journal.Read(dir, o.runID)
+		if err != nil {
+			return err
+		}
+		return rollback(ctx, c, r, o, ld, j)
+	}
+	j, passed, err := journal.LatestUndoable(dir, ld.selects)
+	if err != nil {
+		return err
+	}
+	if j == nil {
+		fmt.Fprintf(c.err, "Nothing to roll back: no apply recorded in %s left a change to undo on the selected hosts (skiff runs lists them).\n", dir)
+		if o.output.json() {
+			result := &plan.Plan{RunID: engine.NewRunID(), Mode: "rollback"}
+			result.Finish()
+			return plan.WriteJSON(c.out, result)
+		}
+		return nil
+	}
+	fmt.Fprintln(c.err, pickedRun(j, passed))
+	return rollback(ctx, c, r, o, ld, j)
 }
 
 // pickedRun says which run rollback took when no --run was given, and why.
@@ -103,26 +115,60 @@ func pickedRun(j *journal.Journal, passed []*journal.Journal) string {
 // selects reports whether the host named name is in the inventory and
 // selected by --limit (every host without it).
 func (ld *loaded) selects(name string) bool {
-	if ld.inv.Host(name) == nil {
-		return false
-	}
-	if ld.limit == nil {
-		return true
-	}
-	for _, h := range ld.limit {
-		if h.Name == name {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(ld.hosts(), func(h *inventory.Host) bool { return h.Name == name })
 }
 
-// rollback undoes j's pending entries on the selected hosts.
-func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, yes bool) error {
+// rollback undoes j's pending entries on the selected hosts, after
+// showing them and, without --yes, asking.
+func rollback(ctx context.Context, c *console, r *reach, o rollbackOptions, ld *loaded, j *journal.Journal) error {
+	hosts, work, result := undoWork(ld, j)
+	fmt.Fprintf(c.err, "Run %s (%s by %s, %s):\n", j.Run.ID, j.Run.Command, j.Run.Owner, j.Run.Started.Format("2006-01-02 15:04 MST"))
+	if len(work) == 0 {
+		fmt.Fprintln(c.err, "Nothing to roll back: every recorded change of the selected hosts is already undone.")
+		result.Finish()
+		if o.output.json() {
+			return plan.WriteJSON(c.out, result)
+		}
+		return nil
+	}
+	preview := *result
+	preview.Mode = "plan"
+	plan.WriteText(c.err, &preview)
+	if !o.yes && !c.confirm("\nRoll back these changes? ") {
+		fmt.Fprintln(c.err, "Rollback cancelled.")
+		return exitError{1}
+	}
+	w, err := journal.Append(ld.runsDir(), j.Run.ID)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	// Failed undos quote the hosts' output: the scope scrubs the secrets
+	// that resolve.
+	secrets, _ := ld.invCfg.ResolveSecrets(nil)
+	e := &engine.Engine{Inventory: ld.inv, Hosts: hosts, Scope: engine.NewScope(ld.inv, secrets, nil, nil),
+		Forks: o.forks, RunID: result.RunID, Dial: r.dialer()}
+	if r.trace != nil {
+		r.trace.SetScrub(e.Scope.Scrub)
+	}
+	lk := newLocks(c, e.RunID, "rollback")
+	result = e.Rollback(ctx, engine.RollbackChanges{Of: j.Run.ID, Pending: work, Journal: w, Locks: lk})
+	reportLost(c, lk, result)
+	reportRun(c, o.output, result)
+	if result.Failed() {
+		return exitError{1}
+	}
+	return nil
+}
+
+// undoWork is what rollback has to undo of j on the selected hosts: those
+// with changes left to undo, in the journal's order; their entries; and
+// the result that lists them.
+func undoWork(ld *loaded, j *journal.Journal) ([]*inventory.Host, map[string][]journal.Entry, *plan.Plan) {
 	result := &plan.Plan{RunID: engine.NewRunID(), Mode: "rollback"}
 	work := map[string][]journal.Entry{}
+	var hosts []*inventory.Host
 	for _, name := range j.Hosts() {
-		h := ld.inv.Host(name)
 		if !ld.selects(name) {
 			continue
 		}
@@ -130,118 +176,10 @@ func (g *globals) rollback(ctx context.Context, ld *loaded, j *journal.Journal, 
 		if len(pending) == 0 {
 			continue
 		}
+		h := ld.inv.Host(name)
 		work[name] = pending
-		ph := &plan.Host{Name: name, Address: h.Address}
-		for _, e := range pending {
-			summary := e.Summary
-			if !e.Reversible() {
-				summary += " (cannot be undone: left as is)"
-			}
-			ph.Changes = append(ph.Changes, plan.Change{Play: e.Play, Role: e.Role, Task: e.Task, Action: plan.Undo, Summary: summary})
-		}
-		result.Hosts = append(result.Hosts, ph)
+		hosts = append(hosts, h)
+		result.Hosts = append(result.Hosts, &plan.Host{Name: name, Address: h.Address, Changes: engine.UndoChanges(pending)})
 	}
-	fmt.Fprintf(g.stderr, "Run %s (%s by %s, %s):\n", j.Run.ID, j.Run.Command, j.Run.Owner, j.Run.Started.Format("2006-01-02 15:04 MST"))
-	if len(work) == 0 {
-		fmt.Fprintln(g.stderr, "Nothing to roll back: every recorded change of the selected hosts is already undone.")
-		result.Finish()
-		if g.output == "json" {
-			return plan.WriteJSON(g.stdout, result)
-		}
-		return nil
-	}
-	preview := *result
-	preview.Mode = "plan"
-	plan.WriteText(g.stderr, &preview)
-	if !yes {
-		fmt.Fprint(g.stderr, "\nRoll back these changes? Only 'yes' is accepted: ")
-		if answer, _ := readLine(g.stdin); answer != "yes" {
-			fmt.Fprintln(g.stderr, "Rollback cancelled.")
-			return exitError{1}
-		}
-	}
-	w, err := journal.Append(ld.runsDir(), j.Run.ID)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	lk := g.newLocks(result.RunID, "rollback")
-	dial := g.dialer()
-	var connsMu sync.Mutex
-	var conns []transport.Transport
-	defer func() {
-		lk.Release() // while the connections are open
-		for _, t := range conns {
-			t.Close()
-		}
-	}()
-	keep := func(t transport.Transport) {
-		connsMu.Lock()
-		conns = append(conns, t)
-		connsMu.Unlock()
-	}
-	engine.Parallel(len(result.Hosts), g.forks, func(i int) {
-		ph := result.Hosts[i]
-		h := ld.inv.Host(ph.Name)
-		if err := g.rollbackHost(ctx, dial, keep, lk, w, h, j.Run.ID, work[ph.Name], result.RunID, ph); err != nil {
-			ph.Error, ph.Status = err.Error(), engine.StatusOf(err)
-		}
-	})
-	// Failed undos quote the hosts' output: scrub the secrets that resolve.
-	secrets, _ := ld.invCfg.ResolveSecrets(nil)
-	result.Scrub(secret.ForRun(secrets).Scrub)
-	lk.Release()
-	result.Finish()
-	g.reportLost(lk, result)
-	g.report(result)
-	if result.Failed() {
-		return exitError{1}
-	}
-	return nil
-}
-
-// rollbackHost undoes the pending entries of run of on h, as rollback run
-// runID.
-func (g *globals) rollbackHost(ctx context.Context, dial engine.Dialer, keep func(transport.Transport), lk *lock.Run, w *journal.Writer, h *inventory.Host, of string, pending []journal.Entry, runID string, ph *plan.Host) error {
-	if len(lk.Lost()) > 0 {
-		return fmt.Errorf("not rolled back: the run lost a deploy lock")
-	}
-	t, err := dial(ctx, h)
-	if err != nil {
-		return err
-	}
-	keep(t)
-	if err := lk.Take(ctx, h.Name, t); err != nil {
-		return err
-	}
-	present, err := engine.RunOnHost(ctx, t, of)
-	if err != nil {
-		return fmt.Errorf("%s: %w", h.Name, err)
-	}
-	if !present {
-		ph.Changes = nil
-		return fmt.Errorf("run %s can no longer be rolled back on %s: its backups there (%s/%s) are gone, pruned by a later apply (%s keeps the newest %d runs: keep_runs)",
-			of, h.Name, engine.HostRunsDir, of, h.Name, h.Conn.KeepRuns)
-	}
-	undone, problems := engine.Undo(context.WithoutCancel(ctx), engine.Guarded(t, lk, h.Name), pending)
-	if len(undone) > 0 {
-		if err := w.MarkUndone(journal.Undone{Host: h.Name, Seqs: undone, By: runID}); err != nil {
-			problems = append(problems, err.Error())
-		}
-	}
-	done := map[int]bool{}
-	for _, s := range undone {
-		done[s] = true
-	}
-	var kept []plan.Change
-	for i, e := range pending {
-		if done[e.Seq] {
-			kept = append(kept, ph.Changes[i])
-		}
-	}
-	ph.Changes = kept
-	if len(problems) > 0 {
-		return fmt.Errorf("%s", strings.Join(problems, "; "))
-	}
-	return nil
+	return hosts, work, result
 }

@@ -1,5 +1,10 @@
-// Package cli is skiff's command line: flags, loading, and wiring of the
-// engine to SSH and the terminal. cmd/skiff only calls Main.
+// Package cli is skiff's command line. Each command is three layers: its
+// flags parse into an options value of its own (parseApply, parsePlan, …:
+// a pure function of the arguments), an action runs with those options on
+// the invocation's console (its stdin, stdout, stderr and terminal), and
+// a view renders the result as text or as one JSON document. Loading the
+// files and reaching hosts over SSH are the actions' helpers. cmd/skiff
+// only calls Main.
 package cli
 
 import (
@@ -11,16 +16,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
 	"github.com/skiffdeploy/skiff/internal/module/builtin"
-	"github.com/skiffdeploy/skiff/internal/transport/trace"
 	"github.com/skiffdeploy/skiff/internal/ui"
 	"github.com/skiffdeploy/skiff/internal/version"
 )
@@ -30,33 +32,6 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
-// globals are the flags every command shares.
-type globals struct {
-	inventory      string
-	limit          string
-	extra          []string
-	forks          int
-	output         string
-	rolesPath      []string
-	acceptNewKeys  bool
-	connectTimeout time.Duration
-	verbosity      int        // -v 1, -vv 2
-	trace          *trace.Log // -vv: what skiff does on each host
-	askBecomePass  bool
-	noHelper       bool
-	helperNoted    bool   // the run said it has no probe helper
-	becomePass     string // read once by --ask-become-pass; never printed
-
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	varFiles       []string
-	diags          []config.Diagnostic // printed so far, for --output json
-	stdinTTY       bool
-	stderrTTY      bool
-
-	dial engine.Dialer // replaces SSH when set (tests)
-}
-
 // Main runs skiff with args (without the program name) and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// On a host, skiff is its own probe helper (see package hostprobe),
@@ -65,16 +40,15 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return hostprobe.Main(builtin.Answerers(), stdin, stdout, stderr)
 	}
 	out := &countingWriter{w: stdout}
-	g := &globals{stdin: stdin, stdout: out, stderr: stderr,
-		stdinTTY: isTerminal(stdin), stderrTTY: isTerminal(stderr)}
-	root := newRoot(g)
+	c := newConsole(stdin, out, stderr)
+	root := newRoot(c, nil)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	var ee exitError
 	code := 0
 	switch {
@@ -87,15 +61,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	// Under --output json a failure that printed no document (bad input,
 	// a config error) still prints one: the error and the diagnostics.
-	if code != 0 && out.n == 0 && wantsJSON(g, args) {
-		doc := errorDoc{Error: "exit " + fmt.Sprint(code), Diagnostics: g.diags}
+	if code != 0 && out.n == 0 && wantsJSON(cmd, args) {
+		doc := errorDoc{Error: "exit " + fmt.Sprint(code), Diagnostics: c.printed()}
 		if err != nil && !errors.As(err, &ee) {
 			doc.Error = err.Error()
-		} else if len(g.diags) > 0 {
+		} else if len(doc.Diagnostics) > 0 {
 			doc.Error = "configuration is not valid"
-		}
-		if doc.Diagnostics == nil {
-			doc.Diagnostics = []config.Diagnostic{}
 		}
 		_ = ui.WriteJSON(out, doc)
 	}
@@ -109,10 +80,10 @@ type errorDoc struct {
 	Diagnostics []config.Diagnostic `json:"diagnostics"`
 }
 
-// wantsJSON reports whether the command line asks for JSON output, also
-// when the flags could not be parsed.
-func wantsJSON(g *globals, args []string) bool {
-	if g.output == "json" {
+// wantsJSON reports whether the command line asks for JSON output: cmd's
+// --output as parsed, or, when the flags could not be parsed, as written.
+func wantsJSON(cmd *cobra.Command, args []string) bool {
+	if f := cmd.Flags().Lookup("output"); f != nil && f.Value.String() == "json" {
 		return true
 	}
 	for i, a := range args {
@@ -140,7 +111,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func newRoot(g *globals) *cobra.Command {
+// newRoot is skiff's command tree, on console c; dial, when set, replaces
+// SSH (tests).
+func newRoot(c *console, dial engine.Dialer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "skiff",
 		Short: "Push deployer: converge Linux servers over SSH from HCL files",
@@ -159,15 +132,15 @@ Nothing reaches a host without -i: there is no default inventory.`,
 	// skiff completion bash|zsh|fish|powershell prints a completion script.
 	root.CompletionOptions.HiddenDefaultCmd = false
 	root.AddCommand(
-		newValidateCmd(g),
-		newInventoryCmd(g),
-		newPlanCmd(g),
-		newApplyCmd(g),
-		newExecCmd(g),
-		newRollbackCmd(g),
-		newRunsCmd(g),
-		newLockCmd(g),
-		newVersionCmd(g),
+		newValidateCmd(c),
+		newInventoryCmd(c),
+		newPlanCmd(c, dial),
+		newApplyCmd(c, dial),
+		newExecCmd(c, dial),
+		newRollbackCmd(c, dial),
+		newRunsCmd(c),
+		newLockCmd(c, dial),
+		newVersionCmd(c),
 	)
 	// --version prints what `skiff version` does.
 	var v strings.Builder
@@ -176,62 +149,4 @@ Nothing reaches a host without -i: there is no default inventory.`,
 	root.SetVersionTemplate(v.String())
 	root.Flags().Bool("version", false, "print skiff's version, commit and Go version (as skiff version)")
 	return root
-}
-
-// addCommon registers the flags shared by commands that reach hosts.
-func addCommon(cmd *cobra.Command, g *globals, withPlaybook bool) {
-	f := cmd.Flags()
-	defer completeCommon(cmd, g, withPlaybook)
-	f.StringVarP(&g.inventory, "inventory", "i", "", "inventory file (required; there is no default)")
-	f.StringVarP(&g.limit, "limit", "l", "", "hosts or groups, comma-separated; !name excludes (e.g. web,!web2)")
-	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json (one JSON document on stdout)")
-	f.IntVar(&g.forks, "forks", 50, "hosts worked on at once")
-	f.BoolVar(&g.acceptNewKeys, "accept-new-host-keys", false, "record unknown host keys in known_hosts (changed keys are still refused)")
-	f.DurationVar(&g.connectTimeout, "connect-timeout", 10*time.Second, "SSH connect and handshake timeout per host")
-	f.CountVarP(&g.verbosity, "verbose", "v", "-v prints every task, not only changes; -vv also each script sent to a host (secrets hidden) and the SSH connections")
-	f.BoolVarP(&g.askBecomePass, "ask-become-pass", "K", false, "ask once for the sudo password (no terminal: $"+becomePasswordEnv+")")
-	askBecomePassword(cmd, g)
-	if withPlaybook {
-		f.BoolVar(&g.noHelper, "no-probe-helper", false, "probe with sh alone: never copy skiff to hosts as a probe helper, nor use a copy there")
-		f.StringArrayVarP(&g.extra, "extra-var", "e", nil, "NAME=VALUE variable, highest precedence (repeatable); VALUE is a string, or an HCL list, object or quoted string when it starts with [, { or \"; a name nothing of the run declares or reads is an error")
-		f.StringArrayVar(&g.varFiles, "var-file", nil, "file of NAME = VALUE variables (HCL, or JSON when it ends in .json), below -e in precedence (repeatable; later files win)")
-		f.StringArrayVar(&g.rolesPath, "roles-path", nil, "further folder to look for roles in (repeatable)")
-	}
-}
-
-func (g *globals) checkOutput() error {
-	if g.output != "text" && g.output != "json" {
-		return fmt.Errorf("--output must be text or json, not %q", g.output)
-	}
-	return nil
-}
-
-// isTerminal reports whether x is a terminal. /dev/null is a character
-// device too, and a run from cron or a systemd timer reads it: only a
-// terminal's ioctl answers.
-func isTerminal(x any) bool {
-	f, ok := x.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// readLine reads one answer from r, trimmed.
-func readLine(r io.Reader) (string, error) {
-	var b []byte
-	one := make([]byte, 1)
-	for {
-		n, err := r.Read(one)
-		if n == 1 {
-			if one[0] == '\n' {
-				break
-			}
-			b = append(b, one[0])
-		}
-		if err != nil {
-			if len(b) == 0 {
-				return "", err
-			}
-			break
-		}
-	}
-	return strings.TrimSpace(string(b)), nil
 }

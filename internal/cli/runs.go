@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -48,7 +49,17 @@ func summarize(j *journal.Journal) runSummary {
 	return s
 }
 
-func newRunsCmd(g *globals) *cobra.Command {
+// runsOptions are skiff runs's: it reads only local files.
+type runsOptions struct {
+	inventory string
+	output    output
+}
+
+func (o *runsOptions) finish([]string) error { return o.output.check() }
+
+func parseRuns(args []string) (runsOptions, error) { return parseWith(defineRuns, args) }
+
+func defineRuns(o *runsOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs -i INVENTORY [--output json]",
 		Short: "List past runs: when, who, which skiff, hosts changed and failed, rolled back",
@@ -63,39 +74,39 @@ nothing). It reads only local files: no host is reached.
 ended, operator, skiff_version, playbook, hosts_changed, hosts_failed,
 rolled_back and rolled_back_by.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			ld, err := g.loadInventory(config.NewLoader())
-			if err != nil {
-				return err
-			}
-			runs, err := journal.List(ld.runsDir())
-			if err != nil {
-				return err
-			}
-			out := []runSummary{}
-			for _, j := range runs {
-				out = append(out, summarize(j))
-			}
-			if g.output == "json" {
-				return ui.WriteJSON(g.stdout, struct {
-					Runs []runSummary `json:"runs"`
-				}{out})
-			}
-			if len(out) == 0 {
-				fmt.Fprintf(g.stderr, "No runs recorded in %s.\n", ld.runsDir())
-				return nil
-			}
-			writeRunsText(g.stdout, out)
-			return nil
-		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&g.inventory, "inventory", "i", "", "inventory file (required; there is no default)")
-	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json (one JSON document on stdout)")
+	f.StringVarP(&o.inventory, "inventory", "i", "", "inventory file (required; there is no default)")
+	addOutput(f, &o.output)
 	return cmd
+}
+
+func newRunsCmd(c *console) *cobra.Command {
+	return command(defineRuns, func(_ context.Context, o runsOptions) error {
+		ld, err := loadInventory(c, config.NewLoader(), o.inventory, "")
+		if err != nil {
+			return err
+		}
+		runs, err := journal.List(ld.runsDir())
+		if err != nil {
+			return err
+		}
+		out := []runSummary{}
+		for _, j := range runs {
+			out = append(out, summarize(j))
+		}
+		if o.output.json() {
+			return ui.WriteJSON(c.out, struct {
+				Runs []runSummary `json:"runs"`
+			}{out})
+		}
+		if len(out) == 0 {
+			fmt.Fprintf(c.err, "No runs recorded in %s.\n", ld.runsDir())
+			return nil
+		}
+		writeRunsText(c.out, out)
+		return nil
+	})
 }
 
 // writeRunsText prints runs as a table.

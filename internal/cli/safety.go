@@ -29,15 +29,15 @@ func owner() string {
 // runsDir is where journals live: .skiff/runs beside the inventory.
 func (ld *loaded) runsDir() string { return filepath.Join(ld.invCfg.Dir, ".skiff", "runs") }
 
-// newLocks are the deploy locks of run runID of command.
-func (g *globals) newLocks(runID, command string) *lock.Run {
-	return lock.NewRun(lock.Options{RunID: runID, Command: command, Owner: owner(), Warn: g.warnf})
+// newLocks are the deploy locks of run runID of command; they warn on c.
+func newLocks(c *console, runID, command string) *lock.Run {
+	return lock.NewRun(lock.Options{RunID: runID, Command: command, Owner: owner(), Warn: c.warnf})
 }
 
 // reportLost tells, at the end of a run, of every lock it lost: each such
 // host fails (it is added to p when it was only a delegate), and stderr
 // names the host and who holds its lock now.
-func (g *globals) reportLost(lk *lock.Run, p *plan.Plan) {
+func reportLost(c *console, lk *lock.Run, p *plan.Plan) {
 	lost := lk.Lost()
 	if len(lost) == 0 {
 		return
@@ -45,7 +45,7 @@ func (g *globals) reportLost(lk *lock.Run, p *plan.Plan) {
 	hosts := slices.Sorted(maps.Keys(lost))
 	for _, name := range hosts {
 		err := lost[name]
-		fmt.Fprintf(g.stderr, "skiff: %v\n", err)
+		fmt.Fprintf(c.err, "skiff: %v\n", err)
 		i := slices.IndexFunc(p.Hosts, func(h *plan.Host) bool { return h.Name == name })
 		switch {
 		case i < 0:
@@ -54,12 +54,13 @@ func (g *globals) reportLost(lk *lock.Run, p *plan.Plan) {
 			p.Hosts[i].Status, p.Hosts[i].Error = plan.StatusFailed, err.Error()
 		}
 	}
-	fmt.Fprintf(g.stderr, "skiff: the run stopped when it noticed that it lost the deploy lock of %s: no task ran after that, and interrupted plays were rolled back only where it still held the lock\n", strings.Join(hosts, ", "))
+	fmt.Fprintf(c.err, "skiff: the run stopped when it noticed that it lost the deploy lock of %s: no task ran after that, and interrupted plays were rolled back only where it still held the lock\n", strings.Join(hosts, ", "))
 	p.Finish()
 }
 
-// startJournal opens the run's journal; apply and rollback record into it.
-func (g *globals) startJournal(ld *loaded, command, playbook, of string) (*journal.Writer, error) {
+// startJournal opens the journal of ld's run of command with inventory
+// and playbook.
+func startJournal(ld *loaded, command, inventory, playbook string) (*journal.Writer, error) {
 	abs := func(p string) string {
 		if p == "" {
 			return ""
@@ -68,8 +69,8 @@ func (g *globals) startJournal(ld *loaded, command, playbook, of string) (*journ
 		return a
 	}
 	w, err := journal.Create(ld.runsDir(), journal.Run{
-		ID: ld.engine.RunID, Command: command, Owner: owner(), Inventory: abs(g.inventory),
-		Playbook: abs(playbook), Started: time.Now().UTC(), Version: version.String(), Of: of,
+		ID: ld.engine.RunID, Command: command, Owner: owner(), Inventory: abs(inventory),
+		Playbook: abs(playbook), Started: time.Now().UTC(), Version: version.String(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot record the run: %w", err)

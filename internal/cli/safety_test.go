@@ -37,7 +37,7 @@ func TestReportLostFailsTheHostAndNamesTheHolder(t *testing.T) {
 	p := &plan.Plan{Hosts: []*plan.Host{{Name: "web1", Changes: []plan.Change{{Summary: "before"}}}, {Name: "web2"}}}
 	p.Finish()
 	var stderr bytes.Buffer
-	(&globals{stderr: &stderr}).reportLost(lk, p)
+	reportLost(&console{err: &stderr}, lk, p)
 	if !p.Failed() || p.Hosts[0].Status != plan.StatusFailed || !strings.Contains(p.Hosts[0].Error, "web1: deploy lock lost: now held by bob@desk") || p.Hosts[1].Status != plan.StatusOK {
 		t.Errorf("plan after the loss: %+v %+v", *p.Hosts[0], *p.Hosts[1])
 	}

@@ -17,8 +17,8 @@ import (
 func runSkiff(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	g := &globals{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, dial: localDial}
-	root := newRoot(g)
+	c := &console{in: strings.NewReader(""), out: &out, err: &errb, diags: &diagLog{}}
+	root := newRoot(c, localDial)
 	root.SetArgs(args)
 	root.SetOut(&out)
 	root.SetErr(&errb)

@@ -1,22 +1,21 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiffdeploy/skiff/internal/ui"
 	"github.com/skiffdeploy/skiff/internal/version"
 )
 
 // writeVersion prints the running skiff's version, commit and Go version.
-func writeVersion(w io.Writer, output string) error {
+func writeVersion(w io.Writer, out output) error {
 	v := version.Current()
-	if output == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+	if out.json() {
+		return ui.WriteJSON(w, v)
 	}
 	commit := v.Commit
 	switch {
@@ -29,7 +28,14 @@ func writeVersion(w io.Writer, output string) error {
 	return err
 }
 
-func newVersionCmd(g *globals) *cobra.Command {
+// versionOptions are skiff version's.
+type versionOptions struct{ output output }
+
+func (o *versionOptions) finish([]string) error { return o.output.check() }
+
+func parseVersion(args []string) (versionOptions, error) { return parseWith(defineVersion, args) }
+
+func defineVersion(o *versionOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print skiff's version, the commit it was built from and its Go version",
@@ -39,13 +45,13 @@ version that built it; skiff --version prints the same. Journals of runs
 and saved plans record the version that wrote them: skiff runs lists it,
 and apply refuses a plan saved by another version.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
-			return writeVersion(g.stdout, g.output)
-		},
 	}
-	cmd.Flags().StringVarP(&g.output, "output", "o", "text", "output format: text or json (one JSON document on stdout)")
+	addOutput(cmd.Flags(), &o.output)
 	return cmd
+}
+
+func newVersionCmd(c *console) *cobra.Command {
+	return command(defineVersion, func(_ context.Context, o versionOptions) error {
+		return writeVersion(c.out, o.output)
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
 	"github.com/skiffdeploy/skiff/internal/journal"
 	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
@@ -46,8 +47,6 @@ type Changes struct {
 // path (converge, runPlay, runHost, prepare) holds a changer and nothing
 // else through which a host could change.
 type changer interface {
-	// mode names the run in its result: "plan" or "apply".
-	mode() string
 	// locked reports whether the run may change hosts without taking
 	// locks first; lock takes them all, from host's first check that
 	// found a change, and the caller reads again under them.
@@ -73,7 +72,6 @@ type changer interface {
 // planner is a plan's changer: it changes nothing, ever.
 type planner struct{}
 
-func (planner) mode() string                          { return "plan" }
 func (planner) locked() bool                          { return true }
 func (planner) lock(context.Context, string) error    { return nil }
 func (planner) undo(context.Context, *hostRun) string { return "" }
@@ -96,8 +94,6 @@ type applier struct {
 	// pruned holds host name -> true once the run pruned the host's older runs.
 	pruned sync.Map
 }
-
-func (a *applier) mode() string { return "apply" }
 
 func (a *applier) stopped() error { return lockLost(a.Locks) }
 
@@ -183,7 +179,7 @@ func (a *applier) installHelpers(ctx context.Context, runs map[string]*hostRun) 
 			hosts = append(hosts, hr)
 		}
 	}
-	Parallel(len(hosts), e.forks(), func(i int) {
+	parallel.Each(len(hosts), e.forks(), func(i int) {
 		a.installHelper(ctx, hosts[i].host.Name, hosts[i].conn, hosts[i].facts)
 	})
 }

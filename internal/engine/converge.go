@@ -8,6 +8,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
@@ -24,7 +25,7 @@ func (e *Engine) runPlay(ctx context.Context, ch changer, p *config.Play, hosts 
 		end := min(start+size, len(hosts))
 		var mu sync.Mutex
 		batchHosts := hosts[start:end]
-		Parallel(len(batchHosts), e.forks(), func(i int) {
+		parallel.Each(len(batchHosts), e.forks(), func(i int) {
 			if !e.runHost(ctx, ch, p, batchHosts[i]) {
 				mu.Lock()
 				failed++
@@ -73,7 +74,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 	hr.played = nil
 	fail := func(err error) bool {
 		hr.done = true
-		status := StatusOf(err)
+		status := plan.StatusOf(err)
 		hr.out.Status = status
 		hr.out.Error, hr.out.Diagnostics = err.Error(), diagnosticsOf(err)
 		if undone := ch.undo(ctx, hr); undone != "" {

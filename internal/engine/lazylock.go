@@ -8,6 +8,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
@@ -70,7 +71,7 @@ func (a *applier) lock(ctx context.Context, host string) error {
 		a.lazy.done = true
 		targets := a.lazy.targets
 		errs := make([]error, len(targets))
-		Parallel(len(targets), e.forks(), func(i int) {
+		parallel.Each(len(targets), e.forks(), func(i int) {
 			errs[i] = a.Locks.Take(ctx, targets[i].h.Name, targets[i].t)
 		})
 		var refused []string
@@ -110,7 +111,7 @@ func (a *applier) refused(runs map[string]*hostRun) bool {
 		hr.done, hr.out.Status = true, plan.StatusFailed
 		hr.out.Error = a.lazy.err.Error()
 		if err := a.lazy.hostErr[name]; err != nil {
-			hr.out.Error, hr.out.Status = err.Error(), StatusOf(err)
+			hr.out.Error, hr.out.Status = err.Error(), plan.StatusOf(err)
 		}
 	}
 	return true

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
@@ -64,7 +65,7 @@ func (e *Engine) DialAhead(ctx context.Context) {
 	e.pool.ahead.Add(1)
 	go func() {
 		defer e.pool.ahead.Done()
-		Parallel(len(hosts), e.forks(), func(i int) { _, _ = e.conn(ctx, hosts[i]) })
+		parallel.Each(len(hosts), e.forks(), func(i int) { _, _ = e.conn(ctx, hosts[i]) })
 	}()
 }
 

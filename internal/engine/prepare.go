@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
 	"github.com/skiffdeploy/skiff/internal/wire"
@@ -119,7 +120,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 	readsOnly := locks == nil // a plan's
 	var mu sync.Mutex
 	var refused []string
-	Parallel(len(targets), e.forks(), func(i int) {
+	parallel.Each(len(targets), e.forks(), func(i int) {
 		h, hr := targets[i].h, targets[i].hr
 		if hr == nil && readsOnly {
 			return // a plan's delegate is read when a task needs it
@@ -144,7 +145,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		sp := <-bound
 		if err != nil {
 			if hr != nil {
-				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), StatusOf(err)
+				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), plan.StatusOf(err)
 				e.told.HostDone(h.Name, "", string(hr.out.Status), hr.out.Error)
 			}
 			return // an unreachable delegate fails the tasks delegated to it
@@ -194,7 +195,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			err = hook(ctx, h.Name, t)
 		}
 		if hr != nil && factsErr != nil {
-			hr.done, hr.out.Error, hr.out.Status = true, factsErr.Error(), StatusOf(factsErr)
+			hr.done, hr.out.Error, hr.out.Status = true, factsErr.Error(), plan.StatusOf(factsErr)
 			e.told.HostDone(h.Name, "", string(hr.out.Status), hr.out.Error)
 			return
 		}
@@ -208,7 +209,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		}
 		if err != nil && readsOnly {
 			// A plan's read failed: that host fails, the others go on.
-			hr.done, hr.out.Error, hr.out.Status = true, err.Error(), StatusOf(err)
+			hr.done, hr.out.Error, hr.out.Status = true, err.Error(), plan.StatusOf(err)
 			e.told.HostDone(h.Name, "", string(hr.out.Status), hr.out.Error)
 			return
 		}

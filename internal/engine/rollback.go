@@ -235,19 +235,3 @@ func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
 }
-
-// RunOnHost reports whether the directory of run runID, which holds the
-// backups its undo needs, is still on the host (apply prunes older runs').
-func RunOnHost(ctx context.Context, t transport.Transport, runID string) (bool, error) {
-	res, err := t.Run(ctx, fmt.Sprintf("if [ -d %s ]; then echo present; else echo gone; fi\n", shell.Quote(HostRunsDir+"/"+runID)))
-	if err != nil {
-		return false, err
-	}
-	switch strings.TrimSpace(string(res.Stdout)) {
-	case "present":
-		return true, nil
-	case "gone":
-		return false, nil
-	}
-	return false, fmt.Errorf("looking for run %s in %s: exit %d: %s", runID, HostRunsDir, res.ExitCode, tail(res.Stderr))
-}

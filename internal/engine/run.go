@@ -21,7 +21,7 @@ type step struct {
 // change. It holds nothing through which a host could change: its changer
 // is a planner, which makes no change, and it has no locks, no journal.
 func (e *Engine) Plan(ctx context.Context) *plan.Plan {
-	return e.run(ctx, planner{}, []step{
+	return e.run(ctx, "plan", planner{}, []step{
 		// With kept facts, a plan reads like an apply: facts and every
 		// play's probes in one session per host; without, each play
 		// connects its hosts.
@@ -40,7 +40,7 @@ func (e *Engine) Plan(ctx context.Context) *plan.Plan {
 // changes with c's journal, rollback and pins.
 func (e *Engine) Apply(ctx context.Context, c Changes) *plan.Plan {
 	a := &applier{e: e, Changes: c}
-	return e.run(ctx, a, []step{
+	return e.run(ctx, "apply", a, []step{
 		// Every host the run touches, delegates included: the lock's
 		// check, the facts and the probes kept facts bind, in one session.
 		{name: "dial, check the locks, read facts and probes", do: a.connect, cleanup: closeConnections},
@@ -65,6 +65,23 @@ func (e *Engine) Apply(ctx context.Context, c Changes) *plan.Plan {
 	})
 }
 
+// Rollback undoes, on each of the engine's hosts, the changes of an
+// earlier run that c lists, newest first, with the hosts' locks held, and
+// records in that run's journal what it undid. It reads no playbook and
+// runs no play.
+func (e *Engine) Rollback(ctx context.Context, c RollbackChanges) *plan.Plan {
+	rb := &rollbacker{RollbackChanges: c}
+	return e.run(ctx, "rollback", nil, []step{
+		{name: "list what to undo on each host", do: rb.list},
+		{name: "dial", do: rb.eachHost(rb.dial), cleanup: closeConnections},
+		{name: "take the deploy locks", do: rb.eachHost(rb.lock), cleanup: func(*run) {
+			c.Locks.Release() // while the connections are open
+		}},
+		{name: "find the run's backups on the host", do: rb.eachHost(rb.findBackups)},
+		{name: "undo, newest first; record what was undone", do: rb.eachHost(rb.undo)},
+	})
+}
+
 // connect is Apply's first step: with locks, prepare every host the run
 // touches, and stop the run when another run holds one of them.
 func (a *applier) connect(ctx context.Context, r *run) bool {
@@ -76,7 +93,7 @@ func (a *applier) connect(ctx context.Context, r *run) bool {
 	return ok
 }
 
-// run is the state of one Plan or Apply.
+// run is the state of one Plan, Apply or Rollback.
 type run struct {
 	e       *Engine
 	ch      changer
@@ -86,10 +103,11 @@ type run struct {
 	result  *plan.Plan
 }
 
-// run runs steps with ch and returns what was found or done. The run's
+// run runs steps, with ch for the plays, and returns what was found or
+// done, as the result of a run of mode. The run's
 // secrets are scrubbed from every error, summary and diff it returns,
 // and from what the Observer is told.
-func (e *Engine) run(ctx context.Context, ch changer, steps []step) *plan.Plan {
+func (e *Engine) run(ctx context.Context, mode string, ch changer, steps []step) *plan.Plan {
 	var obs Observer = nopObserver{}
 	if e.Observer != nil {
 		obs = e.Observer
@@ -97,7 +115,7 @@ func (e *Engine) run(ctx context.Context, ch changer, steps []step) *plan.Plan {
 	e.told = scrubbedObserver{obs, e.Scope.Scrub}
 	e.probes = probeCache{}
 	r := &run{e: e, ch: ch, hosts: map[string]*hostRun{}, limit: e.runHosts(),
-		result: &plan.Plan{RunID: e.RunID, Mode: ch.mode()}}
+		result: &plan.Plan{RunID: e.RunID, Mode: mode}}
 	for _, h := range r.limit {
 		hr := &hostRun{host: h, out: &plan.Host{Name: h.Name, Address: h.Address}}
 		r.hosts[h.Name] = hr
