@@ -31,9 +31,17 @@ import (
 // Then the writer is moved by hand in MariaDB (db1 read-only, db2 writable,
 // db1 replicating from db2: a promotion as a failover tool would do it), and
 // the running app writes to db2 within seconds, without a restart.
-func TestSemiSyncAndWriterFollowing(t *testing.T) {
+func TestSemiSyncAndWriterFollowing(t *testing.T) { testSemiSync(t, testhosts.Bookworm) }
+
+// TestSemiSyncOnTrixie is the same on Debian 13 (MariaDB 11.8).
+func TestSemiSyncOnTrixie(t *testing.T) { testSemiSync(t, testhosts.Trixie) }
+
+func testSemiSync(t *testing.T, suite string) {
+	if testing.Short() {
+		t.Skip("integration test: needs Docker")
+	}
 	groups := map[string][]string{"web1": {"lb", "web"}, "db1": {"db_primary"}, "db2": {"db_replica"}}
-	c := startCluster(t, []string{"web1", "db1", "db2"}, nil)
+	c := startSuiteCluster(t, suite, []string{"web1", "db1", "db2"})
 	root, _ := testhosts.RepoRoot()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -186,6 +194,40 @@ func TestSemiSyncAndWriterFollowing(t *testing.T) {
 		t.Logf("POST /visits through HAProxy, median of 100: %v semi-synchronous, %v asynchronous", semi, async)
 	})
 
+	// What the README promises when no replica answers: the commit waits
+	// the timeout (2 s), goes through, and the primary runs asynchronously
+	// until the replica is back and caught up.
+	t.Run("without a replica, writes wait once then go on asynchronously", func(t *testing.T) {
+		s.sql(t, "db2", "STOP SLAVE")
+		no := counter("db1", "Rpl_semi_sync_master_no_tx")
+		sent := time.Now()
+		ids := []int64{web.post(t)}
+		waited := time.Since(sent)
+		if waited < 1900*time.Millisecond {
+			t.Errorf("the first write without a replica took %v, want the 2 s semi-sync timeout", waited)
+		}
+		for range 5 {
+			ids = append(ids, web.post(t))
+		}
+		if got := status("db1", "Rpl_semi_sync_master_status"); got != "OFF" {
+			t.Errorf("db1 without a replica: Rpl_semi_sync_master_status = %s, want OFF", got)
+		}
+		if n := counter("db1", "Rpl_semi_sync_master_no_tx") - no; n != len(ids) {
+			t.Errorf("db1 without a replica: %d of %d writes not acknowledged, want all", n, len(ids))
+		}
+		t.Logf("without a replica: the first write took %v, then asynchronous", waited.Round(time.Millisecond))
+		s.sql(t, "db2", "START SLAVE")
+		eventually(t, 60*time.Second, "semi-sync back on once the replica caught up", func() (bool, string) {
+			ids = append(ids, web.post(t))
+			got := status("db1", "Rpl_semi_sync_master_status")
+			return got == "ON", got
+		})
+		eventually(t, 30*time.Second, "the writes made without a replica on db2", func() (bool, string) {
+			got := s.sql(t, "db2", "SELECT COUNT(*) FROM foobar.visits WHERE id IN ("+idList(ids)+")")
+			return got == strconv.Itoa(len(ids)), got
+		})
+	})
+
 	t.Run("the app follows a promotion without a restart", func(t *testing.T) {
 		pid := func() string {
 			out, _ := hostExec(t, c, "web1", "systemctl show -p MainPID --value foobar-app")
@@ -260,6 +302,26 @@ func TestSemiSyncAndWriterFollowing(t *testing.T) {
 			t.Errorf("the app's log does not name db2 as the writer:\n%s", out)
 		}
 	})
+}
+
+// startSuiteCluster starts hosts of a Debian suite for one test and
+// removes them at its end.
+func startSuiteCluster(t *testing.T, suite string, hosts []string) *testhosts.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	c, err := testhosts.Start(ctx, testhosts.Options{
+		Prefix: testhosts.UniquePrefix(t.Name()),
+		Hosts:  hosts,
+		Dir:    t.TempDir(),
+		Logf:   t.Logf,
+		Suite:  suite,
+	})
+	if err != nil {
+		t.Fatalf("starting %s test hosts: %v", suite, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func idList(ids []int64) string {
