@@ -528,7 +528,7 @@ func TestStackOnRealHosts(t *testing.T) {
 			}
 		}
 		// The secrets do reach the files that need them (0600 root).
-		if out, _ := hostExec(t, c, "web1", "grep -c FOOBAR_DB_PRIMARY=foobar:"+shellQuote(s.secrets["app_db_password"])+" /etc/foobar/foobar.env"); strings.TrimSpace(out) != "1" {
+		if out, _ := hostExec(t, c, "web1", "grep -c FOOBAR_DB_PASSWORD="+shellQuote(s.secrets["app_db_password"])+" /etc/foobar/foobar.env"); strings.TrimSpace(out) != "1" {
 			t.Errorf("the app's env file lacks its password")
 		}
 	})

@@ -6,6 +6,19 @@
 # at start); replicas reconnect by themselves. Accounts and replication are the
 # mysql_primary and mysql_replica roles' (they run after this play's
 # restart handler).
+#
+# Replication is semi-synchronous: the primary acknowledges a commit once a
+# replica holds it, or after mysql_semi_sync_timeout_ms without an answer
+# (then asynchronously until a replica catches up). 2 s is far above a
+# replica's usual answer (milliseconds) and below the app's 5 s request
+# deadline, so a write stalled by a lost replica still gets its answer.
+variable "mysql_semi_sync_timeout_ms" {
+  default = 2000
+  validation {
+    condition     = length(regexall("^[1-9][0-9]{0,6}$", var.mysql_semi_sync_timeout_ms)) > 0
+    error_message = "mysql_semi_sync_timeout_ms must be a whole number of milliseconds, 1 to 9999999."
+  }
+}
 
 task "package" "mariadb" { names = ["mariadb-server", "mariadb-client"] }
 
