@@ -533,7 +533,7 @@ func (e *Engine) converge(ctx context.Context, mode Mode, p *config.Play, hr *ho
 				return nil, fmt.Errorf("%s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
 			}
 			e.probes.changed()
-			if err := b.Module.Apply(context.WithoutCancel(ctx), conn); err != nil {
+			if err := b.Module.Apply(module.WithHostConns(context.WithoutCancel(ctx), e.runConn), conn); err != nil {
 				e.Observer.TaskDone(name, p.Name, b.Task.ID(), "failed", err.Error())
 				return nil, fmt.Errorf("%s/%s %s: %w", p.Name, b.Role.Name, b.Task.ID(), err)
 			}
@@ -692,6 +692,20 @@ func (e *Engine) targetName(hr *hostRun, b *Bound) string {
 		return b.Target.Name
 	}
 	return hr.host.Name
+}
+
+// runConn is the run's connection to the host named name, for a kind whose
+// Apply reaches other hosts (module.HostConns): only a host a play of the
+// run works on, which the run has locked.
+func (e *Engine) runConn(ctx context.Context, name string) (transport.Transport, error) {
+	if h := e.Inventory.Host(name); h != nil {
+		for _, p := range e.Playbook.Plays {
+			if e.inRun(p, h) {
+				return e.conn(ctx, h)
+			}
+		}
+	}
+	return nil, fmt.Errorf("%s is not a host of this run", name)
 }
 
 // targetConn is the connection a bound task runs on: its delegate's, or
