@@ -95,7 +95,7 @@ func (g *globals) loadThen(playbook string, readSecrets bool, beforeValidate fun
 	if err != nil {
 		return nil, err
 	}
-	reg := builtin.Registry()
+	reg := builtin.WithStateDir(builtin.Registry(), filepath.Join(ld.invCfg.Dir, ".skiff"))
 	kinds := map[string]bool{}
 	for k := range reg {
 		kinds[k] = true
