@@ -148,7 +148,7 @@ func (p *tokens) each(ctx context.Context, what, command string) error {
 			err = shell.Run(ctx, t, what+" on "+h, haproxy.RuntimeScript(HAProxySocket, command), nil)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", h, err))
+			errs = append(errs, fmt.Errorf("%s: %w (HAProxy must run there, configured by the haproxy role with ACME, before the certificate is asked for)", h, err))
 		}
 	}
 	return errors.Join(errs...)
