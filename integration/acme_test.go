@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -321,5 +322,112 @@ func TestACMEWithPebble(t *testing.T) {
 			t.Fatal(err)
 		}
 		refused(t, `contact email "not an address" is invalid`, "-e", "acme_email=not an address")
+	})
+}
+
+// TestACMETwoLoadBalancersUnderLoad deploys the site with ACME on both lb
+// hosts and web servers (web1 and web2, each both; db1 and db2 for the
+// app), with the domain resolving to web2 while web1's task, the first of
+// the one-at-a-time web play, asks for the certificate: the token must be
+// answered by every lb. Both lbs then serve Pebble's certificate from
+// both web servers, and a renewal under continuous requests through both
+// lbs fails none and leaves every web server serving the new certificate.
+func TestACMETwoLoadBalancersUnderLoad(t *testing.T) {
+	names, groups := testhosts.SiteHosts()
+	c := startCluster(t, names, nil)
+	root, _ := testhosts.RepoRoot()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	const domain = "www.foobar.com"
+	addr := map[string]string{}
+	for _, n := range []string{"web1", "web2"} {
+		h, _ := c.Host(n)
+		addr[n] = h.Address
+	}
+
+	p := startPebble(t, 10*24*time.Hour)
+	p.dns.AddDNSARecord(domain, []string{addr["web2"]})
+
+	extra, err := c.SiteSettings(ctx, root, dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := fmt.Sprintf("    domain       = %q\n    acme_directory_url = %q\n    acme_email = \"ops@foobar.com\"\n    acme_directory_ca_file = %q\n    acme_renew_before = \"3d\"\n", domain, p.dirURL, p.caFile)
+	extra = strings.Replace(extra, fmt.Sprintf("    domain       = %q\n", domain), vars, 1)
+	inv := filepath.Join(dir, "inventory.hcl")
+	if err := c.WriteInventory(inv, groups, extra); err != nil {
+		t.Fatal(err)
+	}
+	rootFile := filepath.Join(dir, "pebble-root.crt")
+	if err := os.WriteFile(rootFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kept := func(t *testing.T) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, ".skiff", "acme", domain, "cert.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(b)
+		leaf, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return leaf.SerialNumber.String()
+	}
+	// everyServer checks that every web server, through every lb, serves
+	// the certificate with serial want (HAProxy alternates the servers).
+	everyServer := func(t *testing.T, want string) {
+		t.Helper()
+		for _, lb := range []string{"web1", "web2"} {
+			eventually(t, 30*time.Second, "the kept certificate through "+lb, func() (bool, string) {
+				for range 4 {
+					leaf, err := servedLeaf(addr[lb], domain, p.root)
+					if err != nil {
+						return false, err.Error()
+					}
+					if got := leaf.SerialNumber.String(); got != want {
+						return false, "serial " + got
+					}
+				}
+				return true, ""
+			})
+		}
+		serial, _ := new(big.Int).SetString(want, 10)
+		for _, web := range []string{"web1", "web2"} {
+			out, code := hostExec(t, c, web, "openssl x509 -noout -serial -in /etc/nginx/tls/site.crt")
+			got := strings.TrimLeft(strings.TrimPrefix(strings.TrimSpace(out), "serial="), "0")
+			if code != 0 || got != fmt.Sprintf("%X", serial) {
+				t.Errorf("%s's site.crt: %q (exit %d), want serial %X", web, out, code, serial)
+			}
+		}
+	}
+
+	r := skiff(t, "apply", "-i", inv, "playbooks/site.hcl", "--yes")
+	if r.code != 0 {
+		t.Fatalf("apply: exit %d\n%s", r.code, r.stdout)
+	}
+	first := kept(t)
+	everyServer(t, first)
+
+	t.Run("renewal under load: no failed request, every server renewed", func(t *testing.T) {
+		l := startLoad(t, &stackSite{ca: rootFile, addr: addr}, 4)
+		r := skiff(t, "apply", "-i", inv, "playbooks/site.hcl", "--yes", "-e", "acme_renew_before=20d")
+		time.Sleep(2 * time.Second) // requests after the last reload too
+		l.finish()
+		if r.code != 0 {
+			t.Fatalf("apply: exit %d\n%s", r.code, r.stdout)
+		}
+		renewed := kept(t)
+		if renewed == first {
+			t.Fatal("the certificate kept was not renewed")
+		}
+		if l.sent == 0 || l.failed != 0 {
+			n := min(len(l.errs), 5)
+			t.Errorf("%d of %d requests failed during the renewal: %v", l.failed, l.sent, l.errs[:n])
+		}
+		t.Logf("%d requests during the renewal, %d failed", l.sent, l.failed)
+		everyServer(t, renewed)
 	})
 }

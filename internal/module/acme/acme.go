@@ -177,7 +177,13 @@ func (c *Cert) Check(p module.Probed) (*module.Change, error) {
 }
 
 // issueReason says why a new certificate is needed, "" when local serves.
+// A certificate this process obtained serves: the other hosts of the run
+// install it, even when renew_before is longer than the CA's certificates
+// last (each would otherwise ask for its own).
 func (c *Cert) issueReason(local *Local) string {
+	if local.Present() && issuedHere(c.dir, c.domain, local.Cert) {
+		return ""
+	}
 	switch {
 	case !local.Present() || local.Directory != c.directory || !local.names(c.domain):
 		return fmt.Sprintf("obtain certificate for %s from %s", c.domain, c.directory)
@@ -253,5 +259,6 @@ func (c *Cert) ensure(ctx context.Context) (*Local, error) {
 	if err := writeLocal(c.dir, c.domain, c.directory, cert, key); err != nil {
 		return nil, fmt.Errorf("keep the certificate for %s: %w", c.domain, err)
 	}
+	markIssued(c.dir, c.domain, cert)
 	return ReadLocal(c.dir, c.domain)
 }

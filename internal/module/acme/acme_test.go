@@ -286,3 +286,29 @@ func TestParseDays(t *testing.T) {
 		}
 	}
 }
+
+// TestOneIssuancePerRun: once this process obtained the certificate, the
+// other hosts' tasks install it, even when renew_before is longer than it
+// lasts (each would otherwise obtain its own).
+func TestOneIssuancePerRun(t *testing.T) {
+	f := newFixture(t)
+	cert, key := selfSigned(t, f.now.Add(10*24*time.Hour+time.Hour), domain)
+	if err := writeLocal(f.state, domain, "https://acme.test/dir", cert, key); err != nil {
+		t.Fatal(err)
+	}
+	long := map[string]cty.Value{"renew_before": cty.StringVal("20d")}
+	if got := summary(moduletest.Check(t, f.build(t, long))); !strings.HasPrefix(got, "renew certificate") {
+		t.Fatalf("before: %q, want a renewal", got)
+	}
+	markIssued(f.state, domain, cert) // as ensure does after obtaining it
+	if got, want := summary(moduletest.Check(t, f.build(t, long))), "install certificate for www.foobar.com (expires in 10 days)"; got != want {
+		t.Errorf("obtained by this run: %q, want %q", got, want)
+	}
+	other, _ := selfSigned(t, f.now.Add(10*24*time.Hour), domain)
+	if err := writeLocal(f.state, domain, "https://acme.test/dir", other, key); err != nil {
+		t.Fatal(err)
+	}
+	if got := summary(moduletest.Check(t, f.build(t, long))); !strings.HasPrefix(got, "renew certificate") {
+		t.Errorf("a certificate this run did not obtain: %q, want a renewal", got)
+	}
+}

@@ -43,6 +43,16 @@ func lockDomain(dir, domain string) (unlock func()) {
 	return mu.Unlock
 }
 
+var issued sync.Map // dir + "\x00" + domain -> sha256 of the certificate this process obtained
+
+func markIssued(dir, domain string, cert []byte) { issued.Store(dir+"\x00"+domain, sha(cert)) }
+
+// issuedHere reports whether cert is the one this process obtained.
+func issuedHere(dir, domain string, cert []byte) bool {
+	v, ok := issued.Load(dir + "\x00" + domain)
+	return ok && v.(string) == sha(cert)
+}
+
 type user struct {
 	email string
 	key   crypto.Signer
