@@ -17,6 +17,10 @@ defaults {
     app_version  = "1.0.0"
     app_binary   = "bin/foobar-app"
     sumo_package = "https://collectors.sumologic.com/rest/download/deb/64"
+    # Certificates from Let's Encrypt (see the README): staging first, then
+    # https://acme-v02.api.letsencrypt.org/directory.
+    # acme_directory_url = "https://acme-staging-v02.api.letsencrypt.org/directory"
+    # acme_email         = "ops@foobar.com"
   }
 }
 

@@ -1,6 +1,6 @@
 # The foobar.com stack. Order matters: the firewall first (it keeps SSH open
 # for admins before it is enabled), the databases before the app that needs
-# them, HAProxy once there are web servers to check.
+# them.
 
 play "firewall" { hosts = "all"  roles = ["ufw"] }
 
@@ -8,8 +8,11 @@ play "database" { hosts = "db_primary,db_replica"  roles = ["mysql"] }
 play "primary"  { hosts = "db_primary"  roles = ["mysql_primary"] }
 play "replica"  { hosts = "db_replica"  roles = ["mysql_replica"] }
 
+# HAProxy before the web servers: it answers the ACME challenge for their
+# certificate (when the site uses ACME), and its health checks keep a web
+# server out of rotation while it is being changed.
+play "lb"  { hosts = "lb"  roles = ["haproxy"] }
 # One web server at a time: a broken release never takes both down.
 play "web" { hosts = "web"  roles = ["nginx", "app"]  serial = 1  max_fail = 0 }
-play "lb"  { hosts = "lb"  roles = ["haproxy"] }
 
 play "logs" { hosts = "all"  roles = ["sumo"] }

@@ -197,10 +197,10 @@ func (c *cluster) write(ctx context.Context, f func(server) error) error {
 	// Only a check begun after the refusal tells who took over.
 	c.recheck(ctx, c.checksBegun())
 	next, _, problem := c.current()
-	switch {
-	case next == nil:
+	switch next {
+	case nil:
 		return fmt.Errorf("%w: %s", errNoWriter, problem)
-	case next == w:
+	case w:
 		return err
 	}
 	return c.onWriter(ctx, next, f)

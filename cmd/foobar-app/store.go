@@ -53,9 +53,9 @@ const schema = `CREATE TABLE IF NOT EXISTS visits (
   served_by VARCHAR(64) NOT NULL
 )`
 
-// dbConfig is how the app reaches every database server.
+// dbConfig is how the app reaches every database server (the servers
+// themselves are listed apart: parseHosts).
 type dbConfig struct {
-	hosts    []string // host:port each
 	user     string
 	password string
 	name     string // the database

@@ -92,7 +92,7 @@ func loadThen(c *console, o playbookOptions, r *reach, beforeValidate func(*engi
 	if err != nil {
 		return nil, err
 	}
-	reg := builtin.Registry()
+	reg := builtin.WithStateDir(builtin.Registry(), filepath.Join(ld.invCfg.Dir, ".skiff"))
 	kinds := map[string]bool{}
 	for k := range reg {
 		kinds[k] = true

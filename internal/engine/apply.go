@@ -120,7 +120,7 @@ func (a *applier) make(ctx context.Context, hr *hostRun, p *config.Play, b *Boun
 		return false, fmt.Errorf("%s: %w", task, err)
 	}
 	e.probes.changed()
-	if err := b.Module.Apply(context.WithoutCancel(ctx), conn); err != nil {
+	if err := b.Module.Apply(module.WithHostConns(context.WithoutCancel(ctx), e.runConn), conn); err != nil {
 		e.told.TaskDone(hr.host.Name, p.Name, b.Task.ID(), "failed", err.Error())
 		return false, fmt.Errorf("%s: %w", task, err)
 	}
@@ -209,4 +209,18 @@ func (a *applier) installHelper(ctx context.Context, host string, t transport.Tr
 		return
 	}
 	e.helpers.Store(host, e.HelperPath)
+}
+
+// runConn is the run's connection to the host named name, for a kind whose
+// Apply reaches other hosts (module.HostConns): only a host a play of the
+// run works on, which the run has locked. Only an apply hands it out.
+func (e *Engine) runConn(ctx context.Context, name string) (transport.Transport, error) {
+	if h := e.Inventory.Host(name); h != nil {
+		for _, p := range e.Playbook.Plays {
+			if e.inRun(p, h) {
+				return e.conn(ctx, h)
+			}
+		}
+	}
+	return nil, fmt.Errorf("%s is not a host of this run", name)
 }

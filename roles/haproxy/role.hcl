@@ -10,6 +10,10 @@ variable "tls_cert_file" { default = "" }
 # CA that signed the web servers' certificates: skiff's local CA unless
 # real certificates are given, then the system's trust store.
 variable "tls_ca_file" { default = "" }
+# ACME: when set, :80 answers HTTP-01 challenges from the map skiff fills
+# (see the nginx role's acme_certificate task), and the health checks ask
+# for each web server's own name, which the local CA certifies.
+variable "acme_directory_url" { default = "" }
 
 # The health checks' TLS (HAProxy as the client of nginx): the nginx role's
 # profile, under the same variable names and defaults, so one inventory
@@ -34,9 +38,18 @@ task "package" "haproxy" { name = "haproxy" }
 
 task "file" "backend_ca" {
   path    = "/etc/haproxy/backend-ca.crt"
-  content = var.tls_ca_file != "" ? file(var.tls_ca_file) : (var.tls_cert_file != "" ? file("/etc/ssl/certs/ca-certificates.crt") : tls_ca_cert())
+  content = var.tls_ca_file != "" ? file(var.tls_ca_file) : (var.tls_cert_file != "" && var.acme_directory_url == "" ? file("/etc/ssl/certs/ca-certificates.crt") : tls_ca_cert())
   mode    = "0644"
   notify  = ["reload_haproxy"]
+}
+
+# The HTTP-01 tokens' map: empty on disk; skiff adds a token through the
+# runtime API only while the ACME server validates it.
+task "file" "acme_challenge_map" {
+  when    = var.acme_directory_url != ""
+  path    = "/etc/haproxy/acme-challenge.map"
+  content = ""
+  mode    = "0644"
 }
 
 task "template" "cfg" {

@@ -10,6 +10,16 @@ variable "app_port" { default = 8080 }
 variable "tls_cert_file" { default = "" }
 variable "tls_key_file" { default = "" }
 
+# ACME (Let's Encrypt or another ACME server): when acme_directory_url is
+# set, the certificate for var.domain comes from it (the acme_certificate
+# task, HTTP-01 answered by HAProxy on the lb hosts), and the local CA's
+# certificate (inner.crt) serves the host's own name, for HAProxy's health
+# checks. Unset: the local CA (or tls_cert_file) serves everything.
+variable "acme_directory_url" { default = "" }
+variable "acme_email" { default = "" }
+variable "acme_directory_ca_file" { default = "" }
+variable "acme_renew_before" { default = "30d" }
+
 # The TLS profile, Mozilla's intermediate server profile by default; the
 # template reads it from here only. The haproxy role's health checks use the
 # same variable names, so one inventory value sets both ends.
@@ -62,7 +72,7 @@ task "directory" "tls" {
 }
 
 task "file" "cert" {
-  path    = "/etc/nginx/tls/site.crt"
+  path    = var.acme_directory_url != "" ? "/etc/nginx/tls/inner.crt" : "/etc/nginx/tls/site.crt"
   content = var.tls_cert_file != "" ? file(var.tls_cert_file) : tls_cert("nginx-${host.name}", [var.domain, host.name], [host.address]).cert
   owner   = "root"
   mode    = "0644"
@@ -70,11 +80,25 @@ task "file" "cert" {
 }
 
 task "file" "key" {
-  path    = "/etc/nginx/tls/site.key"
+  path    = var.acme_directory_url != "" ? "/etc/nginx/tls/inner.key" : "/etc/nginx/tls/site.key"
   content = var.tls_key_file != "" ? sensitive(file(var.tls_key_file)) : tls_cert("nginx-${host.name}", [var.domain, host.name], [host.address]).key
   owner   = "root"
   mode    = "0600"
   notify  = ["reload_nginx"]
+}
+
+# Before the config that names it: nginx -t needs the file.
+task "acme_certificate" "site" {
+  when              = var.acme_directory_url != ""
+  domain            = var.domain
+  directory_url     = var.acme_directory_url
+  email             = var.acme_email
+  directory_ca_file = var.acme_directory_ca_file
+  renew_before      = var.acme_renew_before
+  challenge_hosts   = [for h in lookup(groups, "lb", []) : h.name]
+  cert_path         = "/etc/nginx/tls/site.crt"
+  key_path          = "/etc/nginx/tls/site.key"
+  notify            = ["reload_nginx"]
 }
 
 # The whole main config, so `nginx -t -c` can check the new file itself

@@ -3,7 +3,10 @@
 package builtin
 
 import (
+	"path/filepath"
+
 	"github.com/skiffdeploy/skiff/internal/module"
+	"github.com/skiffdeploy/skiff/internal/module/acme"
 	"github.com/skiffdeploy/skiff/internal/module/apt"
 	"github.com/skiffdeploy/skiff/internal/module/command"
 	"github.com/skiffdeploy/skiff/internal/module/directory"
@@ -40,7 +43,19 @@ func Kinds() module.Kinds {
 
 		"haproxy_server": {New: haproxy.New},
 		"wait_http":      {New: waithttp.New},
+
+		// Certificates kept under .skiff/acme of the working folder; a
+		// run keeps them beside its inventory (see StateDir).
+		"acme_certificate": {New: acme.Factory(filepath.Join(".skiff", "acme"))},
 	}
+}
+
+// WithStateDir returns r with the kinds that keep state on the operator's
+// machine (acme_certificate) keeping it under dir, the .skiff folder
+// beside the inventory.
+func WithStateDir(r module.Registry, dir string) module.Registry {
+	r["acme_certificate"] = acme.Factory(filepath.Join(dir, "acme"))
+	return r
 }
 
 // Registry returns a fresh registry of the built-in kinds' factories;

@@ -31,6 +31,8 @@ var kindArgs = map[string][]string{
 
 	"haproxy_server": {"socket", "backend", "server", "state", "wait", "timeout"},
 	"wait_http":      {"url", "status", "body", "timeout", "interval", "insecure", "ca_file"},
+
+	"acme_certificate": {"domain", "directory_url", "email", "directory_ca_file", "renew_before", "challenge_hosts", "cert_path", "key_path"},
 }
 
 func TestRegistryKinds(t *testing.T) {

@@ -173,3 +173,18 @@ if [ -n "$ans" ]; then printf '%s\n' "answer=$ans"; echo result=refused; exit 0;
 	b.WriteString("done\n")
 	return b.String()
 }
+
+// RuntimeScript is a script that sends each command to the runtime API at
+// sock, in order, and stops with exit 1 at the first HAProxy answers with
+// text (a command it accepts, such as "add map", answers nothing), or
+// when the socket cannot be reached (the reason on stderr). Other kinds
+// use it to change HAProxy's runtime state (its maps) without a reload.
+func RuntimeScript(sock string, commands ...string) string {
+	var b strings.Builder
+	b.WriteString(prelude(sock, "", ""))
+	for _, c := range commands {
+		fmt.Fprintf(&b, "ans=$(hap %s) || exit 1\n", shell.Quote(c))
+		fmt.Fprintf(&b, "if [ -n \"$(printf '%%s' \"$ans\" | tr -d '[:space:]')\" ]; then printf '%%s\\n' %s \"$ans\" >&2; exit 1; fi\n", shell.Quote("HAProxy refused \""+c+"\":"))
+	}
+	return b.String()
+}
