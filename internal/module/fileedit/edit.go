@@ -219,8 +219,8 @@ func (e *Edit) Written() ([]byte, string, bool) {
 	return e.want, "the " + e.Kind + " edit of " + e.Path, true
 }
 
-// Changed is the error Apply returns when the file changed after the probe.
-var Changed = errors.New("the file changed since skiff read it: nothing was written; run again to edit the new content")
+// ErrChanged is the error Apply returns when the file changed after the probe.
+var ErrChanged = errors.New("the file changed since skiff read it: nothing was written; run again to edit the new content")
 
 // Apply places the edited content (or, for an owner or mode fix alone,
 // the same content with them) while the file still is as probed.
@@ -265,7 +265,7 @@ func (e *Edit) Apply(ctx context.Context, t transport.Transport) error {
 	}), nil)
 	switch res.ExitCode {
 	case filestate.ExitChanged:
-		return fmt.Errorf("%s: %w", e.Path, Changed)
+		return fmt.Errorf("%s: %w", e.Path, ErrChanged)
 	case filestate.ExitValidate:
 		return fmt.Errorf("%s: validate %q rejected the new content, the file is unchanged: %s", e.Path, e.Validate, shell.Last(strings.TrimSpace(string(res.Stdout)), 2048))
 	}

@@ -153,8 +153,8 @@ func TestFileChangedSinceProbe(t *testing.T) {
 	}
 	os.WriteFile(p, []byte("a\nwritten meanwhile\n"), 0o644)
 	err := m.Apply(context.Background(), &transporttest.Local{})
-	if !errors.Is(err, fileedit.Changed) {
-		t.Fatalf("apply error = %v, want fileedit.Changed", err)
+	if !errors.Is(err, fileedit.ErrChanged) {
+		t.Fatalf("apply error = %v, want fileedit.ErrChanged", err)
 	}
 	if got, _ := os.ReadFile(p); string(got) != "a\nwritten meanwhile\n" {
 		t.Errorf("file = %q", got)
