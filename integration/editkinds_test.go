@@ -8,13 +8,14 @@ import (
 )
 
 // editRole edits two files the system ships (sshd's config, validated by
-// sshd itself, and PAM's limits) and sets a kernel parameter of the
-// host's own network namespace; a last task fails on demand, to prove the
-// rollback.
+// sshd itself, and PAM's limits), sets a kernel parameter of the host's
+// own network namespace and writes a cron job; a last task fails on
+// demand, to prove the rollback.
 const editRole = `
 variable "alive" { default = "300" }
 variable "nofile" { default = "65536" }
 variable "somaxconn" { default = "1024" }
+variable "schedule" { default = "*/5 * * * *" }
 variable "fail" { default = "no" }
 
 task "line_in_file" "alive" {
@@ -32,13 +33,18 @@ task "sysctl" "somaxconn" {
   name  = "net.core.somaxconn"
   value = var.somaxconn
 }
+task "cron" "rotate" {
+  name     = "rotate"
+  schedule = var.schedule
+  command  = "date +%F >> /var/log/rotate.log"
+}
 task "command" "fail" {
   when    = var.fail == "yes"
   command = "echo failing on purpose; exit 3"
 }
 `
 
-// TestEditKindsOnRealHosts: line_in_file, block_in_file and sysctl
+// TestEditKindsOnRealHosts: line_in_file, block_in_file, sysctl and cron
 // converge, plan clean on the second run, show drift with a diff, and a
 // failure later in the play brings back the files and the live value.
 func TestEditKindsOnRealHosts(t *testing.T) {
@@ -60,7 +66,7 @@ func TestEditKindsOnRealHosts(t *testing.T) {
 		t.Fatalf("setup: %s", out)
 	}
 	const state = "sha256sum /etc/ssh/sshd_config /etc/security/limits.conf; stat -c '%a %U' /etc/ssh/sshd_config /etc/security/limits.conf; " +
-		"cat /proc/sys/net/core/somaxconn; cat /etc/sysctl.d/99-skiff.conf 2>&1"
+		"cat /proc/sys/net/core/somaxconn; cat /etc/sysctl.d/99-skiff.conf /etc/cron.d/skiff-rotate 2>&1"
 	pristine, _ := hostExec(t, c, "h1", state)
 
 	plan := func(t *testing.T, extra ...string) run {
@@ -91,6 +97,7 @@ func TestEditKindsOnRealHosts(t *testing.T) {
 			"line_in_file.alive":   {"update /etc/ssh/sshd_config: replace line ", "-#ClientAliveInterval 0\n+ClientAliveInterval 300\n"},
 			"block_in_file.limits": {"update /etc/security/limits.conf: insert the block at line ", "+# BEGIN SKIFF MANAGED BLOCK\n+deploy soft nofile 65536\n+deploy hard nofile 65536\n+# END SKIFF MANAGED BLOCK\n # End of file\n"},
 			"sysctl.somaxconn":     {"net.core.somaxconn = 1024: live 4096 -> 1024; create /etc/sysctl.d/99-skiff.conf: add line 1", "+net.core.somaxconn = 1024\n"},
+			"cron.rotate":          {"create /etc/cron.d/skiff-rotate", "+*/5 * * * * root date +\\%F >> /var/log/rotate.log\n"},
 		} {
 			if !strings.HasPrefix(got[task][0], want[0]) || !strings.Contains(got[task][1], want[1]) {
 				t.Errorf("%s: %q\n%s\nwant %q with %q", task, got[task][0], got[task][1], want[0], want[1])
@@ -106,9 +113,9 @@ func TestEditKindsOnRealHosts(t *testing.T) {
 			t.Fatalf("apply: exit %d, changed %d\n%s", r.code, r.json.Summary.Changed, r.stderr)
 		}
 		out, _ := hostExec(t, c, "h1", "grep -n ClientAliveInterval /etc/ssh/sshd_config; grep -c 'SKIFF MANAGED' /etc/security/limits.conf; tail -4 /etc/security/limits.conf; "+
-			"cat /proc/sys/net/core/somaxconn /etc/sysctl.d/99-skiff.conf; stat -c '%a %U' /etc/ssh/sshd_config /etc/sysctl.d/99-skiff.conf")
+			"cat /proc/sys/net/core/somaxconn /etc/sysctl.d/99-skiff.conf; stat -c '%a %U' /etc/ssh/sshd_config /etc/sysctl.d/99-skiff.conf /etc/cron.d/skiff-rotate; tail -1 /etc/cron.d/skiff-rotate")
 		for _, want := range []string{":ClientAliveInterval 300\n", "\n2\n", "deploy hard nofile 65536\n# END SKIFF MANAGED BLOCK\n# End of file\n",
-			"1024\nnet.core.somaxconn = 1024\n", "644 root\n644 root\n"} {
+			"1024\nnet.core.somaxconn = 1024\n", "644 root\n644 root\n644 root\n*/5 * * * * root date +\\%F >> /var/log/rotate.log\n"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("host state lacks %q:\n%s", want, out)
 			}
@@ -143,7 +150,7 @@ func TestEditKindsOnRealHosts(t *testing.T) {
 
 	t.Run("a failing later task rolls the edits and the live value back", func(t *testing.T) {
 		converged, _ := hostExec(t, c, "h1", state)
-		r := apply(t, "-e", "alive=600", "-e", "nofile=4096", "-e", "somaxconn=512", "-e", "fail=yes")
+		r := apply(t, "-e", "alive=600", "-e", "nofile=4096", "-e", "somaxconn=512", "-e", "schedule=@daily", "-e", "fail=yes")
 		if st, _, msg := r.json.host("h1"); r.code == 0 || st != "failed" || !strings.Contains(msg, "command.fail") {
 			t.Fatalf("apply: exit %d, h1 %s %q", r.code, st, msg)
 		}

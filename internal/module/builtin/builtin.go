@@ -7,6 +7,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/apt"
 	"github.com/skiffdeploy/skiff/internal/module/blockinfile"
 	"github.com/skiffdeploy/skiff/internal/module/command"
+	"github.com/skiffdeploy/skiff/internal/module/cron"
 	"github.com/skiffdeploy/skiff/internal/module/directory"
 	"github.com/skiffdeploy/skiff/internal/module/file"
 	"github.com/skiffdeploy/skiff/internal/module/filestate"
@@ -40,6 +41,7 @@ func Kinds() module.Kinds {
 		"line_in_file":  {New: lineinfile.New, Natives: filestate.Natives},
 		"block_in_file": {New: blockinfile.New, Natives: filestate.Natives},
 		"sysctl":        {New: sysctl.New, Natives: sysctl.Natives},
+		"cron":          {New: cron.New, Natives: filestate.Natives},
 
 		"mysql_database":    {New: mysql.NewDatabase, Natives: mysql.Natives},
 		"mysql_user":        {New: mysql.NewUser, Natives: mysql.Natives},
