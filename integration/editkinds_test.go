@@ -148,6 +148,25 @@ func TestEditKindsOnRealHosts(t *testing.T) {
 		}
 	})
 
+	t.Run("a saved plan is refused when the file changed after it", func(t *testing.T) {
+		planFile := filepath.Join(dir, "alive.plan")
+		if r := skiff(t, "plan", "-i", inv, pb, "-e", "alive=120", "--out", planFile, "--output", "json"); r.code != 0 {
+			t.Fatalf("plan --out: exit %d", r.code)
+		}
+		// A line added far from the edited one: the plan's line for the
+		// task reads the same, the content it would write does not.
+		hostExec(t, c, "h1", "echo '# added after the plan' >> /etc/ssh/sshd_config")
+		before, _ := hostExec(t, c, "h1", state)
+		r := skiff(t, "apply", planFile, "--yes", "--output", "json")
+		if st, _, msg := r.json.host("h1"); r.code != 1 || st != "failed" || !strings.Contains(msg, "refused") || !strings.Contains(msg, "line_in_file.alive") {
+			t.Fatalf("apply PLANFILE: exit %d, h1 %s %q", r.code, st, msg)
+		}
+		if now, _ := hostExec(t, c, "h1", state); now != before {
+			t.Fatalf("a refused plan changed the host:\n%s\nwas:\n%s", now, before)
+		}
+		hostExec(t, c, "h1", "sed -i '/^# added after the plan$/d' /etc/ssh/sshd_config")
+	})
+
 	t.Run("a failing later task rolls the edits and the live value back", func(t *testing.T) {
 		converged, _ := hostExec(t, c, "h1", state)
 		r := apply(t, "-e", "alive=600", "-e", "nofile=4096", "-e", "somaxconn=512", "-e", "schedule=@daily", "-e", "fail=yes")
