@@ -8,15 +8,19 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/acme"
 	"github.com/skiffdeploy/skiff/internal/module/apt"
+	"github.com/skiffdeploy/skiff/internal/module/blockinfile"
 	"github.com/skiffdeploy/skiff/internal/module/command"
+	"github.com/skiffdeploy/skiff/internal/module/cron"
 	"github.com/skiffdeploy/skiff/internal/module/directory"
 	"github.com/skiffdeploy/skiff/internal/module/file"
 	"github.com/skiffdeploy/skiff/internal/module/filestate"
 	"github.com/skiffdeploy/skiff/internal/module/group"
 	"github.com/skiffdeploy/skiff/internal/module/haproxy"
+	"github.com/skiffdeploy/skiff/internal/module/lineinfile"
 	"github.com/skiffdeploy/skiff/internal/module/mysql"
 	"github.com/skiffdeploy/skiff/internal/module/service"
 	"github.com/skiffdeploy/skiff/internal/module/symlink"
+	"github.com/skiffdeploy/skiff/internal/module/sysctl"
 	"github.com/skiffdeploy/skiff/internal/module/template"
 	"github.com/skiffdeploy/skiff/internal/module/ufw"
 	"github.com/skiffdeploy/skiff/internal/module/user"
@@ -36,6 +40,11 @@ func Kinds() module.Kinds {
 		"user":      {New: user.New, Natives: user.Natives},
 		"group":     {New: group.New, Natives: group.Natives},
 		"ufw":       {New: ufw.New, Natives: ufw.Natives},
+
+		"line_in_file":  {New: lineinfile.New, Natives: filestate.Natives},
+		"block_in_file": {New: blockinfile.New, Natives: filestate.Natives},
+		"sysctl":        {New: sysctl.New, Natives: sysctl.Natives},
+		"cron":          {New: cron.New, Natives: filestate.Natives},
 
 		"mysql_database":    {New: mysql.NewDatabase, Natives: mysql.Natives},
 		"mysql_user":        {New: mysql.NewUser, Natives: mysql.Natives},

@@ -25,6 +25,11 @@ var kindArgs = map[string][]string{
 	"group":     {"name", "gid", "system", "state"},
 	"ufw":       {"default_incoming", "default_outgoing", "enabled", "purge", "rules"},
 
+	"line_in_file":  {"path", "line", "regexp", "insert_after", "insert_before", "state", "create", "owner", "group", "mode", "validate"},
+	"block_in_file": {"path", "block", "marker", "marker_begin", "marker_end", "insert_after", "insert_before", "state", "create", "owner", "group", "mode", "validate"},
+	"sysctl":        {"name", "value", "file"},
+	"cron":          {"name", "user", "schedule", "command", "state"},
+
 	"mysql_database":    {"name", "charset", "state"},
 	"mysql_user":        {"name", "host", "hosts", "password", "privileges", "require", "state", "binlog"},
 	"mysql_replication": {"primary_host", "primary_port", "user", "password", "seed", "read_only"},
@@ -85,7 +90,7 @@ func TestReversibleKinds(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	want := "command,directory,file,group,haproxy_server,package,service,symlink,template,ufw,user"
+	want := "block_in_file,command,cron,directory,file,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,user"
 	if strings.Join(got, ",") != want {
 		t.Errorf("reversible kinds = %v, want %s", got, want)
 	}
@@ -124,6 +129,10 @@ func TestNativeProbesAreRegistered(t *testing.T) {
 		"group":          {"name": str("deploy")},
 		"ufw":            {"enabled": cty.True},
 		"mysql_database": {"name": str("app")},
+		"line_in_file":   {"path": str(dir + "/f"), "line": str("x")},
+		"block_in_file":  {"path": str(dir + "/f"), "block": str("x")},
+		"sysctl":         {"name": str("net.core.somaxconn"), "value": str("1024")},
+		"cron":           {"name": str("backup"), "schedule": str("@daily"), "command": str("true")},
 	}
 	kinds := Kinds()
 	for kind, vals := range samples {

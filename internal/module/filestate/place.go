@@ -1,6 +1,7 @@
 package filestate
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Files reach their place on a host in two steps, so that a local user who
@@ -107,7 +109,19 @@ type Placement struct {
 	// Validate is a command with "%s" standing for the file to check
 	// (inside the private folder, under the target's own name).
 	Validate string
+	// Expect, when set, guards an edit computed from the target as it was
+	// read: the sha256 the target must still have just before the rename,
+	// or ExpectAbsent. When the target no longer matches, nothing is
+	// placed and the script exits ExitChanged.
+	Expect string
 }
+
+// ExpectAbsent is Placement.Expect for a target that must not exist.
+const ExpectAbsent = "absent"
+
+// ExitChanged is what PlaceScript exits with when the target no longer is
+// what Placement.Expect says.
+const ExitChanged = 95
 
 // PlaceScript returns the script that puts p's content at p.Path as the
 // package comment describes. It exits exitEnter when the directory cannot
@@ -140,6 +154,7 @@ func PlaceScript(p Placement) string {
 		// eval: a syntax error in the command fails only the command.
 		fmt.Fprintf(&b, "out=$(eval %s 2>&1 </dev/null) || { printf '%%s\\n' \"$out\"; exit %d; }\n", shell.Quote(v), exitValidate)
 	}
+	b.WriteString(expectScript(p.Expect))
 	b.WriteString("mv -f -T -- \"./$n\" \"../$n\" || exit 1\n")
 	// The file is in place: a private folder that another user renamed
 	// meanwhile is left for the next probe to report, not an error.
@@ -149,6 +164,20 @@ func PlaceScript(p Placement) string {
 	}
 	b.WriteString("exit 0\n")
 	return b.String()
+}
+
+// expectScript checks, from the private folder, that the target "../$n"
+// is as expect says (see Placement.Expect): a regular file (a link is
+// never followed) with that sha256, or nothing at all.
+func expectScript(expect string) string {
+	switch expect {
+	case "":
+		return ""
+	case ExpectAbsent:
+		return fmt.Sprintf("if [ -e \"../$n\" ] || [ -L \"../$n\" ]; then printf '%%s\\n' \"skiff: $d/$n appeared since it was read: not replaced\" >&2; exit %d; fi\n", ExitChanged)
+	}
+	return fmt.Sprintf("cur=; if [ -f \"../$n\" ] && [ ! -L \"../$n\" ]; then cur=$(sha256sum <\"../$n\") && cur=${cur%%%% *}; fi\n"+
+		"[ \"$cur\" = %s ] || { printf '%%s\\n' \"skiff: $d/$n changed since it was read: not replaced\" >&2; exit %d; }\n", shell.Quote(expect), ExitChanged)
 }
 
 // RemoveScript returns the script that removes the file or symlink at p
@@ -179,4 +208,14 @@ func StagedPath() string {
 	var r [8]byte
 	_, _ = rand.Read(r[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
 	return path.Join(StagingDir, hex.EncodeToString(r[:])+".upload")
+}
+
+// ExitValidate is what PlaceScript exits with when Placement.Validate
+// rejects the content.
+const ExitValidate = exitValidate
+
+// Upload writes content to a fresh file in StagingDir for PlaceScript's
+// Placement.Staged, as the file kind does (see upload).
+func Upload(ctx context.Context, t transport.Transport, content []byte) (string, error) {
+	return upload(ctx, t, content)
 }
