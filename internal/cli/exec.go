@@ -10,10 +10,10 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/jsondoc"
 	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
-	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
 // execOptions are skiff exec's.
@@ -56,7 +56,7 @@ func newExecCmd(c *console, dial engine.Dialer) *cobra.Command {
 		}
 		results := execOn(ctx, ld.hosts(), o.forks, r.dialer(), o.script)
 		if o.output.json() {
-			_ = ui.WriteJSON(c.out, execDoc{engine.NewRunID(), "exec", results})
+			_ = jsondoc.WriteJSON(c.out, execDoc{engine.NewRunID(), "exec", results})
 		} else {
 			writeExecText(c.out, results)
 		}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/skiffdeploy/skiff/internal/ui"
+	"github.com/skiffdeploy/skiff/internal/jsondoc"
 )
 
 // TestJSONOutputHasFormatVersion: the documents of --output json start
@@ -28,7 +28,7 @@ func TestJSONOutputHasFormatVersion(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &doc); err != nil {
 			t.Fatalf("skiff %s: %v", strings.Join(args, " "), err)
 		}
-		if doc["format_version"] != float64(ui.FormatVersion) {
+		if doc["format_version"] != float64(jsondoc.FormatVersion) {
 			t.Errorf("skiff %s: format_version = %v", strings.Join(args, " "), doc["format_version"])
 		}
 	}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/jsondoc"
 	"github.com/skiffdeploy/skiff/internal/secret"
 	"github.com/skiffdeploy/skiff/internal/suggest"
-	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
 // inventoryOptions are skiff inventory's.
@@ -94,7 +94,7 @@ func writeHosts(w io.Writer, out output, hosts []*inventory.Host) error {
 				doc.Groups[gr] = append(doc.Groups[gr], h.Name)
 			}
 		}
-		return ui.WriteJSON(w, doc)
+		return jsondoc.WriteJSON(w, doc)
 	}
 	fmt.Fprintf(w, "%-16s %-18s %-10s %-5s %s\n", "HOST", "ADDRESS", "USER", "PORT", "GROUPS")
 	for _, h := range hosts {
@@ -149,7 +149,7 @@ func showHost(w io.Writer, out output, l *config.Loader, h *inventory.Host) erro
 		vars[k] = jv
 	}
 	if out.json() {
-		return ui.WriteJSON(w, struct {
+		return jsondoc.WriteJSON(w, struct {
 			Host jsonHost           `json:"host"`
 			Vars map[string]jsonVar `json:"vars"`
 		}{hostJSON(h), vars})

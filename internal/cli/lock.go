@@ -10,11 +10,11 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/inventory"
+	"github.com/skiffdeploy/skiff/internal/jsondoc"
 	"github.com/skiffdeploy/skiff/internal/lock"
 	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
-	"github.com/skiffdeploy/skiff/internal/ui"
 )
 
 // Statuses of a host in `skiff lock` output, besides plan's unreachable and failed.
@@ -250,7 +250,7 @@ func reportLock(c *console, out output, mode string, res []lockHost) error {
 }
 
 func writeLockJSON(w io.Writer, mode string, res []lockHost) error {
-	return ui.WriteJSON(w, struct {
+	return jsondoc.WriteJSON(w, struct {
 		Mode  string     `json:"mode"`
 		Hosts []lockHost `json:"hosts"`
 	}{mode, res})

@@ -22,8 +22,8 @@ import (
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
+	"github.com/skiffdeploy/skiff/internal/jsondoc"
 	"github.com/skiffdeploy/skiff/internal/module/builtin"
-	"github.com/skiffdeploy/skiff/internal/ui"
 	"github.com/skiffdeploy/skiff/internal/version"
 )
 
@@ -68,7 +68,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		} else if len(doc.Diagnostics) > 0 {
 			doc.Error = "configuration is not valid"
 		}
-		_ = ui.WriteJSON(out, doc)
+		_ = jsondoc.WriteJSON(out, doc)
 	}
 	return code
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/journal"
-	"github.com/skiffdeploy/skiff/internal/ui"
+	"github.com/skiffdeploy/skiff/internal/jsondoc"
 	"github.com/skiffdeploy/skiff/internal/version"
 )
 
@@ -96,7 +96,7 @@ func newRunsCmd(c *console) *cobra.Command {
 			out = append(out, summarize(j))
 		}
 		if o.output.json() {
-			return ui.WriteJSON(c.out, struct {
+			return jsondoc.WriteJSON(c.out, struct {
 				Runs []runSummary `json:"runs"`
 			}{out})
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiffdeploy/skiff/internal/config"
-	"github.com/skiffdeploy/skiff/internal/ui"
+	"github.com/skiffdeploy/skiff/internal/jsondoc"
 )
 
 // validateOptions are skiff validate's.
@@ -47,7 +47,7 @@ func newValidateCmd(c *console) *cobra.Command {
 			v.Tasks += len(r.Tasks)
 		}
 		if o.output.json() {
-			return ui.WriteJSON(c.out, v)
+			return jsondoc.WriteJSON(c.out, v)
 		}
 		_, err = fmt.Fprintf(c.out, "%s and %s are valid: %d host(s), %d play(s), %d role(s), %d task(s)\n",
 			o.inventory, o.playbook, v.Hosts, v.Plays, v.Roles, v.Tasks)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/skiffdeploy/skiff/internal/ui"
+	"github.com/skiffdeploy/skiff/internal/jsondoc"
 	"github.com/skiffdeploy/skiff/internal/version"
 )
 
@@ -15,7 +15,7 @@ import (
 func writeVersion(w io.Writer, out output) error {
 	v := version.Current()
 	if out.json() {
-		return ui.WriteJSON(w, v)
+		return jsondoc.WriteJSON(w, v)
 	}
 	commit := v.Commit
 	switch {

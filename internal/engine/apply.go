@@ -107,7 +107,7 @@ func (a *applier) make(ctx context.Context, hr *hostRun, p *config.Play, b *Boun
 		return false, fmt.Errorf("stopped before %s: %w", task, err)
 	}
 	if err := a.checkPinned(hr.host.Name, pc); err != nil {
-		e.told.TaskDone(hr.host.Name, p.Name, pc.Task, "failed", err.Error())
+		e.told.TaskDone(hr.host.Name, p.Name, pc.Task, plan.StatusFailed, err.Error())
 		return false, fmt.Errorf("%s: %w", task, err)
 	}
 	if err := a.record(ctx, hr, p, b, c); err != nil {
@@ -121,7 +121,7 @@ func (a *applier) make(ctx context.Context, hr *hostRun, p *config.Play, b *Boun
 	}
 	e.probes.changed()
 	if err := b.Module.Apply(module.WithHostConns(context.WithoutCancel(ctx), e.runConn), conn); err != nil {
-		e.told.TaskDone(hr.host.Name, p.Name, b.Task.ID(), "failed", err.Error())
+		e.told.TaskDone(hr.host.Name, p.Name, b.Task.ID(), plan.StatusFailed, err.Error())
 		return false, fmt.Errorf("%s: %w", task, err)
 	}
 	return true, nil

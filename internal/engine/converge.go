@@ -80,7 +80,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 		if undone := ch.undo(ctx, hr); undone != "" {
 			hr.out.Error += "; " + undone
 		}
-		e.told.HostDone(name, p.Name, string(status), hr.out.Error)
+		e.told.HostDone(name, p.Name, status, hr.out.Error)
 		return false
 	}
 	if err := e.connect(ctx, hr); err != nil {
@@ -124,7 +124,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 	if len(hr.out.Changes) > changedBefore {
 		status = plan.StatusChanged
 	}
-	e.told.HostDone(name, p.Name, string(status), "")
+	e.told.HostDone(name, p.Name, status, "")
 	return true
 }
 
@@ -171,7 +171,7 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		if len(b.Task.IfChanged) > 0 {
 			why, run := forced[b]
 			if !run {
-				e.told.TaskDone(name, p.Name, b.Task.ID(), "skipped", "")
+				e.told.TaskDone(name, p.Name, b.Task.ID(), plan.StatusSkipped, "")
 				continue
 			}
 			if c == nil {
@@ -180,7 +180,7 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		}
 		hr.out.Tasks++
 		if c == nil {
-			e.told.TaskDone(name, p.Name, b.Task.ID(), "ok", "")
+			e.told.TaskDone(name, p.Name, b.Task.ID(), plan.StatusOK, "")
 			continue
 		}
 		if b.Target != nil {
@@ -201,7 +201,7 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		}
 		stale = made
 		hr.out.Changes = append(hr.out.Changes, change)
-		e.told.TaskDone(name, p.Name, taskID, "changed", c.Summary)
+		e.told.TaskDone(name, p.Name, taskID, plan.StatusChanged, c.Summary)
 		if more != nil {
 			rest, err := more(b, tasks[i+1:])
 			if err != nil {

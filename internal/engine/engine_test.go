@@ -282,10 +282,10 @@ func TestSerialBatches(t *testing.T) {
 
 type batchObserver struct{ done func(string) }
 
-func (batchObserver) PlayStarted(string, []string)                    {}
-func (o batchObserver) HostTasks(h string, _ int)                     { o.done("start " + h) }
-func (batchObserver) TaskDone(string, string, string, string, string) {}
-func (o batchObserver) HostDone(h, _, _, _ string)                    { o.done("done " + h) }
+func (batchObserver) PlayStarted(string, []string)                         {}
+func (o batchObserver) HostTasks(h string, _ int)                          { o.done("start " + h) }
+func (batchObserver) TaskDone(string, string, string, plan.Status, string) {}
+func (o batchObserver) HostDone(h, _ string, _ plan.Status, _ string)      { o.done("done " + h) }
 
 // reversibleTouch is touch with an undo that removes the file again.
 type reversibleTouch struct{ touch }

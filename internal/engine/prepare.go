@@ -146,7 +146,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		if err != nil {
 			if hr != nil {
 				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), plan.StatusOf(err)
-				e.told.HostDone(h.Name, "", string(hr.out.Status), hr.out.Error)
+				e.told.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
 			}
 			return // an unreachable delegate fails the tasks delegated to it
 		}
@@ -196,7 +196,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		}
 		if hr != nil && factsErr != nil {
 			hr.done, hr.out.Error, hr.out.Status = true, factsErr.Error(), plan.StatusOf(factsErr)
-			e.told.HostDone(h.Name, "", string(hr.out.Status), hr.out.Error)
+			e.told.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
 			return
 		}
 		if hr != nil {
@@ -210,7 +210,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 		if err != nil && readsOnly {
 			// A plan's read failed: that host fails, the others go on.
 			hr.done, hr.out.Error, hr.out.Status = true, err.Error(), plan.StatusOf(err)
-			e.told.HostDone(h.Name, "", string(hr.out.Status), hr.out.Error)
+			e.told.HostDone(h.Name, "", hr.out.Status, hr.out.Error)
 			return
 		}
 		if err != nil && (hr != nil || !transport.IsUnreachable(err)) {
@@ -220,7 +220,7 @@ func (e *Engine) prepare(ctx context.Context, runs map[string]*hostRun, limit []
 			if hr != nil {
 				hr.done, hr.out.Error, hr.out.Status = true, err.Error(), plan.StatusFailed
 			}
-			e.told.HostDone(h.Name, "", string(plan.StatusFailed), err.Error())
+			e.told.HostDone(h.Name, "", plan.StatusFailed, err.Error())
 		}
 	})
 	if len(refused) == 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/journal"
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/shell"
+	"github.com/skiffdeploy/skiff/internal/plan"
 	"github.com/skiffdeploy/skiff/internal/transport"
 	"github.com/skiffdeploy/skiff/internal/wire"
 )
@@ -165,7 +166,7 @@ func (a *applier) rollbackPlay(ctx context.Context, hr *hostRun) string {
 	if len(problems) > 0 {
 		msg += " (" + strings.Join(problems, "; ") + ")"
 	}
-	e.told.HostDone(hr.host.Name, "", "rolled back", msg)
+	e.told.HostDone(hr.host.Name, "", plan.StatusRolledBack, msg)
 	return msg
 }
 

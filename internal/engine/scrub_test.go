@@ -39,12 +39,12 @@ type told struct {
 
 func (o *told) PlayStarted(string, []string) {}
 func (o *told) HostTasks(string, int)        {}
-func (o *told) TaskDone(host, play, task, status, summary string) {
+func (o *told) TaskDone(host, play, task string, status plan.Status, summary string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.buf.WriteString(summary + "\n")
 }
-func (o *told) HostDone(host, play, status, err string) {
+func (o *told) HostDone(host, play string, status plan.Status, err string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.buf.WriteString(err + "\n")

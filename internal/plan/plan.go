@@ -4,7 +4,8 @@ package plan
 
 import "github.com/skiffdeploy/skiff/internal/config"
 
-// Status is how a host ended a plan or run.
+// Status is how a host ended a plan or run, or how a task ended on a host
+// (as a run's progress tells it).
 type Status string
 
 // Host statuses, worst last.
@@ -13,6 +14,13 @@ const (
 	StatusChanged     Status = "changed"
 	StatusFailed      Status = "failed"
 	StatusUnreachable Status = "unreachable"
+)
+
+// Statuses a run's progress tells besides those: a task skipped (its
+// `when` is false), and a host whose failed play was rolled back.
+const (
+	StatusSkipped    Status = "skipped"
+	StatusRolledBack Status = "rolled back"
 )
 
 // Change is one task's change on one host.

@@ -5,12 +5,12 @@ import (
 	"io"
 	"strings"
 
-	"github.com/skiffdeploy/skiff/internal/ui"
+	"github.com/skiffdeploy/skiff/internal/jsondoc"
 )
 
-// WriteJSON prints p as one indented JSON document (see ui.WriteJSON).
+// WriteJSON prints p as one indented JSON document (see jsondoc.WriteJSON).
 func WriteJSON(w io.Writer, p *Plan) error {
-	return ui.WriteJSON(w, p)
+	return jsondoc.WriteJSON(w, p)
 }
 
 // WriteText prints p for humans: per host, each change with its marker and,

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/skiffdeploy/skiff/internal/plan"
 )
 
 // Progress implements engine.Observer.
@@ -70,14 +72,14 @@ func (p *Progress) HostTasks(host string, n int) {
 }
 
 // TaskDone advances the bar and prints changes and failures.
-func (p *Progress) TaskDone(host, play, task, status, summary string) {
+func (p *Progress) TaskDone(host, play, task string, status plan.Status, summary string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.bar != nil {
 		_ = p.bar.Add(1)
 	}
 	switch {
-	case status == "changed" || status == "failed":
+	case status == plan.StatusChanged || status == plan.StatusFailed:
 		p.lineLocked("  %-12s %-8s %s: %s", host, status, task, summary)
 	case p.verbose:
 		p.lineLocked("  %-12s %-8s %s", host, status, task)
@@ -85,7 +87,7 @@ func (p *Progress) TaskDone(host, play, task, status, summary string) {
 }
 
 // HostDone prints failures and unreachable hosts at once.
-func (p *Progress) HostDone(host, play, status, err string) {
+func (p *Progress) HostDone(host, play string, status plan.Status, err string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != "" {

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/skiffdeploy/skiff/internal/plan"
 )
 
 func drive(p *Progress) {
 	p.PlayStarted("web", []string{"web1", "web2"})
 	p.HostTasks("web1", 2)
 	p.HostTasks("web2", 2)
-	p.TaskDone("web1", "web", "package.nginx", "ok", "")
+	p.TaskDone("web1", "web", "package.nginx", plan.StatusOK, "")
 	p.TaskDone("web1", "web", "template.site", "changed", "update /etc/nginx/nginx.conf")
 	p.TaskDone("web2", "web", "package.nginx", "failed", "apt-get failed")
 	p.HostDone("web1", "web", "changed", "")

@@ -1,4 +1,6 @@
-package ui
+// Package jsondoc is the envelope of every JSON document skiff prints
+// with --output json: one object whose first field is format_version.
+package jsondoc
 
 import (
 	"bytes"
