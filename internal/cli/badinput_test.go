@@ -14,6 +14,14 @@ import (
 // runValidateArgs is runValidate with extra command-line arguments.
 func runValidateArgs(t *testing.T, files map[string]string, args ...string) (int, string, string) {
 	t.Helper()
+	return runSite(t, "validate", files, args...)
+}
+
+// runSite writes files to a folder of their own and runs skiff's command
+// on its inv.hcl and playbooks/site.hcl, with args; stderr has the folder
+// taken out of paths.
+func runSite(t *testing.T, command string, files map[string]string, args ...string) (int, string, string) {
+	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
 		p := filepath.Join(dir, name)
@@ -25,7 +33,7 @@ func runValidateArgs(t *testing.T, files map[string]string, args ...string) (int
 		}
 	}
 	var out, errb bytes.Buffer
-	argv := append([]string{"validate", "-i", filepath.Join(dir, "inv.hcl"), filepath.Join(dir, "playbooks/site.hcl")}, args...)
+	argv := append([]string{command, "-i", filepath.Join(dir, "inv.hcl"), filepath.Join(dir, "playbooks/site.hcl")}, args...)
 	code := Main(argv, strings.NewReader(""), &out, &errb)
 	return code, out.String(), strings.ReplaceAll(errb.String(), dir+"/", "")
 }
@@ -227,18 +235,5 @@ func runPlanArgs(t *testing.T, files map[string]string, args ...string) (int, st
 	if !strings.Contains(files["inv.hcl"], `port = 1`) {
 		t.Fatal("the inventory has no address to move")
 	}
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var out, errb bytes.Buffer
-	argv := append([]string{"plan", "-i", filepath.Join(dir, "inv.hcl"), filepath.Join(dir, "playbooks/site.hcl")}, args...)
-	code := Main(argv, strings.NewReader(""), &out, &errb)
-	return code, out.String(), strings.ReplaceAll(errb.String(), dir+"/", "")
+	return runSite(t, "plan", files, args...)
 }
