@@ -187,10 +187,12 @@ func TestBastion(t *testing.T) {
 		if r.code != 0 || r.json.Summary.Changed != 2 || r.json.Summary.Failed+r.json.Summary.Unreachable != 0 {
 			t.Fatalf("apply: exit %d, summary %+v\n%s", r.code, r.json.Summary, r.stderr)
 		}
-		out, _ := hostExec(t, c, "web1", "curl -s http://"+db1.Address+"/")
-		if !strings.Contains(out, "Served by db1") {
-			t.Errorf("db1 serves (seen from web1): %q", out)
-		}
+		// nginx's reload returns before its new workers answer: the old
+		// ones may serve the default page a moment longer.
+		eventually(t, 30*time.Second, "db1 serving the demo page (seen from web1)", func() (bool, string) {
+			out, _ := hostExec(t, c, "web1", "curl -s http://"+db1.Address+"/")
+			return strings.Contains(out, "Served by db1"), out
+		})
 		r = skiff(t, "plan", "-i", viaInventory, "playbooks/demo.hcl", "--detailed-exitcode")
 		if r.code != 0 {
 			t.Fatalf("plan after apply: exit %d\n%s", r.code, r.stdout)
