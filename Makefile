@@ -36,7 +36,8 @@ skiff:
 	rm -rf $(HELPERS_DIR) && mkdir -p $(HELPERS_DIR)
 	for a in $(EMBED); do \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$a $(GO) build $(BUILD) -o $(HELPERS_DIR)/skiff-linux-$$a ./cmd/skiff && \
-		gzip -n -f $(HELPERS_DIR)/skiff-linux-$$a || exit 1; \
+		gzip -n -f $(HELPERS_DIR)/skiff-linux-$$a && \
+		sha256sum $(HELPERS_DIR)/skiff-linux-$$a.gz | cut -c1-16 >$(HELPERS_DIR)/skiff-linux-$$a.gz.id || exit 1; \
 	done
 	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build $(BUILD) $(if $(strip $(EMBED)),-tags skiffhelpers) -o $(OUT) ./cmd/skiff
 	rm -rf $(HELPERS_DIR)

@@ -51,9 +51,20 @@ func TestEmbeddedProbeHelper(t *testing.T) {
 	goBuild(t, root, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "-trimpath", "-o", helper, "./cmd/skiff")
 	helperGz := filepath.Join(bins, "skiff-linux-amd64.gz")
 	gzipFile(t, helper, helperGz)
+	// Its name beside it, as make writes it: a run names the helper by it.
+	gz, err := os.ReadFile(helperGz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(gz)
+	helperID := helperGz + ".id"
+	if err := os.WriteFile(helperID, []byte(hex.EncodeToString(sum[:8])+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	overlay := filepath.Join(bins, "overlay.json")
 	o, _ := json.Marshal(map[string]map[string]string{"Replace": {
-		filepath.Join(root, "internal", "hostprobe", "helpers", "skiff-linux-amd64.gz"): helperGz,
+		filepath.Join(root, "internal", "hostprobe", "helpers", "skiff-linux-amd64.gz"):    helperGz,
+		filepath.Join(root, "internal", "hostprobe", "helpers", "skiff-linux-amd64.gz.id"): helperID,
 	}})
 	if err := os.WriteFile(overlay, o, 0o644); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package hostprobe
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/rand"
@@ -106,14 +105,14 @@ func assemble(s selfBuild, files fs.FS) (*Binary, string) {
 		if _, ok := b.builds[arch]; ok {
 			continue
 		}
-		data, err := fs.ReadFile(files, embeddedName(g))
+		name := embeddedName(g)
+		id, err := embeddedID(files, name)
 		if err != nil {
 			missing = append(missing, arch)
 			continue
 		}
-		sum := sha256.Sum256(data)
-		b.builds[arch] = build{id: hex.EncodeToString(sum[:8]), open: func() (io.ReadCloser, error) {
-			return gunzip(data)
+		b.builds[arch] = build{id: id, open: func() (io.ReadCloser, error) {
+			return gunzip(files, name)
 		}}
 	}
 	if len(missing) > 0 {
@@ -136,13 +135,54 @@ func assemble(s selfBuild, files fs.FS) (*Binary, string) {
 	return b, b.lack
 }
 
-// gunzip opens an embedded helper.
-func gunzip(data []byte) (io.ReadCloser, error) {
-	z, err := gzip.NewReader(bytes.NewReader(data))
+// embeddedID names the embedded helper at name: the first 8 bytes of its
+// sha256, in hex, which the build writes beside it (name + ".id") so that
+// a run neither reads nor hashes the helpers it does not send; without
+// that file, the helper is hashed.
+func embeddedID(files fs.FS, name string) (string, error) {
+	if id, err := fs.ReadFile(files, name+".id"); err == nil {
+		if s := strings.TrimSpace(string(id)); len(s) == 16 {
+			return s, nil
+		}
+	}
+	f, err := files.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// gunzip opens the embedded helper at name, decompressing as it is read.
+func gunzip(files fs.FS, name string) (io.ReadCloser, error) {
+	f, err := files.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	return z, nil
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return gzipFile{z, f}, nil
+}
+
+// gzipFile reads a gzip stream and closes the file under it.
+type gzipFile struct {
+	*gzip.Reader
+	f fs.File
+}
+
+func (g gzipFile) Close() error {
+	err := g.Reader.Close()
+	if ferr := g.f.Close(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // buildID reads exe's Go build ID (which changes with every change to

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -208,5 +210,36 @@ func TestRemotePathNamesTheBuilds(t *testing.T) {
 	}
 	if !strings.HasPrefix(base, Dir+"/skiff-") {
 		t.Errorf("helper at %s, outside %s", base, Dir)
+	}
+}
+
+// The name a build writes beside an embedded helper (.gz.id, its sha256
+// prefix) is the one a run uses: the run neither reads nor hashes a
+// helper it does not send, and the name is the one hashing would give.
+func TestEmbeddedHelperNamedByItsIDFile(t *testing.T) {
+	static := writeELF(t, false)
+	files := embeddedFiles(t, "arm64")
+	hashed, _ := assemble(selfBuild{goarch: "amd64", path: static}, files)
+	sum := sha256.Sum256(files[embeddedName("arm64")].Data)
+	files[embeddedName("arm64")+".id"] = &fstest.MapFile{Data: []byte(hex.EncodeToString(sum[:8]) + "\n")}
+	named, _ := assemble(selfBuild{goarch: "amd64", path: static}, files)
+	if named.RemotePath() != hashed.RemotePath() {
+		t.Errorf("named by its .id file: %s; hashed: %s", named.RemotePath(), hashed.RemotePath())
+	}
+	// A helper whose content is never read keeps the name its .id gives.
+	files[embeddedName("arm64")].Data = []byte("not read")
+	if again, _ := assemble(selfBuild{goarch: "amd64", path: static}, files); again.RemotePath() != hashed.RemotePath() {
+		t.Errorf("the helper was read to name it: %s", again.RemotePath())
+	}
+	// And it is decompressed as it is sent.
+	files = embeddedFiles(t, "arm64")
+	b, _ := assemble(selfBuild{goarch: "amd64", path: static}, files)
+	r, err := b.builds["aarch64"].open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	if err := r.Close(); err != nil || string(got) != "linux/arm64 helper" {
+		t.Errorf("opened helper: %q, close %v", got, err)
 	}
 }
