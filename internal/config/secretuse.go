@@ -3,13 +3,11 @@ package config
 import (
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -49,13 +47,8 @@ func (r *Role) SecretUse() map[string]string {
 		}
 	}
 	readTemplate := func(p, who string) {
-		src, err := os.ReadFile(p)
-		if err != nil {
-			add(AnySecret, who)
-			return
-		}
-		expr, diags := hclsyntax.ParseTemplate(src, p, hcl.InitialPos)
-		if diags.HasErrors() {
+		expr, ok := parseTemplateFile(p)
+		if !ok {
 			add(AnySecret, who)
 			return
 		}
@@ -105,30 +98,7 @@ func templateSource(t *Task, templates string) (string, bool) {
 // secretsRead calls add with each secret name expr reads, or with AnySecret
 // when it reads secret without naming one.
 func secretsRead(expr hcl.Expression, add func(string)) {
-	if expr == nil {
-		return
-	}
-	for _, tr := range expr.Variables() {
-		if tr.RootName() != "secret" {
-			continue
-		}
-		if len(tr) < 2 {
-			add(AnySecret)
-			continue
-		}
-		switch step := tr[1].(type) {
-		case hcl.TraverseAttr:
-			add(step.Name)
-		case hcl.TraverseIndex:
-			if step.Key.Type() == cty.String && step.Key.IsKnown() && !step.Key.IsNull() {
-				add(step.Key.AsString())
-			} else {
-				add(AnySecret)
-			}
-		default:
-			add(AnySecret)
-		}
-	}
+	refsOf(expr, "secret", add, func() { add(AnySecret) })
 }
 
 func sortedAttrNames(attrs hcl.Attributes) []string {

@@ -57,19 +57,14 @@ func (r *Role) VarUse() VarUse {
 		u.Any = true
 	}
 	for _, t := range r.Tasks {
-		src, ok := t.Attrs["source"]
-		if t.Kind != "template" || !ok {
+		if _, ok := t.Attrs["source"]; t.Kind != "template" || !ok {
 			continue
 		}
-		v, d := src.Expr.Value(nil)
-		if d.HasErrors() || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+		p, ok := templateSource(t, templates)
+		if !ok {
 			// Computed: one of the files under templates/.
 			u.Any = u.Any || len(broken) > 0
 			continue
-		}
-		p := v.AsString()
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(templates, p)
 		}
 		if !strings.HasPrefix(p, templates+string(filepath.Separator)) && !u.addTemplate(p) {
 			broken[p] = true
@@ -82,41 +77,54 @@ func (r *Role) VarUse() VarUse {
 // addTemplate adds what the HCL template at path reads; false when it
 // cannot be read or parsed.
 func (u *VarUse) addTemplate(path string) bool {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return false
+	expr, ok := parseTemplateFile(path)
+	if ok {
+		u.addExpr(expr)
 	}
-	expr, diags := hclsyntax.ParseTemplate(src, path, hcl.InitialPos)
-	if diags.HasErrors() {
-		return false
-	}
-	u.addExpr(expr)
-	return true
+	return ok
 }
 
 func (u *VarUse) addExpr(expr hcl.Expression) {
+	refsOf(expr, "var", func(n string) { u.Names[n] = true }, func() { u.Any = true })
+}
+
+// parseTemplateFile parses the HCL template at path; false when it cannot
+// be read or parsed.
+func parseTemplateFile(path string) (hcl.Expression, bool) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	expr, diags := hclsyntax.ParseTemplate(src, path, hcl.InitialPos)
+	return expr, !diags.HasErrors()
+}
+
+// refsOf calls name with each attribute expr reads of the object root
+// (root.NAME or root["NAME"]), and anyName when it reads root without
+// naming one (root[key], root passed whole). Nothing is evaluated.
+func refsOf(expr hcl.Expression, root string, name func(string), anyName func()) {
 	if expr == nil {
 		return
 	}
 	for _, tr := range expr.Variables() {
-		if tr.RootName() != "var" {
+		if tr.RootName() != root {
 			continue
 		}
 		if len(tr) < 2 {
-			u.Any = true
+			anyName()
 			continue
 		}
 		switch step := tr[1].(type) {
 		case hcl.TraverseAttr:
-			u.Names[step.Name] = true
+			name(step.Name)
 		case hcl.TraverseIndex:
 			if step.Key.Type() == cty.String && step.Key.IsKnown() && !step.Key.IsNull() {
-				u.Names[step.Key.AsString()] = true
+				name(step.Key.AsString())
 			} else {
-				u.Any = true
+				anyName()
 			}
 		default:
-			u.Any = true
+			anyName()
 		}
 	}
 }
