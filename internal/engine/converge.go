@@ -195,7 +195,7 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 			Action: c.Action, Summary: c.Summary, Diff: c.Diff, Sensitive: c.Sensitive,
 			Content: e.content(b.Module),
 		}
-		made, err := ch.make(ctx, hr, p, b, c, change)
+		made, err := ch.make(ctx, hr, p, b, c, &change)
 		if err != nil {
 			return nil, err
 		}
