@@ -10,8 +10,10 @@ import (
 )
 
 // Control holds a task's meta-arguments that say how it runs rather than
-// what it manages: retries, delay.
+// what it manages: retries, delay, tags.
 type Control struct {
+	// Tags select the task with --tags and --skip-tags (see TagFilter).
+	Tags []string
 	// Retries is how many more times a failed apply is tried (0: once
 	// only). Before each retry, after Delay, the task's check runs again:
 	// a task whose check then finds nothing to do stops there.
@@ -32,10 +34,16 @@ const (
 	MaxRetryDelay = time.Hour
 )
 
-// decodeControl decodes argument n of task t when it is one of Control's;
-// ok is false for any other argument.
-func decodeControl(t *Task, n string, a *hcl.Attribute) (diags hcl.Diagnostics, ok bool) {
+// decodeControl decodes argument n of task t (a handler when handler is
+// set) when it is one of Control's; ok is false for any other argument.
+func decodeControl(t *Task, handler bool, n string, a *hcl.Attribute) (diags hcl.Diagnostics, ok bool) {
 	switch n {
+	case "tags":
+		if handler {
+			return hcl.Diagnostics{errAt(a.NameRange, "Tags on a handler", "A handler runs when a task that ran notifies it, whatever the tags: give the tags to the tasks that notify it.")}, true
+		}
+		t.Tags, diags = decodeTags(a.Expr)
+		return diags, true
 	case "retries":
 		return decodeRetries(&t.Control, a.Expr), true
 	case "delay":

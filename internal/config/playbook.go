@@ -23,6 +23,10 @@ type Play struct {
 	Serial  []int
 	MaxFail int // failed hosts tolerated before the play stops; -1 = no limit
 	Range   hcl.Range
+	// Tags are given to every task of the play; RoleTags to every task
+	// of a role in this play (roles = [{ name = "nginx", tags = [...] }]).
+	Tags     []string
+	RoleTags map[string][]string
 }
 
 // Playbook is a decoded playbook with the roles it uses.
@@ -65,6 +69,7 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 		pc, d := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 			{Name: "hosts"}, {Name: "roles"},
 			{Name: "vars"}, {Name: "serial"}, {Name: "max_fail"},
+			{Name: "tags"},
 		}})
 		diags = append(diags, d...)
 		if a, ok := pc.Attributes["hosts"]; ok {
@@ -77,8 +82,15 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 			}
 		}
 		if a, ok := pc.Attributes["roles"]; ok {
-			diags = append(diags, decodeArg("roles", a.Expr, &p.Roles, "a list of role names")...)
+			var d hcl.Diagnostics
+			p.Roles, p.RoleTags, d = decodePlayRoles(a.Expr)
+			diags = append(diags, d...)
 			p.RolesRange = a.Expr.Range()
+		}
+		if a, ok := pc.Attributes["tags"]; ok {
+			var d hcl.Diagnostics
+			p.Tags, d = decodeTags(a.Expr)
+			diags = append(diags, d...)
 		}
 		if a, ok := pc.Attributes["vars"]; ok {
 			v, d := decodeVars(a.Expr)

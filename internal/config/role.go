@@ -167,7 +167,7 @@ func decodeTask(b *hcl.Block, role string) (*Task, hcl.Diagnostics) {
 	attrs, diags := b.Body.JustAttributes()
 	t := &Task{Kind: b.Labels[0], Name: b.Labels[1], Role: role, Attrs: hcl.Attributes{}, Range: b.DefRange}
 	for n, a := range attrs {
-		if d, ok := decodeControl(t, n, a); ok {
+		if d, ok := decodeControl(t, b.Type == "handler", n, a); ok {
 			diags = append(diags, d...)
 			continue
 		}

@@ -93,7 +93,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 		if d := role.CheckVariables(evalCtx); d.HasErrors() {
 			return fail(fmt.Errorf("%s/%s: %w", p.Name, rn, &diagError{d}))
 		}
-		for _, t := range role.Tasks {
+		for _, t := range e.tasksOf(p, role) {
 			if bt, ok := hr.takeBound(p, t); ok {
 				if !bt.skip {
 					tasks = append(tasks, bt.b)
