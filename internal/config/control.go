@@ -10,8 +10,11 @@ import (
 )
 
 // Control holds a task's meta-arguments that say how it runs rather than
-// what it manages: retries, delay, tags.
+// what it manages: retries, delay, tags, become_user.
 type Control struct {
+	// BecomeUser, when set, is the user the task runs as on the host
+	// (an expression, evaluated for each host); nil leaves the play's.
+	BecomeUser hcl.Expression
 	// Tags select the task with --tags and --skip-tags (see TagFilter).
 	Tags []string
 	// Retries is how many more times a failed apply is tried (0: once
@@ -44,6 +47,9 @@ func decodeControl(t *Task, handler bool, n string, a *hcl.Attribute) (diags hcl
 		}
 		t.Tags, diags = decodeTags(a.Expr)
 		return diags, true
+	case "become_user":
+		t.BecomeUser = a.Expr
+		return nil, true
 	case "retries":
 		return decodeRetries(&t.Control, a.Expr), true
 	case "delay":

@@ -27,6 +27,9 @@ type Play struct {
 	// of a role in this play (roles = [{ name = "nginx", tags = [...] }]).
 	Tags     []string
 	RoleTags map[string][]string
+	// BecomeUser is the user the play's tasks run as, where their kind
+	// can (a task's own become_user wins); "" is root.
+	BecomeUser string
 }
 
 // Playbook is a decoded playbook with the roles it uses.
@@ -69,7 +72,7 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 		pc, d := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 			{Name: "hosts"}, {Name: "roles"},
 			{Name: "vars"}, {Name: "serial"}, {Name: "max_fail"},
-			{Name: "tags"},
+			{Name: "tags"}, {Name: "become_user"},
 		}})
 		diags = append(diags, d...)
 		if a, ok := pc.Attributes["hosts"]; ok {
@@ -86,6 +89,11 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 			p.Roles, p.RoleTags, d = decodePlayRoles(a.Expr)
 			diags = append(diags, d...)
 			p.RolesRange = a.Expr.Range()
+		}
+		if a, ok := pc.Attributes["become_user"]; ok {
+			var d hcl.Diagnostics
+			p.BecomeUser, d = decodePlayBecomeUser(a.Expr)
+			diags = append(diags, d...)
 		}
 		if a, ok := pc.Attributes["tags"]; ok {
 			var d hcl.Diagnostics

@@ -33,6 +33,7 @@ func (r *Role) VarUse() VarUse {
 		}
 		u.addExpr(t.When)
 		u.addExpr(t.DelegateTo)
+		u.addExpr(t.BecomeUser)
 	}
 	for _, v := range r.Variables {
 		for _, c := range v.Validations {
