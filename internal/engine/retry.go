@@ -51,8 +51,10 @@ func (e *Engine) applyTrying(ctx context.Context, hr *hostRun, play string, b *B
 		if cerr != nil {
 			return tries, fmt.Errorf("checking again before try %d: %w (try %d failed: %v)", tries+1, cerr, tries, err)
 		}
-		if changes[0] == nil {
-			return tries, nil // converged: nothing left to do
+		// Converged: nothing left to do. An if_changed task runs whatever
+		// its own check finds, so it is tried again regardless.
+		if changes[0] == nil && len(b.Task.IfChanged) == 0 {
+			return tries, nil
 		}
 	}
 }

@@ -143,6 +143,28 @@ func TestRetryStopsWhenTheCheckFindsItConverged(t *testing.T) {
 	}
 }
 
+// An if_changed task runs whatever its own check finds: a check that finds
+// nothing to do after its failed try does not end its retries.
+func TestRetriesOfAGatedTask(t *testing.T) {
+	f := retryFixture(t, `
+task "rtouch" "a" { path = "a" }
+task "touch" "gated" {
+  path       = "up"
+  if_changed = ["rtouch.a"]
+  retries    = 2
+  delay      = "0s"
+}`, 1, false)
+	t.Chdir(f.dir)
+	os.WriteFile(filepath.Join(f.dir, "up"), nil, 0o644)
+	p := f.eng.Apply(context.Background(), f.ch)
+	if p.Failed() || len(p.Hosts[0].Changes) != 2 {
+		t.Fatalf("apply: %+v", p.Hosts[0])
+	}
+	if got := triesOf(t, filepath.Join(f.dir, "up")); got != 2 || p.Hosts[0].Changes[1].Tries != 2 {
+		t.Errorf("applied %d times (change says %d), want 2", got, p.Hosts[0].Changes[1].Tries)
+	}
+}
+
 // A plan never applies, so never retries.
 func TestPlanDoesNotRetry(t *testing.T) {
 	f := retryFixture(t, `task "touch" "up" {
