@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/plan"
@@ -162,6 +163,43 @@ task "touch" "gated" {
 	}
 	if got := triesOf(t, filepath.Join(f.dir, "up")); got != 2 || p.Hosts[0].Changes[1].Tries != 2 {
 		t.Errorf("applied %d times (change says %d), want 2", got, p.Hosts[0].Changes[1].Tries)
+	}
+}
+
+// retryCanceller is an Observer that notes each retry and interrupts the
+// run at the first.
+type retryCanceller struct {
+	nopObserver
+	cancel  context.CancelFunc
+	retries []string
+}
+
+func (o *retryCanceller) TaskRetrying(host, play, task string, try int, wait time.Duration, err string) {
+	o.retries = append(o.retries, fmt.Sprintf("%s %s try %d in %s: %s", host, task, try, wait, err))
+	o.cancel()
+}
+
+// The progress hears of each retry; an interrupted run (Ctrl-C) starts no
+// further try, even in the middle of a long delay.
+func TestInterruptedWhileWaitingToRetry(t *testing.T) {
+	f := retryFixture(t, `task "touch" "up" {
+  path    = "up"
+  retries = 3
+  delay   = "1h"
+}`, 5, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	obs := &retryCanceller{cancel: cancel}
+	f.eng.Observer = obs
+	p := f.eng.Apply(ctx, f.ch)
+	if !p.Failed() || !strings.Contains(p.Hosts[0].Error, "interrupted before try 2") {
+		t.Fatalf("apply: %+v", p.Hosts[0])
+	}
+	if got := triesOf(t, filepath.Join(f.dir, "up")); got != 1 {
+		t.Errorf("applied %d times, want 1", got)
+	}
+	if len(obs.retries) != 1 || obs.retries[0] != "a touch.up try 1 in 1h0m0s: not yet" {
+		t.Errorf("the observer heard %q", obs.retries)
 	}
 }
 
