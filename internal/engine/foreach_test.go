@@ -255,3 +255,17 @@ task "touch" "f" {
 		t.Fatalf("diags: %v", diags)
 	}
 }
+
+// A run whose tasks have no for_each keeps no file of instances.
+func TestNoInstancesFileWithoutForEach(t *testing.T) {
+	f := newFixture(t, `task "touch" "one" { path = "DIR/${host.name}" }`, "")
+	t.Chdir(f.dir)
+	os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755)
+	f.eng.InstancesDir = filepath.Join(f.dir, ".skiff", "instances")
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || !p.HasChanges() {
+		t.Fatalf("apply: %+v", p.Hosts[0])
+	}
+	if _, err := os.Stat(f.eng.InstancesDir); !os.IsNotExist(err) {
+		t.Errorf("%s: %v", f.eng.InstancesDir, err)
+	}
+}

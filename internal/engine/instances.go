@@ -101,7 +101,8 @@ func (e *Engine) forgotten(p *config.Play, hr *hostRun, declared declaredInstanc
 // its tasks' instances replace what was remembered, when the play
 // succeeded; when it failed, they are added to it (what the play may
 // have created stays remembered; nothing is forgotten). It returns the
-// new state; hr.managed holds it for the run's later plays.
+// new state, nil when it is the same; hr.managed holds it for the run's
+// later plays.
 func (e *Engine) remember(p *config.Play, hr *hostRun, declared declaredInstances, ok bool) managed {
 	next := managed{}
 	for task, keys := range hr.managed {
@@ -117,13 +118,24 @@ func (e *Engine) remember(p *config.Play, hr *hostRun, declared declaredInstance
 			next[task] = merged
 		}
 	}
+	same := len(next) == len(hr.managed)
+	for task, keys := range next {
+		same = same && slices.Equal(keys, hr.managed[task])
+	}
 	hr.managed = next
+	if same {
+		return nil
+	}
 	return next
 }
 
-// keepManaged has ch keep what hr's host now manages; failing to only
-// costs a warning: the next run may not list what this one forgot.
+// keepManaged has ch keep what hr's host now manages, m, unless it is
+// unchanged (nil); failing to only costs a warning: the next run may not
+// list what this one forgot.
 func (e *Engine) keepManaged(ch changer, hr *hostRun, m managed) {
+	if m == nil {
+		return
+	}
 	if err := ch.keepManaged(hr.host.Name, m); err != nil && e.Warn != nil {
 		e.Warn("%s: keeping the instances skiff manages there: %v", hr.host.Name, err)
 	}
