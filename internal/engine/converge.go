@@ -230,8 +230,8 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 			}
 		}
 		for _, n := range b.Notify {
-			name, key, hasKey, _ := config.SplitInstance(n)
-			ref := handlerRef{b.Role.Name, name}
+			handler, key, hasKey, _ := config.SplitInstance(n)
+			ref := handlerRef{b.Role.Name, handler}
 			if notifiedSet[ref] == nil {
 				notifiedSet[ref] = &selection{}
 			}

@@ -104,8 +104,8 @@ func (e *Engine) flushHandlers(ctx context.Context, ch changer, p *config.Play, 
 		at := pos[bound[changed]]
 		var now []handlerRef
 		for _, n := range changed.Notify {
-			name, key, hasKey, _ := config.SplitInstance(n)
-			ref := handlerRef{changed.Role.Name, name}
+			handler, key, hasKey, _ := config.SplitInstance(n)
+			ref := handlerRef{changed.Role.Name, handler}
 			if _, ok := pos[ref]; !ok || queued[ref] {
 				continue
 			}
