@@ -269,3 +269,52 @@ func TestNoInstancesFileWithoutForEach(t *testing.T) {
 		t.Errorf("%s: %v", f.eng.InstancesDir, err)
 	}
 }
+
+// A play that fails forgets nothing: an instance it no longer declares is
+// still listed by the next run that succeeds.
+func TestForEachFailedPlayForgetsNothing(t *testing.T) {
+	f := newFixture(t, forEachRole, "")
+	t.Chdir(f.dir)
+	os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755)
+	f.eng.Hosts = f.eng.Inventory.Hosts[:1]
+	f.eng.InstancesDir = filepath.Join(f.dir, ".skiff", "instances")
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() {
+		t.Fatalf("apply: %+v", p.Hosts[0])
+	}
+	withoutB := strings.Replace(forEachRole, `b = "2"`, "", 1)
+	reloadRole(t, f, withoutB+`task "touch" "boom" {
+  path = "DIR/boom"
+  fail = true
+}
+`)
+	if p := f.eng.Apply(context.Background(), f.ch); !p.Failed() {
+		t.Fatalf("apply did not fail: %+v", p.Hosts[0])
+	}
+	reloadRole(t, f, withoutB)
+	got := changesOf(hostNamed(f.eng.Plan(context.Background()), "a"))
+	if want := `forget rtouch.f["b"]: no longer managed: left on the host as it is`; strings.Join(got, "\n") != want {
+		t.Errorf("plan: %v, want %s", got, want)
+	}
+}
+
+// A notify naming an instance its handler does not have on the host fails
+// the host, naming both.
+func TestNotifyOfAMissingHandlerInstance(t *testing.T) {
+	eng, logPath := handlerFixture(t, `
+task "log" "t" {
+  line   = "t"
+  notify = ["h[\"z\"]"]
+}
+handler "log" "h" {
+  for_each = toset(["x"])
+  line     = "h-${each.key}"
+}
+`)
+	p := eng.Apply(context.Background(), Changes{})
+	if h := p.Hosts[0]; !p.Failed() || !strings.Contains(h.Error, `a task notifies h["z"], but handler h has no instance "z" on a`) {
+		t.Fatalf("apply: %s: %s", h.Status, h.Error)
+	}
+	if got := ran(t, logPath); got != "t" {
+		t.Errorf("ran %q", got)
+	}
+}
