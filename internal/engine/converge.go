@@ -128,14 +128,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 	if err := e.flushHandlers(ctx, ch, p, hr, notified); err != nil {
 		return fail(err)
 	}
-	if forgets := e.forgotten(p, hr, declared); len(forgets) > 0 {
-		e.told.HostTasks(name, len(forgets))
-		for _, c := range forgets {
-			hr.out.Changes = append(hr.out.Changes, c)
-			e.told.TaskDone(name, p.Name, c.Task, plan.StatusChanged, c.Summary)
-		}
-	}
-	e.keepManaged(ch, hr, e.remember(p, hr, declared, true))
+	e.forget(ch, p, hr, declared)
 	status := plan.StatusOK
 	if len(hr.out.Changes) > changedBefore {
 		status = plan.StatusChanged

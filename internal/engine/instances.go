@@ -97,6 +97,19 @@ func (e *Engine) forgotten(p *config.Play, hr *hostRun, declared declaredInstanc
 	return out
 }
 
+// forget ends play p on hr, which succeeded: it lists the instances no
+// longer declared as changes, and keeps what the play declared.
+func (e *Engine) forget(ch changer, p *config.Play, hr *hostRun, declared declaredInstances) {
+	if forgets := e.forgotten(p, hr, declared); len(forgets) > 0 {
+		e.told.HostTasks(hr.host.Name, len(forgets))
+		for _, c := range forgets {
+			hr.out.Changes = append(hr.out.Changes, c)
+			e.told.TaskDone(hr.host.Name, p.Name, c.Task, plan.StatusChanged, c.Summary)
+		}
+	}
+	e.keepManaged(ch, hr, e.remember(p, hr, declared, true))
+}
+
 // remember records what play p declared on hr: for each of p's roles,
 // its tasks' instances replace what was remembered, when the play
 // succeeded; when it failed, they are added to it (what the play may
