@@ -289,6 +289,41 @@ func TestACMEWithPebble(t *testing.T) {
 		})
 	})
 
+	t.Run("a rollback serves the certificate from before the renewal", func(t *testing.T) {
+		r := skiff(t, "rollback", "-i", inv, "--yes")
+		noSecretsIn(t, r)
+		if r.code != 0 {
+			t.Fatalf("rollback: exit %d\n%s", r.code, r.stderr)
+		}
+		eventually(t, 30*time.Second, "the certificate from before the renewal served", func() (bool, string) {
+			leaf, err := servedLeaf(web1.Address, domain, p.root)
+			if err != nil {
+				return false, err.Error()
+			}
+			return leaf.SerialNumber.Cmp(first.SerialNumber) == 0, "serial " + leaf.SerialNumber.String()
+		})
+		// The renewed certificate is still kept: installing it again asks
+		// Pebble nothing.
+		r = skiff(t, "plan", "-i", inv, "playbooks/site.hcl")
+		if want := "install certificate for " + domain; !strings.Contains(r.stdout, want) {
+			t.Errorf("plan after the rollback: want %q in:\n%s", want, r.stdout)
+		}
+		before := p.requests.Load()
+		if r = apply(t); r.code != 0 {
+			t.Fatalf("apply: exit %d\n%s", r.code, r.stderr)
+		}
+		if n := p.requests.Load() - before; n != 0 {
+			t.Errorf("installing the kept certificate sent %d requests to the ACME server, want none", n)
+		}
+		eventually(t, 30*time.Second, "the renewed certificate served again", func() (bool, string) {
+			leaf, err := servedLeaf(web1.Address, domain, p.root)
+			if err != nil {
+				return false, err.Error()
+			}
+			return leaf.SerialNumber.Cmp(first.SerialNumber) != 0, "serial " + leaf.SerialNumber.String()
+		})
+	})
+
 	// refused applies the renewal while Pebble refuses and checks that the
 	// run fails with the server's detail while the certificate served stays.
 	refused := func(t *testing.T, detail string, args ...string) {

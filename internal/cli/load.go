@@ -150,6 +150,9 @@ func loadThen(c *console, o playbookOptions, r *reach, beforeValidate func(*engi
 	// Each host's facts are kept beside the inventory, for the next
 	// apply to send its probes with the lock.
 	ld.engine.FactsDir = filepath.Join(ld.invCfg.Dir, ".skiff", "facts")
+	// The instances of tasks with for_each that apply manages on each
+	// host, for a later run to list those no longer declared.
+	ld.engine.InstancesDir = filepath.Join(ld.invCfg.Dir, ".skiff", "instances")
 	if r != nil {
 		if r.trace != nil {
 			r.trace.SetScrub(ld.engine.Scope.Scrub)

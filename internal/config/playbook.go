@@ -199,9 +199,16 @@ func checkIfChanged(pb *Playbook, p *Play) hcl.Diagnostics {
 		}
 		for _, t := range r.Tasks {
 			for i, ref := range t.IfChanged {
-				if _, ok := ResolveRef(pb, p, rn, ref); !ok {
-					diags = append(diags, errAt(elemRange(t.ifChangedExpr, i, t.IfChangedRange), "Unknown task reference",
-						fmt.Sprintf("Task %s: %q names no task of play %q (write \"kind.name\", \"role/kind.name\" or a role name).", t.ID(), ref, p.Name)))
+				at := elemRange(t.ifChangedExpr, i, t.IfChangedRange)
+				refs, ok := ResolveRef(pb, p, rn, ref)
+				if !ok {
+					diags = append(diags, errAt(at, "Unknown task reference",
+						fmt.Sprintf("Task %s: %q names no task of play %q (write \"kind.name\", \"role/kind.name\", \"kind.name[\\\"key\\\"]\" or a role name).", t.ID(), ref, p.Name)))
+					continue
+				}
+				if _, _, hasKey, _ := SplitInstance(ref); hasKey && refs[0].ForEach == nil {
+					diags = append(diags, errAt(at, "Invalid task reference",
+						fmt.Sprintf("Task %s: %q names an instance, but %s has no for_each.", t.ID(), ref, refs[0].ID())))
 				}
 			}
 		}
@@ -219,6 +226,10 @@ func ResolveRef(pb *Playbook, p *Play, role, ref string) ([]*Task, bool) {
 			}
 		}
 		return nil
+	}
+	ref, _, hasKey, ok := SplitInstance(ref)
+	if !ok || (hasKey && !strings.Contains(ref, ".")) {
+		return nil, false
 	}
 	roleName, taskID, hasRole := strings.Cut(ref, "/")
 	if !hasRole {

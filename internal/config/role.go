@@ -43,6 +43,11 @@ type Task struct {
 	// Control is how the task runs: see control.go.
 	Control
 
+	// ForEach, when set, makes the task one instance per key of a map or
+	// string of a set (see Instances); NotifyEach is a notify that reads
+	// each, evaluated per instance.
+	ForEach, NotifyEach hcl.Expression
+
 	notifyExpr, ifChangedExpr hcl.Expression // for diagnostics at one list element
 }
 
@@ -124,6 +129,7 @@ func (l *Loader) LoadRole(name, dir string, kinds map[string]bool) (*Role, hcl.D
 			if t == nil {
 				continue
 			}
+			diags = append(diags, checkEach(t)...)
 			if !kinds[t.Kind] {
 				diags = append(diags, errAt(b.LabelRanges[0], "Unknown task kind", fmt.Sprintf("There is no task kind %q.%s Known kinds: %s.", t.Kind, suggest.DidYouMean(t.Kind, suggest.Keys(kinds)), sortedKeys(kinds))))
 				continue
@@ -149,18 +155,36 @@ func (l *Loader) LoadRole(name, dir string, kinds map[string]bool) (*Role, hcl.D
 			}
 		}
 	}
-	handlers := make([]string, len(r.Handlers))
-	for i, h := range r.Handlers {
-		handlers[i] = h.Name
-	}
 	for _, t := range append(append([]*Task{}, r.Tasks...), r.Handlers...) {
 		for i, n := range t.Notify {
-			if r.Handler(n) == nil {
-				diags = append(diags, errAt(elemRange(t.notifyExpr, i, t.NotifyRange), "Unknown handler", fmt.Sprintf("Task %s notifies %q, but role %q has no handler of that name.%s", t.ID(), n, name, suggest.DidYouMean(n, handlers))))
+			if d := r.CheckNotify(t, n); d != nil {
+				d.Subject = elemRange(t.notifyExpr, i, t.NotifyRange).Ptr()
+				diags = append(diags, d)
 			}
 		}
 	}
 	return r, diags
+}
+
+// CheckNotify checks one name that task t notifies: `NAME` (a handler
+// of the role: all its instances) or `NAME["KEY"]` (one instance of a
+// handler with for_each). The diagnostic has no subject.
+func (r *Role) CheckNotify(t *Task, n string) *hcl.Diagnostic {
+	base, _, hasKey, ok := SplitInstance(n)
+	h := r.Handler(base)
+	switch {
+	case !ok:
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid notify", Detail: fmt.Sprintf("Task %s notifies %q: write a handler's name, or NAME[\"KEY\"] for one instance of a handler with for_each.", t.ID(), n)}
+	case h == nil:
+		names := make([]string, len(r.Handlers))
+		for i, h := range r.Handlers {
+			names[i] = h.Name
+		}
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown handler", Detail: fmt.Sprintf("Task %s notifies %q, but role %q has no handler of that name.%s", t.ID(), base, r.Name, suggest.DidYouMean(base, names))}
+	case hasKey && h.ForEach == nil:
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid notify", Detail: fmt.Sprintf("Task %s notifies %q, but handler %q has no for_each: notify it as %q.", t.ID(), n, base, base)}
+	}
+	return nil
 }
 
 func decodeTask(b *hcl.Block, role string) (*Task, hcl.Diagnostics) {
@@ -176,6 +200,8 @@ func decodeTask(b *hcl.Block, role string) (*Task, hcl.Diagnostics) {
 			t.When = a.Expr
 		case "delegate_to":
 			t.DelegateTo = a.Expr
+		case "for_each":
+			t.ForEach = a.Expr
 		case "if_changed":
 			v, d := a.Expr.Value(nil)
 			diags = append(diags, d...)
@@ -189,6 +215,10 @@ func decodeTask(b *hcl.Block, role string) (*Task, hcl.Diagnostics) {
 			}
 			t.IfChanged = refs
 		case "notify":
+			if readsEach(a.Expr) {
+				t.NotifyRange, t.NotifyEach = a.Expr.Range(), a.Expr
+				continue
+			}
 			v, d := a.Expr.Value(nil)
 			diags = append(diags, d...)
 			t.NotifyRange, t.notifyExpr = a.Expr.Range(), a.Expr

@@ -34,6 +34,8 @@ func (r *Role) VarUse() VarUse {
 		u.addExpr(t.When)
 		u.addExpr(t.DelegateTo)
 		u.addExpr(t.BecomeUser)
+		u.addExpr(t.ForEach)
+		u.addExpr(t.NotifyEach)
 	}
 	for _, v := range r.Variables {
 		for _, c := range v.Validations {

@@ -68,6 +68,9 @@ type changer interface {
 	// refused marks the run's hosts when its locks were refused, and
 	// reports whether the run must stop.
 	refused(runs map[string]*hostRun) bool
+	// keepManaged keeps m as the instances skiff manages on host (see
+	// instances.go), when the run changes hosts.
+	keepManaged(host string, m managed) error
 }
 
 // planner is a plan's changer: it changes nothing, ever.
@@ -78,6 +81,7 @@ func (planner) lock(context.Context, string) error    { return nil }
 func (planner) undo(context.Context, *hostRun) string { return "" }
 func (planner) stopped() error                        { return nil }
 func (planner) refused(map[string]*hostRun) bool      { return false }
+func (planner) keepManaged(string, managed) error     { return nil }
 
 func (planner) make(context.Context, *hostRun, *config.Play, *Bound, *module.Change, *plan.Change) (bool, error) {
 	return false, nil
@@ -98,9 +102,11 @@ type applier struct {
 
 func (a *applier) stopped() error { return lockLost(a.Locks) }
 
+func (a *applier) keepManaged(host string, m managed) error { return a.e.writeManaged(host, m) }
+
 func (a *applier) make(ctx context.Context, hr *hostRun, p *config.Play, b *Bound, c *module.Change, pc *plan.Change) (bool, error) {
 	e := a.e
-	task := fmt.Sprintf("%s/%s %s", p.Name, b.Role.Name, b.Task.ID())
+	task := fmt.Sprintf("%s/%s %s", p.Name, b.Role.Name, b.ID())
 	if ctx.Err() != nil {
 		return false, fmt.Errorf("interrupted before %s", task)
 	}
@@ -123,7 +129,7 @@ func (a *applier) make(ctx context.Context, hr *hostRun, p *config.Play, b *Boun
 		pc.Tries = tries
 	}
 	if err != nil {
-		e.told.TaskDone(hr.host.Name, p.Name, b.Task.ID(), plan.StatusFailed, err.Error())
+		e.told.TaskDone(hr.host.Name, p.Name, b.ID(), plan.StatusFailed, err.Error())
 		if tries > 1 {
 			return false, fmt.Errorf("%s: failed %d tries, the last: %w", task, tries, err)
 		}

@@ -12,35 +12,38 @@ import (
 	"github.com/skiffdeploy/skiff/internal/inventory"
 )
 
-// bindFor binds t for the host of evalCtx: once, or once per delegate.
-func (e *Engine) bindFor(ctx context.Context, t *config.Task, role *config.Role, evalCtx *hcl.EvalContext) ([]*Bound, error) {
-	if t.DelegateTo == nil {
-		b, skip, diags := Bind(e.Registry, t, role, evalCtx, e.Scope.files)
-		if diags.HasErrors() {
-			return nil, &diagError{diags}
-		}
-		if skip {
-			return nil, nil
-		}
-		return []*Bound{b}, nil
+// bindFor binds t for the host of evalCtx: once (or once per instance of
+// its for_each), and each of those once per delegate. keys are its
+// for_each's keys (see bindInstances).
+func (e *Engine) bindFor(ctx context.Context, t *config.Task, role *config.Role, evalCtx *hcl.EvalContext) ([]*Bound, []string, error) {
+	bound, keys, diags := bindInstances(e.Registry, t, role, evalCtx, e.Scope.files)
+	if diags.HasErrors() {
+		return nil, nil, &diagError{diags}
 	}
-	targets, err := e.delegates(t, evalCtx)
-	if err != nil {
-		return nil, err
+	if t.DelegateTo == nil {
+		return bound, keys, nil
 	}
 	var out []*Bound
-	for _, target := range targets {
-		b, skip, diags := Bind(e.Registry, t, role, evalCtx, e.Scope.files)
-		if diags.HasErrors() {
-			return nil, &diagError{diags}
+	for _, inst := range bound {
+		targets, err := e.delegates(t, inst.eval)
+		if err != nil {
+			return nil, nil, err
 		}
-		if skip {
-			return nil, nil
+		for _, target := range targets {
+			// A module of its own for each delegate.
+			b, skip, diags := Bind(e.Registry, t, role, inst.eval, e.Scope.files)
+			if diags.HasErrors() {
+				return nil, nil, &diagError{diags}
+			}
+			if skip {
+				continue
+			}
+			b.Key, b.Keyed, b.Notify = inst.Key, inst.Keyed, inst.Notify
+			b.Target = target
+			out = append(out, b)
 		}
-		b.Target = target
-		out = append(out, b)
 	}
-	return out, nil
+	return out, keys, nil
 }
 
 // delegates evaluates a task's delegate_to into hosts.
@@ -109,10 +112,11 @@ type playTask struct {
 	task *config.Task
 }
 
-// boundTask is a task as Bind left it: a module, or skip (when is false).
+// boundTask is a task as bindInstances left it: its instances whose when
+// is true (none: skipped), and its for_each's keys.
 type boundTask struct {
-	b    *Bound
-	skip bool
+	bs   []*Bound
+	keys []string
 }
 
 // takeBound returns, once, the task t of play p as readAhead bound it,

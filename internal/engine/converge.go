@@ -72,7 +72,11 @@ func (e *Engine) connect(ctx context.Context, hr *hostRun) error {
 func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *hostRun) bool {
 	name := hr.host.Name
 	hr.played = nil
+	var declared declaredInstances // set once the play's tasks are bound
 	fail := func(err error) bool {
+		if declared != nil {
+			e.keepManaged(ch, hr, e.remember(p, hr, declared, false))
+		}
 		hr.done = true
 		status := plan.StatusOf(err)
 		hr.out.Status = status
@@ -87,6 +91,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 		return fail(err)
 	}
 	var tasks []*Bound
+	bound := declaredInstances{}
 	for _, rn := range p.Roles {
 		role := e.Playbook.Roles[rn]
 		evalCtx := e.Scope.Context(hr.host, role, p, hr.facts)
@@ -94,19 +99,23 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 			return fail(fmt.Errorf("%s/%s: %w", p.Name, rn, &diagError{d}))
 		}
 		for _, t := range e.tasksOf(p, role) {
-			if bt, ok := hr.takeBound(p, t); ok {
-				if !bt.skip {
-					tasks = append(tasks, bt.b)
+			bt, ok := hr.takeBound(p, t)
+			if !ok {
+				bound, keys, err := e.bindFor(ctx, t, role, evalCtx)
+				if err != nil {
+					return fail(fmt.Errorf("%s/%s %s: %w", p.Name, rn, t.ID(), err))
 				}
-				continue
+				bt = boundTask{bound, keys}
 			}
-			bound, err := e.bindFor(ctx, t, role, evalCtx)
-			if err != nil {
-				return fail(fmt.Errorf("%s/%s %s: %w", p.Name, rn, t.ID(), err))
-			}
-			tasks = append(tasks, bound...)
+			tasks = append(tasks, bt.bs...)
+			bound.add(t, bt.keys)
 		}
 	}
+	if err := e.loadManaged(hr); err != nil {
+		return fail(err)
+	}
+	e.keepUnselected(p, hr, bound)
+	declared = bound
 	if !hr.readAhead {
 		hr.readAhead = true
 		hr.ahead = e.readAhead(p, hr, hr.facts)
@@ -120,6 +129,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 	if err := e.flushHandlers(ctx, ch, p, hr, notified); err != nil {
 		return fail(err)
 	}
+	e.forget(ch, p, hr, declared)
 	status := plan.StatusOK
 	if len(hr.out.Changes) > changedBefore {
 		status = plan.StatusChanged
@@ -135,9 +145,9 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 // more, when set, is called after each change with the tasks still to
 // run, and returns them with any it adds (handlers that the changed
 // handler notifies: see flushHandlers).
-func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *hostRun, tasks []*Bound, more func(changed *Bound, rest []*Bound) ([]*Bound, error)) ([]handlerRef, error) {
+func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *hostRun, tasks []*Bound, more func(changed *Bound, rest []*Bound) ([]*Bound, error)) ([]notice, error) {
 	name := hr.host.Name
-	notifiedSet := map[handlerRef]bool{}
+	notifiedSet := map[handlerRef]*selection{}
 	var changes []*module.Change
 	var forced map[*Bound]string // gated tasks that run, and why
 	stale := true
@@ -171,24 +181,24 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		if len(b.Task.IfChanged) > 0 {
 			why, run := forced[b]
 			if !run {
-				e.told.TaskDone(name, p.Name, b.Task.ID(), plan.StatusSkipped, "")
+				e.told.TaskDone(name, p.Name, b.ID(), plan.StatusSkipped, "")
 				continue
 			}
 			if c == nil {
-				c = &module.Change{Action: plan.Run, Summary: b.Task.ID() + " (" + why + ")"}
+				c = &module.Change{Action: plan.Run, Summary: b.ID() + " (" + why + ")"}
 			}
 		}
 		hr.out.Tasks++
 		if c == nil {
-			e.told.TaskDone(name, p.Name, b.Task.ID(), plan.StatusOK, "")
+			e.told.TaskDone(name, p.Name, b.ID(), plan.StatusOK, "")
 			continue
 		}
 		if b.Target != nil {
 			c.Summary = "on " + b.Target.Name + ": " + c.Summary
 		}
-		taskID := b.Task.ID()
+		taskID := b.ID()
 		if b.Role.Handler(b.Task.Name) == b.Task {
-			taskID = "handler." + b.Task.Name
+			taskID = b.instance("handler." + b.Task.Name)
 		}
 		change := plan.Change{
 			Play: p.Name, Role: b.Role.Name, Task: taskID,
@@ -213,17 +223,21 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 				stale = true // the added ones are probed with the rest
 			}
 		}
-		for _, n := range b.Task.Notify {
-			ref := handlerRef{b.Role.Name, n}
-			notifiedSet[ref] = true
+		for _, n := range b.Notify {
+			handler, key, hasKey, _ := config.SplitInstance(n)
+			ref := handlerRef{b.Role.Name, handler}
+			if notifiedSet[ref] == nil {
+				notifiedSet[ref] = &selection{}
+			}
+			notifiedSet[ref].add(key, hasKey)
 		}
 	}
 	// Handlers run in the order the role declares them.
-	var ordered []handlerRef
+	var ordered []notice
 	for _, rn := range p.Roles {
 		for _, h := range e.Playbook.Roles[rn].Handlers {
-			if notifiedSet[handlerRef{rn, h.Name}] {
-				ordered = append(ordered, handlerRef{rn, h.Name})
+			if sel := notifiedSet[handlerRef{rn, h.Name}]; sel != nil {
+				ordered = append(ordered, notice{handlerRef{rn, h.Name}, sel})
 			}
 		}
 	}
@@ -308,7 +322,7 @@ func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*mod
 	for i, b := range tasks {
 		c, err := b.Module.Check(probed[i])
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", b.Role.Name, b.Task.ID(), err)
+			return nil, fmt.Errorf("%s %s: %w", b.Role.Name, b.ID(), err)
 		}
 		out[i] = c
 	}
@@ -333,21 +347,29 @@ func (e *Engine) targetConn(ctx context.Context, hr *hostRun, b *Bound) (transpo
 }
 
 // gate decides, from the play's first check on a host, which if_changed
-// tasks run: those with a referenced (ungated) task that has a change.
+// tasks run: those with a referenced (ungated) task that has a change; a
+// reference to an instance (`kind.name["key"]`) only when that instance
+// has one.
 func (e *Engine) gate(p *config.Play, tasks []*Bound, changes []*module.Change) map[*Bound]string {
-	changed := map[*config.Task]bool{}
+	changed := map[*config.Task][]*Bound{}
 	for i, b := range tasks {
 		if changes[i] != nil && len(b.Task.IfChanged) == 0 {
-			changed[b.Task] = true
+			changed[b.Task] = append(changed[b.Task], b)
 		}
 	}
 	out := map[*Bound]string{}
 	for _, b := range tasks {
 		for _, ref := range b.Task.IfChanged {
 			refs, _ := config.ResolveRef(e.Playbook, p, b.Role.Name, ref)
+			_, key, hasKey, _ := config.SplitInstance(ref)
 			for _, t := range refs {
-				if changed[t] {
-					out[b] = t.Role + "/" + t.ID() + " changes"
+				for _, c := range changed[t] {
+					if !hasKey || (c.Keyed && c.Key == key) {
+						out[b] = t.Role + "/" + c.ID() + " changes"
+						break
+					}
+				}
+				if _, ok := out[b]; ok {
 					break
 				}
 			}

@@ -61,6 +61,10 @@ type Engine struct {
 	// HostRuns is where the hosts keep runs' journals and backups; ""
 	// means HostRunsDir.
 	HostRuns string
+	// InstancesDir, when set, is where apply keeps, per host, the
+	// instances of tasks with for_each that skiff manages there, so that
+	// a later run lists those that left their for_each (instances.go).
+	InstancesDir string
 
 	// What one run (Plan or Apply) keeps while it lasts.
 	told    Observer // Observer, scrubbed of the run's secrets
@@ -87,6 +91,9 @@ type hostRun struct {
 	// its tasks again (see takeBound).
 	bound      map[playTask]boundTask
 	boundFacts cty.Value
+	// managed are the instances skiff manages on the host (instances.go);
+	// nil until the run's first play there reads them.
+	managed managed
 }
 
 // NewRunID returns a sortable, unique run id: 20261126T120102-1a2b3c.

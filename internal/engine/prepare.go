@@ -59,11 +59,13 @@ func (e *Engine) targets(limit []*inventory.Host) []*inventory.Host {
 					if evalCtx == nil {
 						evalCtx = scope.Context(h, role, ph.p, cty.DynamicVal)
 					}
-					for _, d := range e.mayDelegate(t, evalCtx) {
-						if !touched[d.Name] {
-							touched[d.Name] = true
-							if !inLimit[d.Name] {
-								delegates = append(delegates, d)
+					for _, ictx := range instanceContexts(t, evalCtx) {
+						for _, d := range e.mayDelegate(t, ictx) {
+							if !touched[d.Name] {
+								touched[d.Name] = true
+								if !inLimit[d.Name] {
+									delegates = append(delegates, d)
+								}
 							}
 						}
 					}

@@ -108,17 +108,19 @@ func (e *Engine) readAhead(p *config.Play, hr *hostRun, facts cty.Value) []probe
 				if t.DelegateTo != nil {
 					continue
 				}
-				b, skip, diags := Bind(e.Registry, t, role, evalCtx, e.Scope.files)
+				bs, keys, diags := bindInstances(e.Registry, t, role, evalCtx, e.Scope.files)
 				if diags.HasErrors() {
 					continue
 				}
-				hr.bound[playTask{later, t}] = boundTask{b, skip}
-				if skip || !cacheable(b.Module) {
-					continue
-				}
-				if it := itemOf(b.Module); it.fragment != "" && !seen[it.fragment] {
-					seen[it.fragment] = true
-					out = append(out, it)
+				hr.bound[playTask{later, t}] = boundTask{bs, keys}
+				for _, b := range bs {
+					if !cacheable(b.Module) {
+						continue
+					}
+					if it := itemOf(b.Module); it.fragment != "" && !seen[it.fragment] {
+						seen[it.fragment] = true
+						out = append(out, it)
+					}
 				}
 			}
 		}

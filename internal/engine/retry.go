@@ -41,7 +41,7 @@ func (e *Engine) applyTrying(ctx context.Context, hr *hostRun, play string, b *B
 		}
 		wait := b.Task.RetryDelay()
 		if r, ok := e.told.(RetryObserver); ok {
-			r.TaskRetrying(hr.host.Name, play, b.Task.ID(), tries, wait, err.Error())
+			r.TaskRetrying(hr.host.Name, play, b.ID(), tries, wait, err.Error())
 		}
 		if !sleep(ctx, wait) {
 			return tries, fmt.Errorf("interrupted before try %d: %w", tries+1, err)

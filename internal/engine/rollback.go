@@ -52,7 +52,7 @@ func (a *applier) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bo
 	runDir := e.hostRunsDir() + "/" + e.RunID
 	dir := fmt.Sprintf("%s/%d", runDir, seq)
 	entry := journal.Entry{
-		Seq: seq, Host: hr.host.Name, Play: p.Name, Role: b.Role.Name, Task: b.Task.ID(),
+		Seq: seq, Host: hr.host.Name, Play: p.Name, Role: b.Role.Name, Task: b.ID(),
 		Summary: e.Scope.Scrub(c.Summary), Time: time.Now().UTC(),
 	}
 	if b.Target != nil { // the change happens on the delegate: so does its undo

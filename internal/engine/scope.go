@@ -131,6 +131,25 @@ type Bound struct {
 	Module module.Module
 	// Target is the host a delegated task runs on; nil: the host itself.
 	Target *inventory.Host
+	// Key is the instance's key, when Keyed (a task with for_each).
+	Key   string
+	Keyed bool
+	// Notify are the handlers it notifies: the task's, or its notify
+	// evaluated for the instance (see config.Role.NotifyOf).
+	Notify []string
+	eval   *hcl.EvalContext // what it was bound in
+}
+
+// ID names the bound task in plans and journals: `template.site`, or
+// `file.conf["a"]` for an instance.
+func (b *Bound) ID() string { return b.instance(b.Task.ID()) }
+
+// instance is id with the instance's key, when it has one.
+func (b *Bound) instance(id string) string {
+	if b.Keyed {
+		return config.InstanceID(id, b.Key)
+	}
+	return id
 }
 
 // Bind evaluates t for one host. skip is true when its `when` is false.
@@ -184,7 +203,7 @@ func Bind(reg module.Registry, t *config.Task, role *config.Role, ctx *hcl.EvalC
 	if diags.HasErrors() {
 		return nil, false, diags
 	}
-	return &Bound{Task: t, Role: role, Module: m}, false, diags
+	return &Bound{Task: t, Role: role, Module: m, Notify: t.Notify, eval: ctx}, false, diags
 }
 
 // Offline returns a copy of s for `skiff validate`: functions with local

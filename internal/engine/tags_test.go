@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/skiffdeploy/skiff/internal/config"
@@ -96,5 +97,48 @@ func TestTagsSelectTasks(t *testing.T) {
 				t.Errorf("apply made %v, want %v (%+v)", got, c.want, p.Hosts[0])
 			}
 		})
+	}
+}
+
+// A task with for_each that --tags leaves out keeps its instances
+// managed: the run neither lists them as no longer managed nor forgets
+// them.
+func TestTagsKeepTheInstancesOfTasksLeftOut(t *testing.T) {
+	f := newFixture(t, `
+task "touch" "each" {
+  for_each = toset(["x", "y"])
+  path     = "DIR/${each.key}"
+  tags     = ["many"]
+}
+task "touch" "one" {
+  path = "DIR/one"
+  tags = ["single"]
+}
+`, "")
+	f.eng.Hosts = f.eng.Inventory.Hosts[:1]
+	f.eng.InstancesDir = filepath.Join(f.dir, ".skiff", "instances")
+	t.Chdir(f.dir)
+	os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755)
+	if p := f.eng.Apply(context.Background(), f.ch); p.Failed() || len(p.Hosts[0].Changes) != 3 {
+		t.Fatalf("apply: %+v", p.Hosts[0])
+	}
+	os.Remove(filepath.Join(f.dir, "DIR", "one"))
+	f.eng.Tags = config.TagFilter{Only: []string{"single"}}
+	for _, run := range []string{"plan", "apply"} {
+		p := f.eng.Plan(context.Background())
+		if run == "apply" {
+			p = f.eng.Apply(context.Background(), f.ch)
+		}
+		if got := changesOf(p.Hosts[0]); p.Failed() || len(got) != 1 || !strings.Contains(got[0], "touch.one") {
+			t.Errorf("%s --tags single: %q", run, got)
+		}
+	}
+	f.eng.Tags = config.TagFilter{}
+	if p := f.eng.Plan(context.Background()); p.HasChanges() {
+		t.Errorf("plan of every task after: %q", changesOf(p.Hosts[0]))
+	}
+	os.Remove(filepath.Join(f.dir, "DIR", "x"))
+	if p := f.eng.Plan(context.Background()); len(p.Hosts[0].Changes) != 1 || p.Hosts[0].Changes[0].Task != `touch.each["x"]` {
+		t.Errorf("the instances are no longer managed: %q", changesOf(p.Hosts[0]))
 	}
 }

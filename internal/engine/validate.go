@@ -41,11 +41,14 @@ func (e *Engine) Validate() hcl.Diagnostics {
 				ctx := scope.Context(h, role, p, cty.DynamicVal)
 				add(role.CheckVariables(ctx))
 				for _, t := range append(append(role.Tasks[:0:0], role.Tasks...), role.Handlers...) {
-					_, _, d := Bind(e.Registry, t, role, ctx, e.Scope.files)
+					_, _, d := bindInstances(e.Registry, t, role, ctx, e.Scope.files)
 					add(d)
-					if t.DelegateTo != nil {
-						if v, d := t.DelegateTo.Value(ctx); !d.HasErrors() && v.IsWhollyKnown() {
-							if _, err := e.delegates(t, ctx); err != nil {
+					if t.DelegateTo == nil {
+						continue
+					}
+					for _, ictx := range instanceContexts(t, ctx) {
+						if v, d := t.DelegateTo.Value(ictx); !d.HasErrors() && v.IsWhollyKnown() {
+							if _, err := e.delegates(t, ictx); err != nil {
 								add(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid delegate_to", Detail: err.Error() + ".", Subject: t.DelegateTo.Range().Ptr()}})
 							}
 						} else {

@@ -9,6 +9,9 @@ const (
 	Delete Action = "delete" // - a thing removed
 	Run    Action = "run"    // ! a command or service operation
 	Undo   Action = "undo"   // < a recorded change undone by a rollback
+	// Forget: . an instance of a task with for_each that left its
+	// for_each: skiff no longer manages it and leaves it as it is.
+	Forget Action = "forget"
 )
 
 // Symbol is the one-character marker of the action in text output.
@@ -22,6 +25,8 @@ func (a Action) Symbol() string {
 		return "-"
 	case Undo:
 		return "<"
+	case Forget:
+		return "."
 	default:
 		return "!"
 	}

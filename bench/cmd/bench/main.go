@@ -32,7 +32,9 @@
 // It writes bench/RESULTS.md and removes its hosts at the end. Run it with
 // `make bench` (root and a Docker engine; it needs bin/skiff);
 // `-only fanout` replaces only the fan-out section of RESULTS.md; `-only
-// site` rewrites the rest and keeps that section.
+// site` rewrites the rest and keeps that section. `-only compare -a REV -b
+// REV` measures two commits' skiff side by side (compare.go) in a section
+// of its own, which the other phases keep.
 package main
 
 import (
@@ -55,15 +57,17 @@ const playbook = "playbooks/site.hcl"
 func main() {
 	runs := flag.Int("n", 5, "counted runs of each timed command (after one warm-up)")
 	out := flag.String("out", "bench/RESULTS.md", "results file, relative to the repository root")
-	only := flag.String("only", "", "run one phase only: site, or fanout (its section replaces the one in the results file)")
+	only := flag.String("only", "", "run one phase only: site; fanout or compare (its section replaces the one in the results file)")
+	revA := flag.String("a", "", "with -only compare: the commit before")
+	revB := flag.String("b", "", "with -only compare: the commit after")
 	flag.Parse()
-	if *runs < 1 || flag.NArg() != 0 || (*only != "" && *only != "site" && *only != "fanout") {
-		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|fanout]")
+	if *runs < 1 || flag.NArg() != 0 || (*only != "" && *only != "site" && *only != "fanout" && *only != "compare") {
+		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|fanout|compare -a REV -b REV]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *runs, *out, *only); err != nil {
+	if err := run(ctx, *runs, *out, *only, *revA, *revB); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -80,7 +84,7 @@ type bench struct {
 	runs      int
 }
 
-func run(ctx context.Context, runs int, out, only string) error {
+func run(ctx context.Context, runs int, out, only, revA, revB string) error {
 	started := time.Now()
 	root, err := testhosts.RepoRoot()
 	if err != nil {
@@ -105,6 +109,9 @@ func run(ctx context.Context, runs int, out, only string) error {
 		return fmt.Errorf("go build ./bench/floor: %w", err)
 	}
 
+	if only == "compare" {
+		return b.compareOnly(ctx, out, revA, revB)
+	}
 	if _, err := exec.LookPath("ansible-playbook"); err != nil {
 		return fmt.Errorf("ansible-playbook missing: apt-get install -y ansible (make bench does)")
 	}
@@ -232,16 +239,19 @@ func run(ctx context.Context, runs int, out, only string) error {
 	r.drift, r.ansibleDrift, r.driftFloor = s[0], s[1], s[2]
 
 	path := filepath.Join(root, out)
+	old, _ := os.ReadFile(path)
 	if only != "site" {
 		if err := b.fanout(ctx, r); err != nil {
 			return err
 		}
-	} else if old, err := os.ReadFile(path); err == nil {
+	} else if sec := sectionOf(string(old), "## Fan-out"); sec != "" {
 		// The fan-out section of the last full run stays, with its own
 		// date: -only site measures the site alone.
-		if sec := sectionOf(string(old), "## Fan-out"); sec != "" {
-			r.sections = append(r.sections, sec)
-		}
+		r.sections = append(r.sections, sec)
+	}
+	// A comparison of two commits is only ever taken by -only compare.
+	if sec := sectionOf(string(old), compareHeading); sec != "" {
+		r.sections = append(r.sections, sec)
 	}
 
 	r.machine = machineInfo(ctx, commit)

@@ -34,7 +34,20 @@ type series struct{ list []measurement }
 
 // once runs argv from the repository root, its output appended to logName
 // in the bench's folder, and measures it. A non-zero exit is not an error.
+// Its maxRSS is the kernel's (wait4), which covers the children it waited
+// for (Ansible's workers) but never reads below this process's own peak
+// (see pollHWM); onceHWM reads the command's own peak instead.
 func (b *bench) once(ctx context.Context, logName string, argv ...string) (measurement, error) {
+	return b.measured(ctx, logName, false, argv)
+}
+
+// onceHWM is once with maxRSS read as the command's own peak resident
+// memory (VmHWM, see pollHWM): for skiff, which runs no child process.
+func (b *bench) onceHWM(ctx context.Context, logName string, argv ...string) (measurement, error) {
+	return b.measured(ctx, logName, true, argv)
+}
+
+func (b *bench) measured(ctx context.Context, logName string, hwm bool, argv []string) (measurement, error) {
 	logPath := filepath.Join(b.dir, logName)
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -49,8 +62,21 @@ func (b *bench) once(ctx context.Context, logName string, argv ...string) (measu
 	cmd.Dir, cmd.Stdout, cmd.Stderr = b.root, f, f
 	cpuBefore := b.hostsCPU()
 	start := time.Now()
-	err = cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return measurement{}, fmt.Errorf("%s: %w", argv[0], err)
+	}
+	var peak int64
+	done, polled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(polled)
+		if hwm {
+			peak = pollHWM(cmd.Process.Pid, done)
+		}
+	}()
+	err = cmd.Wait()
 	wall := time.Since(start)
+	close(done)
+	<-polled
 	hostCPU := b.hostsCPU() - cpuBefore
 	if cmd.ProcessState == nil {
 		return measurement{}, fmt.Errorf("%s: %w", argv[0], err)
@@ -59,8 +85,8 @@ func (b *bench) once(ctx context.Context, logName string, argv ...string) (measu
 		return measurement{}, ctx.Err()
 	}
 	ps := cmd.ProcessState
-	m := measurement{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), exit: ps.ExitCode(), log: logPath, logFrom: from, hostCPU: hostCPU}
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+	m := measurement{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), exit: ps.ExitCode(), log: logPath, logFrom: from, hostCPU: hostCPU, maxRSS: peak}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok && !hwm {
 		m.maxRSS = ru.Maxrss // KiB on Linux
 	}
 	return m, nil

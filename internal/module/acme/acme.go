@@ -7,6 +7,7 @@
 //	  directory_url     = "https://acme-v02.api.letsencrypt.org/directory"
 //	  email             = "ops@foobar.com"   # optional: the account's contact
 //	  directory_ca_file = ""                 # optional: a CA for the directory's own TLS
+//	  alt_names         = ["foobar.com"]     # optional: more names on the same certificate
 //	  renew_before      = "30d"              # the default
 //	  challenge_hosts   = ["web1", "web2"]   # whose HAProxy answers HTTP-01
 //	  cert_path         = "/etc/nginx/tls/site.crt"
@@ -15,8 +16,9 @@
 //
 // Check reads the certificate kept beside the inventory (.skiff/acme, see
 // state.go) and the digests of the host's two files: it reports "obtain
-// certificate for DOMAIN from DIRECTORY" when none is kept (or it came from
-// another directory, or does not name the domain), "renew certificate for
+// certificate for DOMAIN from DIRECTORY (one order for every host that
+// installs it)" when none is kept (or it came from another directory, or
+// does not carry exactly the names asked for), "renew certificate for
 // DOMAIN (expires in N days)" when less than renew_before is left, "install
 // certificate for DOMAIN …" when the host's files differ, else nothing. It
 // never contacts the ACME server: a fresh certificate costs no request.
@@ -61,6 +63,7 @@ const DefaultRenewBefore = 30 * 24 * time.Hour
 type Cert struct {
 	dir            string // the local state folder
 	domain         string
+	altNames       []string // more names on the certificate, after domain
 	directory      string
 	email          string
 	caFile         string
@@ -95,14 +98,25 @@ func newCert(dir string, a *module.Args) *Cert {
 		directory:      a.String("directory_url", true),
 		email:          a.StringDefault("email", ""),
 		caFile:         a.StringDefault("directory_ca_file", ""),
+		altNames:       a.StringList("alt_names"),
 		challengeHosts: a.StringList("challenge_hosts"),
 		certPath:       filestate.PathArg(a, "cert_path"),
 		keyPath:        filestate.PathArg(a, "key_path"),
 		now:            time.Now,
 	}
-	a.RejectSensitive("domain", "directory_url", "email", "directory_ca_file")
+	a.RejectSensitive("domain", "alt_names", "directory_url", "email", "directory_ca_file")
 	if c.domain != "" && !domainName.MatchString(c.domain) {
 		a.Errorf("domain", "domain %q is not a DNS name, such as \"www.foobar.com\".", c.domain)
+	}
+	seen := map[string]bool{strings.ToLower(c.domain): true}
+	for _, n := range c.altNames {
+		switch {
+		case !domainName.MatchString(n):
+			a.Errorf("alt_names", "alt_names: %q is not a DNS name, such as \"foobar.com\".", n)
+		case seen[strings.ToLower(n)]:
+			a.Errorf("alt_names", "alt_names: %q is named twice (domain is always on the certificate).", n)
+		}
+		seen[strings.ToLower(n)] = true
 	}
 	if c.directory != "" && !strings.HasPrefix(c.directory, "https://") {
 		a.Errorf("directory_url", "directory_url must be an https:// URL, such as \"https://acme-staging-v02.api.letsencrypt.org/directory\".")
@@ -185,13 +199,16 @@ func (c *Cert) issueReason(local *Local) string {
 		return ""
 	}
 	switch {
-	case !local.Present() || local.Directory != c.directory || !local.names(c.domain):
-		return fmt.Sprintf("obtain certificate for %s from %s", c.domain, c.directory)
+	case !local.Present() || local.Directory != c.directory || !local.namesExactly(c.names()):
+		return fmt.Sprintf("obtain certificate for %s from %s (one order for every host that installs it)", strings.Join(c.names(), ", "), c.directory)
 	case local.NotAfter.Sub(c.now()) < c.renewBefore:
 		return fmt.Sprintf("renew certificate for %s (%s)", c.domain, c.expiry(local))
 	}
 	return ""
 }
+
+// names are the names the certificate must carry: domain first.
+func (c *Cert) names() []string { return append([]string{c.domain}, c.altNames...) }
 
 func (c *Cert) expiry(local *Local) string {
 	left := local.NotAfter.Sub(c.now())

@@ -101,7 +101,7 @@ func (c *Cert) issue(ctx context.Context, conns module.HostConns) (cert, key []b
 	}
 	u.reg = reg
 	res, err := client.Certificate.Obtain(ctx, certificate.ObtainRequest{
-		Domains: []string{c.domain},
+		Domains: c.names(),
 		Bundle:  true,
 		KeyType: certcrypto.EC256,
 	})

@@ -39,14 +39,27 @@ type Local struct {
 // Present reports whether a certificate is kept.
 func (l *Local) Present() bool { return l != nil && len(l.Cert) > 0 }
 
-// Names reports whether the certificate names domain.
-func (l *Local) names(domain string) bool {
+// namesExactly reports whether the certificate names all of names and no
+// other (case aside): a name added to or dropped from the task asks for a
+// new certificate.
+func (l *Local) namesExactly(names []string) bool {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[strings.ToLower(n)] = true
+	}
+	have := map[string]bool{}
 	for _, n := range l.Names {
-		if strings.EqualFold(n, domain) {
-			return true
+		have[strings.ToLower(n)] = true
+	}
+	if len(have) != len(want) {
+		return false
+	}
+	for n := range want {
+		if !have[n] {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 func domainDir(dir, domain string) string { return filepath.Join(dir, strings.ToLower(domain)) }

@@ -90,7 +90,7 @@ func TestReversibleKinds(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	want := "block_in_file,command,cron,directory,file,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,user"
+	want := "acme_certificate,block_in_file,command,cron,directory,file,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,user"
 	if strings.Join(got, ",") != want {
 		t.Errorf("reversible kinds = %v, want %s", got, want)
 	}
