@@ -254,7 +254,7 @@ func (a *Args) Finish() hcl.Diagnostics {
 		a.diags = append(a.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Unsupported argument",
-			Detail:   fmt.Sprintf("The %s task %q cannot run as another user: become_user applies to command tasks and to the files that file, template, directory, line_in_file and block_in_file tasks write.", a.Kind, a.Name),
+			Detail:   fmt.Sprintf("The %s task %q cannot run as another user: become_user applies to command tasks and to the owner of the files that the kinds writing files (file, template, directory…) write.", a.Kind, a.Name),
 			Subject:  a.becomeUserAt,
 		})
 	}
