@@ -67,11 +67,15 @@ whose state no longer matches what the plan saw, or where a change would
 write other content than the plan saw, is refused, naming the task (and the
 content's source).
 
+--tags and --skip-tags choose the tasks by their tags, as for plan; a saved
+plan keeps its own.
+
 On a terminal, apply first shows the plan and asks. Without a terminal it
 needs --yes.`,
 		Args: cobra.ExactArgs(1),
 	}
 	addPlaybookFlags(cmd, &o.playbookOptions)
+	addTagFlags(cmd, &o.playbookOptions)
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "apply without asking")
 	cmd.Flags().BoolVar(&o.noRollback, "no-rollback", false, "leave a failed host as the failure left it (debugging)")
 	cmd.Flags().BoolVar(&o.revertAll, "revert-all", false, "when a play stops on max_fail, also undo it on the hosts that had completed it")

@@ -101,6 +101,9 @@ func loadThen(c *console, o playbookOptions, r *reach, beforeValidate func(*engi
 	if c.printDiags(l, diags) {
 		return nil, exitError{1}
 	}
+	if err := book.CheckTags(o.tags); err != nil {
+		return nil, err
+	}
 	secrets := map[string]string{}
 	if r != nil {
 		var sd hcl.Diagnostics
@@ -130,6 +133,7 @@ func loadThen(c *console, o playbookOptions, r *reach, beforeValidate func(*engi
 		Serves:    builtin.Kinds().Serves(),
 		Scope:     engine.NewScope(ld.inv, secrets, extra, pki.Functions(pki.Lazy(filepath.Join(ld.invCfg.Dir, ".skiff", "pki")))),
 		Hosts:     ld.limit,
+		Tags:      o.tags,
 		Forks:     o.forks,
 		RunID:     engine.NewRunID(),
 	}

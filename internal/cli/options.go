@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/skiffdeploy/skiff/internal/config"
 )
 
 // options is a command's options value: finish completes it from the
@@ -108,6 +110,7 @@ type playbookOptions struct {
 	extra     []string // -e NAME=VALUE, in order
 	varFiles  []string
 	rolesPath []string
+	tags      config.TagFilter // plan and apply: --tags, --skip-tags
 }
 
 // addPlaybookFlags registers the flags of the commands that read a playbook.
@@ -119,6 +122,13 @@ func addPlaybookFlags(cmd *cobra.Command, o *playbookOptions) {
 	f.StringArrayVar(&o.varFiles, "var-file", nil, "file of NAME = VALUE variables (HCL, or JSON when it ends in .json), below -e in precedence (repeatable; later files win)")
 	f.StringArrayVar(&o.rolesPath, "roles-path", nil, "further folder to look for roles in (repeatable)")
 	completePlaybookFlags(cmd)
+}
+
+// addTagFlags registers --tags and --skip-tags (plan and apply).
+func addTagFlags(cmd *cobra.Command, o *playbookOptions) {
+	f := cmd.Flags()
+	f.StringSliceVar(&o.tags.Only, "tags", nil, "run only the tasks with one of these tags (comma-separated; a task has its own tags, its role's in the play and the play's); the handlers they notify run too")
+	f.StringSliceVar(&o.tags.Skip, "skip-tags", nil, "never run the tasks with one of these tags (comma-separated; wins over --tags)")
 }
 
 // finish takes the playbook from args.

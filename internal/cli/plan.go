@@ -46,11 +46,17 @@ Secrets are not written into it: content is pinned by digests keyed with
 .skiff/plan.key beside the inventory (made on first use), which the plan
 file does not hold.
 
+With --tags a,b only the tasks that have one of these tags run; with
+--skip-tags c those that have it do not (a task has its own tags, those its
+role is given in the play, and the play's). Handlers run when a task that
+ran notifies them. A tag that no task, role or play gives is an error.
+
 With --detailed-exitcode: exit 0 when nothing would change, 2 when something
 would, 1 on any error.`,
 		Args: cobra.ExactArgs(1),
 	}
 	addPlaybookFlags(cmd, &o.playbookOptions)
+	addTagFlags(cmd, &o.playbookOptions)
 	cmd.Flags().BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
 	cmd.Flags().StringVar(&o.out, "out", "", "save the plan to FILE, for skiff apply FILE")
 	return cmd

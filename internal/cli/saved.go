@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/engine"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/plan"
@@ -60,22 +61,23 @@ func savePlan(path string, o playbookOptions, nonce string, ld *loaded, p *plan.
 	}
 	return plan.WriteSaved(path, &plan.Saved{
 		SkiffVersion: version.String(), Created: time.Now().UTC(), Inventory: abs(o.inventory), Playbook: abs(o.playbook),
-		Limit: o.limit, Extra: extra, RolesPath: roles, ConfigDigest: configDigest(ld),
+		Limit: o.limit, Extra: extra, RolesPath: roles, Tags: o.tags.Only, SkipTags: o.tags.Skip, ConfigDigest: configDigest(ld),
 		ContentNonce: nonce, ContentKeyCheck: ld.engine.ContentKey.Check(), Plan: p,
 	})
 }
 
 // savedOptions are the options of a run of saved plan s, from o: the
-// same inventory, playbook, limit, roles path and variables, which o must
-// leave out.
+// same inventory, playbook, limit, tags, roles path and variables, which
+// o must leave out.
 func savedOptions(o applyOptions, s *plan.Saved) (applyOptions, error) {
 	if o.inventory != "" && o.inventory != s.Inventory {
 		return o, fmt.Errorf("a saved plan names its inventory (%s): leave out -i", s.Inventory)
 	}
-	if len(o.extra) > 0 || o.limit != "" {
-		return o, fmt.Errorf("a saved plan carries its own -e and --limit: leave them out")
+	if len(o.extra) > 0 || o.limit != "" || !o.tags.IsZero() {
+		return o, fmt.Errorf("a saved plan carries its own -e, --limit, --tags and --skip-tags: leave them out")
 	}
 	o.inventory, o.playbook, o.limit, o.rolesPath = s.Inventory, s.Playbook, s.Limit, s.RolesPath
+	o.tags = config.TagFilter{Only: s.Tags, Skip: s.SkipTags}
 	o.extra = nil
 	for k, v := range s.Extra {
 		o.extra = append(o.extra, k+"="+v)

@@ -23,6 +23,13 @@ type Play struct {
 	Serial  []int
 	MaxFail int // failed hosts tolerated before the play stops; -1 = no limit
 	Range   hcl.Range
+	// Tags are given to every task of the play; RoleTags to every task
+	// of a role in this play (roles = [{ name = "nginx", tags = [...] }]).
+	Tags     []string
+	RoleTags map[string][]string
+	// BecomeUser is the user the play's tasks run as, where their kind
+	// can (a task's own become_user wins); "" is root.
+	BecomeUser string
 }
 
 // Playbook is a decoded playbook with the roles it uses.
@@ -65,6 +72,7 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 		pc, d := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 			{Name: "hosts"}, {Name: "roles"},
 			{Name: "vars"}, {Name: "serial"}, {Name: "max_fail"},
+			{Name: "tags"}, {Name: "become_user"},
 		}})
 		diags = append(diags, d...)
 		if a, ok := pc.Attributes["hosts"]; ok {
@@ -77,8 +85,20 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 			}
 		}
 		if a, ok := pc.Attributes["roles"]; ok {
-			diags = append(diags, decodeArg("roles", a.Expr, &p.Roles, "a list of role names")...)
+			var d hcl.Diagnostics
+			p.Roles, p.RoleTags, d = decodePlayRoles(a.Expr)
+			diags = append(diags, d...)
 			p.RolesRange = a.Expr.Range()
+		}
+		if a, ok := pc.Attributes["become_user"]; ok {
+			var d hcl.Diagnostics
+			p.BecomeUser, d = decodePlayBecomeUser(a.Expr)
+			diags = append(diags, d...)
+		}
+		if a, ok := pc.Attributes["tags"]; ok {
+			var d hcl.Diagnostics
+			p.Tags, d = decodeTags(a.Expr)
+			diags = append(diags, d...)
 		}
 		if a, ok := pc.Attributes["vars"]; ok {
 			v, d := decodeVars(a.Expr)

@@ -40,6 +40,8 @@ type Task struct {
 	IfChangedRange hcl.Range
 	NotifyRange    hcl.Range
 	Range          hcl.Range
+	// Control is how the task runs: see control.go.
+	Control
 
 	// ForEach, when set, makes the task one instance per key of a map or
 	// string of a set (see Instances); NotifyEach is a notify that reads
@@ -189,6 +191,10 @@ func decodeTask(b *hcl.Block, role string) (*Task, hcl.Diagnostics) {
 	attrs, diags := b.Body.JustAttributes()
 	t := &Task{Kind: b.Labels[0], Name: b.Labels[1], Role: role, Attrs: hcl.Attributes{}, Range: b.DefRange}
 	for n, a := range attrs {
+		if d, ok := decodeControl(t, b.Type == "handler", n, a); ok {
+			diags = append(diags, d...)
+			continue
+		}
 		switch n {
 		case "when":
 			t.When = a.Expr

@@ -40,6 +40,7 @@ func (r *Role) SecretUse() map[string]string {
 		}
 		secretsRead(t.When, func(n string) { add(n, taskAt(t)) })
 		secretsRead(t.DelegateTo, func(n string) { add(n, taskAt(t)) })
+		secretsRead(t.BecomeUser, func(n string) { add(n, taskAt(t)) })
 		secretsRead(t.ForEach, func(n string) { add(n, taskAt(t)) })
 		if p, ok := templateSource(t, templates); ok {
 			if _, seen := renderedBy[p]; !seen {

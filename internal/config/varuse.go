@@ -33,6 +33,7 @@ func (r *Role) VarUse() VarUse {
 		}
 		u.addExpr(t.When)
 		u.addExpr(t.DelegateTo)
+		u.addExpr(t.BecomeUser)
 		u.addExpr(t.ForEach)
 		u.addExpr(t.NotifyEach)
 	}

@@ -53,8 +53,9 @@ type changer interface {
 	locked() bool
 	lock(ctx context.Context, host string) error
 	// make makes change c, which bound task b found on hr in play p and
-	// which hr's result lists as pc; made reports that the host changed.
-	make(ctx context.Context, hr *hostRun, p *config.Play, b *Bound, c *module.Change, pc plan.Change) (made bool, err error)
+	// which hr's result lists as pc (make records on it how many tries
+	// the change took); made reports that the host changed.
+	make(ctx context.Context, hr *hostRun, p *config.Play, b *Bound, c *module.Change, pc *plan.Change) (made bool, err error)
 	// undo rolls back hr's changes in the current play, when the run
 	// does; it returns a sentence for the host's error, "" when it did not.
 	undo(ctx context.Context, hr *hostRun) string
@@ -82,7 +83,7 @@ func (planner) stopped() error                        { return nil }
 func (planner) refused(map[string]*hostRun) bool      { return false }
 func (planner) keepManaged(string, managed) error     { return nil }
 
-func (planner) make(context.Context, *hostRun, *config.Play, *Bound, *module.Change, plan.Change) (bool, error) {
+func (planner) make(context.Context, *hostRun, *config.Play, *Bound, *module.Change, *plan.Change) (bool, error) {
 	return false, nil
 }
 
@@ -103,7 +104,7 @@ func (a *applier) stopped() error { return lockLost(a.Locks) }
 
 func (a *applier) keepManaged(host string, m managed) error { return a.e.writeManaged(host, m) }
 
-func (a *applier) make(ctx context.Context, hr *hostRun, p *config.Play, b *Bound, c *module.Change, pc plan.Change) (bool, error) {
+func (a *applier) make(ctx context.Context, hr *hostRun, p *config.Play, b *Bound, c *module.Change, pc *plan.Change) (bool, error) {
 	e := a.e
 	task := fmt.Sprintf("%s/%s %s", p.Name, b.Role.Name, b.ID())
 	if ctx.Err() != nil {
@@ -112,22 +113,26 @@ func (a *applier) make(ctx context.Context, hr *hostRun, p *config.Play, b *Boun
 	if err := a.stopped(); err != nil {
 		return false, fmt.Errorf("stopped before %s: %w", task, err)
 	}
-	if err := a.checkPinned(hr.host.Name, pc); err != nil {
+	if err := a.checkPinned(hr.host.Name, *pc); err != nil {
 		e.told.TaskDone(hr.host.Name, p.Name, pc.Task, plan.StatusFailed, err.Error())
 		return false, fmt.Errorf("%s: %w", task, err)
 	}
 	if err := a.record(ctx, hr, p, b, c); err != nil {
 		return false, fmt.Errorf("%s: %w", task, err)
 	}
-	// A task under way finishes even when the run is interrupted:
-	// stopping it half-way could leave the host half-changed.
 	conn, err := e.targetConn(ctx, hr, b)
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", task, err)
 	}
-	e.probes.changed()
-	if err := b.Module.Apply(module.WithHostConns(context.WithoutCancel(ctx), e.runConn), conn); err != nil {
+	tries, err := e.applyTrying(ctx, hr, p.Name, b, conn)
+	if b.Task.Retries > 0 {
+		pc.Tries = tries
+	}
+	if err != nil {
 		e.told.TaskDone(hr.host.Name, p.Name, b.ID(), plan.StatusFailed, err.Error())
+		if tries > 1 {
+			return false, fmt.Errorf("%s: failed %d tries, the last: %w", task, tries, err)
+		}
 		return false, fmt.Errorf("%s: %w", task, err)
 	}
 	return true, nil

@@ -98,7 +98,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 		if d := role.CheckVariables(evalCtx); d.HasErrors() {
 			return fail(fmt.Errorf("%s/%s: %w", p.Name, rn, &diagError{d}))
 		}
-		for _, t := range role.Tasks {
+		for _, t := range e.tasksOf(p, role) {
 			bt, ok := hr.takeBound(p, t)
 			if !ok {
 				bound, keys, err := e.bindFor(ctx, t, role, evalCtx)
@@ -114,6 +114,7 @@ func (e *Engine) runHost(ctx context.Context, ch changer, p *config.Play, hr *ho
 	if err := e.loadManaged(hr); err != nil {
 		return fail(err)
 	}
+	e.keepUnselected(p, hr, bound)
 	declared = bound
 	if !hr.readAhead {
 		hr.readAhead = true
@@ -204,7 +205,7 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 			Action: c.Action, Summary: c.Summary, Diff: c.Diff, Sensitive: c.Sensitive,
 			Content: e.content(b.Module),
 		}
-		made, err := ch.make(ctx, hr, p, b, c, change)
+		made, err := ch.make(ctx, hr, p, b, c, &change)
 		if err != nil {
 			return nil, err
 		}

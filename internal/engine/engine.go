@@ -34,7 +34,10 @@ type Engine struct {
 	Serves map[string]func(module.System) error
 	Scope  *Scope
 	// Hosts limits the run (--limit); nil means every host.
-	Hosts    []*inventory.Host
+	Hosts []*inventory.Host
+	// Tags selects the tasks the run runs (--tags, --skip-tags); the
+	// zero value selects them all.
+	Tags     config.TagFilter
 	Forks    int // hosts worked on at once; 0 means defaultForks
 	Dial     Dialer
 	Observer Observer

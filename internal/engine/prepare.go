@@ -52,7 +52,7 @@ func (e *Engine) targets(limit []*inventory.Host) []*inventory.Host {
 					continue
 				}
 				var evalCtx *hcl.EvalContext
-				for _, t := range slices.Concat(role.Tasks, role.Handlers) {
+				for _, t := range slices.Concat(e.tasksOf(ph.p, role), role.Handlers) {
 					if t.DelegateTo == nil {
 						continue
 					}

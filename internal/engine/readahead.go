@@ -104,7 +104,7 @@ func (e *Engine) readAhead(p *config.Play, hr *hostRun, facts cty.Value) []probe
 			if role.CheckVariables(evalCtx).HasErrors() {
 				continue // its play reports it, before any probe
 			}
-			for _, t := range role.Tasks {
+			for _, t := range e.tasksOf(later, role) {
 				if t.DelegateTo != nil {
 					continue
 				}

@@ -119,7 +119,7 @@ func (s *Scope) Context(h *inventory.Host, role *config.Role, play *config.Play,
 		"groups": s.groups,
 		"hosts":  s.hosts,
 		"role":   cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(role.Name), "dir": cty.StringVal(role.Dir)}),
-		"play":   cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(play.Name)}),
+		"play":   cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(play.Name), "become_user": cty.StringVal(play.BecomeUser)}),
 	}
 	return ctx
 }
@@ -190,6 +190,11 @@ func Bind(reg module.Registry, t *config.Task, role *config.Role, ctx *hcl.EvalC
 		return nil, false, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown task kind", Detail: t.Kind, Subject: t.Range.Ptr()})
 	}
 	args := module.NewArgs(t.Kind, t.Name, t.Range, attrs)
+	user, own, d := becomeUser(t, ctx)
+	if diags = append(diags, d...); d.HasErrors() {
+		return nil, false, diags
+	}
+	args.SetBecomeUser(user, own)
 	args.RoleDir = role.Dir
 	args.Eval = ctx
 	args.Files = files

@@ -79,7 +79,7 @@ func (e *Engine) firstTaskOfKind(host string, kind string) string {
 			if r == nil {
 				continue
 			}
-			for _, t := range slices.Concat(r.Tasks, r.Handlers) {
+			for _, t := range slices.Concat(e.tasksOf(p, r), r.Handlers) {
 				if t.Kind == kind {
 					return fmt.Sprintf("play %s, role %s: %s", p.Name, rn, t.ID())
 				}

@@ -41,6 +41,26 @@ type Args struct {
 	attrs map[string]Attr
 	used  map[string]bool
 	diags hcl.Diagnostics
+
+	becomeUser     string
+	becomeUserAt   *hcl.Range // the task's own become_user; nil: the play's, or none
+	becomeUserRead bool
+}
+
+// SetBecomeUser sets the user the task runs as (become_user): "" is root.
+// at is where the task itself says so; nil when the user is its play's,
+// which applies only to the kinds that honour it.
+func (a *Args) SetBecomeUser(user string, at *hcl.Range) {
+	a.becomeUser, a.becomeUserAt = user, at
+}
+
+// BecomeUser is the user the task runs as, "" for root. A kind that
+// honours become_user reads it (files it writes are owned by that user, a
+// command runs as that user); Finish reports a task's own become_user on
+// a kind that does not.
+func (a *Args) BecomeUser() string {
+	a.becomeUserRead = true
+	return a.becomeUser
 }
 
 // NewArgs wraps evaluated attributes.
@@ -230,6 +250,14 @@ func (a *Args) Finish() hcl.Diagnostics {
 		}
 	}
 	sort.Strings(known)
+	if a.becomeUserAt != nil && a.becomeUser != "" && !a.becomeUserRead {
+		a.diags = append(a.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Unsupported argument",
+			Detail:   fmt.Sprintf("The %s task %q cannot run as another user: become_user applies to command tasks and to the owner of the files that the kinds writing files (file, template, directory…) write.", a.Kind, a.Name),
+			Subject:  a.becomeUserAt,
+		})
+	}
 	for _, n := range names {
 		a.diags = append(a.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,

@@ -35,6 +35,9 @@ type Change struct {
 	// Content is what the change writes, when it writes content and the
 	// run was asked to record it (saving a plan, applying a saved one).
 	Content *Content `json:"content,omitempty"`
+	// Tries is how many times an apply tried the change, for a task that
+	// sets retries (0 otherwise).
+	Tries int `json:"tries,omitempty"`
 }
 
 // Key names the change's task on its host: "play/role task".

@@ -31,7 +31,7 @@ func WriteText(w io.Writer, p *Plan) {
 		}
 		fmt.Fprintf(w, "%s (%s): %s %d\n", h.Name, h.Address, verb, len(h.Changes))
 		for _, c := range h.Changes {
-			fmt.Fprintf(w, "  %s %s/%s %s: %s\n", c.Action.Symbol(), c.Play, c.Role, c.Task, c.Summary)
+			fmt.Fprintf(w, "  %s %s/%s %s: %s%s\n", c.Action.Symbol(), c.Play, c.Role, c.Task, c.Summary, triesNote(c))
 			if c.Sensitive {
 				fmt.Fprintf(w, "      (diff hidden: content is sensitive)\n")
 			}
@@ -59,7 +59,28 @@ func WriteRecap(w io.Writer, p *Plan) {
 	}
 	for _, h := range p.Hosts {
 		fmt.Fprintf(w, "  %-*s  %-11s tasks=%d changes=%d\n", width, h.Name, h.Status, h.Tasks, len(h.Changes))
+		for _, c := range h.Changes {
+			if c.Tries > 0 {
+				fmt.Fprintf(w, "  %-*s    %s/%s %s: %s\n", width, "", c.Play, c.Role, c.Task, tries(c.Tries))
+			}
+		}
 	}
 	s := p.Summary
 	fmt.Fprintf(w, "hosts: %d ok, %d changed, %d failed, %d unreachable\n", s.OK, s.Changed, s.Failed, s.Unreachable)
+}
+
+// triesNote is what a change's line says of its tries: nothing for a task
+// that sets no retries.
+func triesNote(c Change) string {
+	if c.Tries == 0 {
+		return ""
+	}
+	return " (" + tries(c.Tries) + ")"
+}
+
+func tries(n int) string {
+	if n == 1 {
+		return "took 1 try"
+	}
+	return fmt.Sprintf("took %d tries", n)
 }

@@ -29,6 +29,8 @@ type Saved struct {
 	Limit     string            `json:"limit,omitempty"`
 	Extra     map[string]string `json:"extra,omitempty"`
 	RolesPath []string          `json:"roles_path,omitempty"`
+	Tags      []string          `json:"tags,omitempty"`      // --tags
+	SkipTags  []string          `json:"skip_tags,omitempty"` // --skip-tags
 	// ConfigDigest covers the inventory, playbook and role files: applying
 	// after they changed is refused.
 	ConfigDigest string `json:"config_digest"`

@@ -86,6 +86,13 @@ func (p *Progress) TaskDone(host, play, task string, status plan.Status, summary
 	}
 }
 
+// TaskRetrying prints a failed try of a task that is tried again.
+func (p *Progress) TaskRetrying(host, play, task string, try int, wait time.Duration, err string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lineLocked("  %-12s %-8s %s: try %d failed, checking again in %s: %s", host, "retry", task, try, wait, err)
+}
+
 // HostDone prints failures and unreachable hosts at once.
 func (p *Progress) HostDone(host, play string, status plan.Status, err string) {
 	p.mu.Lock()

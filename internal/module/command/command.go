@@ -17,6 +17,10 @@
 // script, which travels on stdin, never on a command line; the command gets
 // /dev/null as stdin.
 //
+// With become_user the command, unless and undo run as that user (sudo -u
+// from the root shell), in that user's home unless chdir says otherwise,
+// with env exported in that user's shell.
+//
 // A command can be undone (module.Reversible) only when the task says how:
 // undo is a command that a rollback runs, like command, with sh, as root,
 // with chdir and env. It is stored in clear in the run's journal, so it
@@ -53,6 +57,9 @@ type Command struct {
 	// opaque: the command text itself holds a secret, whose exact value is
 	// unknown (marks cover the whole string), so its output is withheld.
 	opaque bool
+	// user, when set, is who the command (and unless, and undo) runs as
+	// (become_user); "" is root.
+	user string
 
 	run bool // set by Check
 }
@@ -75,6 +82,7 @@ func New(a *module.Args) module.Module {
 		unless:  a.String("unless", false),
 		chdir:   a.String("chdir", false),
 		env:     a.StringMap("env"),
+		user:    a.BecomeUser(),
 	}
 	if c.command == "" && a.Has("command") && !a.Unknown("command") {
 		a.Errorf("command", "command must not be empty.")
@@ -140,7 +148,7 @@ func (c *Command) Probe() string {
 	}
 	if c.unless != "" {
 		// eval in a subshell: a syntax error or an exit fails only unless.
-		fmt.Fprintf(&b, "if ( eval %s ) </dev/null >/dev/null 2>&1; then echo skip=unless; exit 0; fi\n", shell.Quote(c.unless))
+		fmt.Fprintf(&b, "if %s </dev/null >/dev/null 2>&1; then echo skip=unless; exit 0; fi\n", c.asUser(fmt.Sprintf("( eval %s ) </dev/null", shell.Quote(c.unless)), "exit 125"))
 	}
 	b.WriteString("echo run\n")
 	return b.String()
@@ -168,10 +176,14 @@ func (c *Command) Check(p module.Probed) (*module.Change, error) {
 }
 
 func (c *Command) summary() string {
-	if c.sensitive {
-		return secret.Redacted
+	as := ""
+	if c.user != "" {
+		as = " (as " + c.user + ")"
 	}
-	return c.command
+	if c.sensitive {
+		return secret.Redacted + as
+	}
+	return c.command + as
 }
 
 // Apply runs the command; a non-zero exit is an error quoting the end of its
@@ -181,7 +193,7 @@ func (c *Command) Apply(ctx context.Context, t transport.Transport) error {
 		return nil
 	}
 	noChdir := fmt.Sprintf("printf '%%s\\n' %s >&2; exit 125", shell.Quote("skiff: chdir "+c.chdir+" does not exist"))
-	script := c.prelude(noChdir) + fmt.Sprintf("( eval %s ) </dev/null\n", shell.Quote(c.command))
+	script := c.prelude(noChdir) + c.asUser(fmt.Sprintf("( eval %s ) </dev/null", shell.Quote(c.command)), noChdir) + "\n"
 	err := shell.Run(ctx, t, "command "+c.summary(), script, c.secrets)
 	var e *shell.RunError
 	if errors.As(err, &e) && c.opaque {
@@ -198,5 +210,16 @@ func (c *Command) Reversal(dir string) (backup, undo, after string) {
 		return "", "", ""
 	}
 	noChdir := fmt.Sprintf("printf '%%s\\n' %s >&2; exit 125", shell.Quote("skiff: chdir "+c.chdir+" does not exist"))
-	return "", c.prelude(noChdir) + fmt.Sprintf("( eval %s ) </dev/null\n", shell.Quote(c.undo)), ""
+	return "", c.prelude(noChdir) + c.asUser(fmt.Sprintf("( eval %s ) </dev/null", shell.Quote(c.undo)), noChdir) + "\n", ""
+}
+
+// asUser is run (one line), which follows the prelude, as it runs: as root, or as
+// the task's user, in a shell of that user's that exports env and enters
+// chdir first (sudo resets the environment, and the user's shell starts
+// in its home), running onNoChdir when it cannot.
+func (c *Command) asUser(run, onNoChdir string) string {
+	if c.user == "" {
+		return run
+	}
+	return shell.AsUser(c.user, c.prelude(onNoChdir)+run)
 }

@@ -30,11 +30,15 @@ func PathArg(a *module.Args, name string) string {
 	return path.Clean(p)
 }
 
-// MetaArgs reads owner, group and mode.
+// MetaArgs reads owner, group and mode. Without owner, a task that runs
+// as another user (become_user) has its files owned by that user.
 func MetaArgs(a *module.Args) Meta {
 	a.RejectSensitive("owner", "group", "mode")
 	var m Meta
 	m.Owner = a.String("owner", false)
+	if user := a.BecomeUser(); !a.Has("owner") {
+		m.Owner = user
+	}
 	m.Group = a.String("group", false)
 	for _, n := range []string{"owner", "group"} {
 		if v := a.String(n, false); strings.ContainsAny(v, ": \t\n") {
