@@ -12,6 +12,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/command"
 	"github.com/skiffdeploy/skiff/internal/module/cron"
 	"github.com/skiffdeploy/skiff/internal/module/directory"
+	"github.com/skiffdeploy/skiff/internal/module/download"
 	"github.com/skiffdeploy/skiff/internal/module/file"
 	"github.com/skiffdeploy/skiff/internal/module/filestate"
 	"github.com/skiffdeploy/skiff/internal/module/group"
@@ -45,6 +46,7 @@ func Kinds() module.Kinds {
 		"block_in_file": {New: blockinfile.New, Natives: filestate.Natives},
 		"sysctl":        {New: sysctl.New, Natives: sysctl.Natives},
 		"cron":          {New: cron.New, Natives: filestate.Natives},
+		"download":      {New: download.New, Natives: download.Natives},
 
 		"mysql_database":    {New: mysql.NewDatabase, Natives: mysql.Natives},
 		"mysql_user":        {New: mysql.NewUser, Natives: mysql.Natives},

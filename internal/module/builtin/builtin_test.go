@@ -29,6 +29,7 @@ var kindArgs = map[string][]string{
 	"block_in_file": {"path", "block", "marker", "marker_begin", "marker_end", "insert_after", "insert_before", "state", "create", "owner", "group", "mode", "validate"},
 	"sysctl":        {"name", "value", "file"},
 	"cron":          {"name", "user", "schedule", "command", "state"},
+	"download":      {"url", "path", "sha256", "checksum_url", "owner", "group", "mode"},
 
 	"mysql_database":    {"name", "charset", "state"},
 	"mysql_user":        {"name", "host", "hosts", "password", "privileges", "require", "state", "binlog"},
@@ -90,7 +91,7 @@ func TestReversibleKinds(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	want := "block_in_file,command,cron,directory,file,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,user"
+	want := "block_in_file,command,cron,directory,download,file,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,user"
 	if strings.Join(got, ",") != want {
 		t.Errorf("reversible kinds = %v, want %s", got, want)
 	}
