@@ -24,6 +24,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/sysctl"
 	"github.com/skiffdeploy/skiff/internal/module/template"
 	"github.com/skiffdeploy/skiff/internal/module/ufw"
+	"github.com/skiffdeploy/skiff/internal/module/unarchive"
 	"github.com/skiffdeploy/skiff/internal/module/user"
 	"github.com/skiffdeploy/skiff/internal/module/waithttp"
 )
@@ -47,6 +48,7 @@ func Kinds() module.Kinds {
 		"sysctl":        {New: sysctl.New, Natives: sysctl.Natives},
 		"cron":          {New: cron.New, Natives: filestate.Natives},
 		"download":      {New: download.New, Natives: download.Natives},
+		"unarchive":     {New: unarchive.New},
 
 		"mysql_database":    {New: mysql.NewDatabase, Natives: mysql.Natives},
 		"mysql_user":        {New: mysql.NewUser, Natives: mysql.Natives},

@@ -30,6 +30,7 @@ var kindArgs = map[string][]string{
 	"sysctl":        {"name", "value", "file"},
 	"cron":          {"name", "user", "schedule", "command", "state"},
 	"download":      {"url", "path", "sha256", "checksum_url", "owner", "group", "mode"},
+	"unarchive":     {"source", "remote_source", "path", "strip_components", "format", "owner", "group"},
 
 	"mysql_database":    {"name", "charset", "state"},
 	"mysql_user":        {"name", "host", "hosts", "password", "privileges", "require", "state", "binlog"},
@@ -91,7 +92,7 @@ func TestReversibleKinds(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	want := "block_in_file,command,cron,directory,download,file,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,user"
+	want := "block_in_file,command,cron,directory,download,file,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,unarchive,user"
 	if strings.Join(got, ",") != want {
 		t.Errorf("reversible kinds = %v, want %s", got, want)
 	}
