@@ -8,6 +8,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/acme"
 	"github.com/skiffdeploy/skiff/internal/module/apt"
+	"github.com/skiffdeploy/skiff/internal/module/aptrepo"
 	"github.com/skiffdeploy/skiff/internal/module/blockinfile"
 	"github.com/skiffdeploy/skiff/internal/module/command"
 	"github.com/skiffdeploy/skiff/internal/module/cron"
@@ -49,6 +50,8 @@ func Kinds() module.Kinds {
 		"cron":          {New: cron.New, Natives: filestate.Natives},
 		"download":      {New: download.New, Natives: download.Natives},
 		"unarchive":     {New: unarchive.New},
+
+		"apt_repository": {New: aptrepo.New, Natives: aptrepo.Natives, Serves: aptrepo.Serves},
 
 		"mysql_database":    {New: mysql.NewDatabase, Natives: mysql.Natives},
 		"mysql_user":        {New: mysql.NewUser, Natives: mysql.Natives},

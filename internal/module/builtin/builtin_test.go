@@ -32,6 +32,8 @@ var kindArgs = map[string][]string{
 	"download":      {"url", "path", "sha256", "checksum_url", "owner", "group", "mode"},
 	"unarchive":     {"source", "remote_source", "path", "strip_components", "format", "owner", "group"},
 
+	"apt_repository": {"name", "uris", "suites", "components", "types", "architectures", "key", "state"},
+
 	"mysql_database":    {"name", "charset", "state"},
 	"mysql_user":        {"name", "host", "hosts", "password", "privileges", "require", "state", "binlog"},
 	"mysql_replication": {"primary_host", "primary_port", "user", "password", "seed", "read_only"},
@@ -92,7 +94,7 @@ func TestReversibleKinds(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	want := "block_in_file,command,cron,directory,download,file,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,unarchive,user"
+	want := "apt_repository,block_in_file,command,cron,directory,download,file,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,unarchive,user"
 	if strings.Join(got, ",") != want {
 		t.Errorf("reversible kinds = %v, want %s", got, want)
 	}
