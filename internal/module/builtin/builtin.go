@@ -16,6 +16,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/download"
 	"github.com/skiffdeploy/skiff/internal/module/file"
 	"github.com/skiffdeploy/skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/module/git"
 	"github.com/skiffdeploy/skiff/internal/module/group"
 	"github.com/skiffdeploy/skiff/internal/module/haproxy"
 	"github.com/skiffdeploy/skiff/internal/module/lineinfile"
@@ -52,6 +53,7 @@ func Kinds() module.Kinds {
 		"unarchive":     {New: unarchive.New},
 
 		"apt_repository": {New: aptrepo.New, Natives: aptrepo.Natives, Serves: aptrepo.Serves},
+		"git":            {New: git.New},
 
 		"mysql_database":    {New: mysql.NewDatabase, Natives: mysql.Natives},
 		"mysql_user":        {New: mysql.NewUser, Natives: mysql.Natives},

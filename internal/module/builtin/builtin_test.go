@@ -33,6 +33,7 @@ var kindArgs = map[string][]string{
 	"unarchive":     {"source", "remote_source", "path", "strip_components", "format", "owner", "group"},
 
 	"apt_repository": {"name", "uris", "suites", "components", "types", "architectures", "key", "state"},
+	"git":            {"repo", "path", "version", "depth"},
 
 	"mysql_database":    {"name", "charset", "state"},
 	"mysql_user":        {"name", "host", "hosts", "password", "privileges", "require", "state", "binlog"},
@@ -94,7 +95,7 @@ func TestReversibleKinds(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	want := "apt_repository,block_in_file,command,cron,directory,download,file,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,unarchive,user"
+	want := "apt_repository,block_in_file,command,cron,directory,download,file,git,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,unarchive,user"
 	if strings.Join(got, ",") != want {
 		t.Errorf("reversible kinds = %v, want %s", got, want)
 	}

@@ -269,7 +269,7 @@ func (u *Unarchive) check(p module.Probed) (*module.Change, error) {
 // Apply stages the archive in skiff's root-only staging folder (uploaded,
 // or copied from remote_source) and checks its digest there, extracts it
 // into a private folder beside the target, and renames the result into
-// place (see swapScript); the old folder, if any, is removed. Then it
+// place (see filestate.ReplaceDirScript); the old folder, if any, is removed. Then it
 // records the archive's digest for the folder.
 func (u *Unarchive) Apply(ctx context.Context, t transport.Transport) error {
 	var staged string
@@ -292,7 +292,7 @@ func (u *Unarchive) Apply(ctx context.Context, t transport.Transport) error {
 		fmt.Fprintf(&b, "[ \"$sum\" = %s ] || { printf '%%s\\n' %s >&2; exit 1; }\n", shell.Quote(u.archiveSHA256), shell.Quote("skiff: the uploaded archive is not "+u.localName+" as read"))
 	}
 	b.WriteString("(\n")
-	b.WriteString(swapScript(u.path, u.extractScript("$s")))
+	b.WriteString(filestate.ReplaceDirScript(u.path, u.extractScript("$s")))
 	b.WriteString(") || exit 1\n")
 	b.WriteString(u.recordScript("sum"))
 	return shell.Run(ctx, t, "extract "+u.source()+" into "+u.path, b.String(), nil)
@@ -327,43 +327,6 @@ func (u *Unarchive) extractScript(archive string) string {
 		// -h: a link in the archive is changed itself, never what it names.
 		fmt.Fprintf(&b, "chown -hR %s ./new || exit 1\n", shell.Quote(c))
 	}
-	return b.String()
-}
-
-// swapScript enters the parent of p safely (made when missing), makes a
-// private folder there, runs fill (which must leave the new content in
-// ./new), moves the folder now at p (a folder, never a link) aside into
-// the private folder, renames ./new to p, and removes the old content.
-// rename(2) never follows a link, and nobody but root can reach the
-// private folder.
-func swapScript(p, fill string) string {
-	var b strings.Builder
-	b.WriteString(filestate.EnterScript)
-	fmt.Fprintf(&b, "d=%s\nn=%s\nskiff_private=\n", shell.Quote(path.Dir(p)), shell.Quote(path.Base(p)))
-	b.WriteString("trap '[ -z \"$skiff_private\" ] || { cd .. && rm -rf -- \"./$skiff_private\"; }' EXIT\ntrap 'exit 1' HUP INT TERM\n")
-	b.WriteString("skiff_enter \"$d\" create || exit 1\n")
-	b.WriteString(filestate.PrivateScript(path.Base(filestate.TempPath(p))))
-	b.WriteString(fill)
-	b.WriteString("if [ -e \"../$n\" ] || [ -L \"../$n\" ]; then\n")
-	b.WriteString("  if [ -L \"../$n\" ] || [ ! -d \"../$n\" ]; then printf '%s\\n' \"skiff: $d/$n is not a folder: not replaced\" >&2; exit 1; fi\n")
-	b.WriteString("  mv -T -- \"../$n\" ./old || exit 1\n")
-	b.WriteString("fi\n")
-	b.WriteString("mv -T -- ./new \"../$n\" || exit 1\n")
-	return b.String()
-}
-
-// removeScript removes the folder p, when it is one (never through a
-// link): moved aside into a private folder beside it, which goes.
-func removeScript(p string) string {
-	var b strings.Builder
-	b.WriteString(filestate.EnterScript)
-	fmt.Fprintf(&b, "d=%s\nn=%s\nskiff_private=\n", shell.Quote(path.Dir(p)), shell.Quote(path.Base(p)))
-	b.WriteString("trap '[ -z \"$skiff_private\" ] || { cd .. && rm -rf -- \"./$skiff_private\"; }' EXIT\ntrap 'exit 1' HUP INT TERM\n")
-	b.WriteString("[ -d \"$d\" ] || exit 0\n")
-	b.WriteString("skiff_enter \"$d\" || exit 1\n")
-	b.WriteString("{ [ -d \"./$n\" ] && [ ! -L \"./$n\" ]; } || exit 0\n")
-	b.WriteString(filestate.PrivateScript(path.Base(filestate.TempPath(p))))
-	b.WriteString("mv -T -- \"../$n\" ./old || exit 1\n")
 	return b.String()
 }
 
@@ -406,9 +369,9 @@ func (u *Unarchive) Reversal(dir string) (backup, undo, after string) {
 
 	b.Reset()
 	fmt.Fprintf(&b, "if [ -d %s ]; then\n", shell.Quote(orig))
-	fmt.Fprintf(&b, "(\n%s) || exit 1\n", swapScript(u.path, fmt.Sprintf("cp -a -- %s ./new || exit 1\n", shell.Quote(orig))))
+	fmt.Fprintf(&b, "(\n%s) || exit 1\n", filestate.ReplaceDirScript(u.path, fmt.Sprintf("cp -a -- %s ./new || exit 1\n", shell.Quote(orig))))
 	fmt.Fprintf(&b, "elif [ -e %s ]; then\n", absent)
-	fmt.Fprintf(&b, "(\n%s) || exit 1\n", removeScript(u.path))
+	fmt.Fprintf(&b, "(\n%s) || exit 1\n", filestate.RemoveDirScript(u.path))
 	b.WriteString("else\n")
 	fmt.Fprintf(&b, "  printf '%%s\\n' %s >&2; exit 1\n", shell.Quote("skiff: no backup of "+u.path+" in "+dir))
 	b.WriteString("fi\n")
