@@ -168,12 +168,14 @@ func sha(b []byte) string {
 }
 
 // getRole fetches a release with download, extracts it with unarchive
-// (from the host) and a config archive uploaded from the role, and adds
-// an apt repository; all served by a web server on the host's loopback.
-// A last task fails on demand, to prove the rollback.
+// (from the host) and a config archive uploaded from the role, adds an
+// apt repository, all served by a web server on the host's loopback, and
+// clones a repository on the host with git. A last task fails on demand,
+// to prove the rollback.
 const getRole = `
 variable "version" { default = "1.0" }
 variable "arch" { default = "amd64" }
+variable "ref" { default = "v1" }
 variable "fail" { default = "no" }
 
 task "directory" "dist" {
@@ -202,18 +204,48 @@ task "apt_repository" "tests" {
   architectures = [var.arch]
   key           = "skiff-tests.asc"
 }
+task "git" "src" {
+  repo    = "/srv/git/app.git"
+  path    = "/opt/src/app"
+  version = var.ref
+  depth   = 1
+}
 task "command" "fail" {
   when    = var.fail == "yes"
   command = "echo failing on purpose; exit 3"
 }
 `
 
-// TestGetKindsOnRealHosts: download, unarchive and apt_repository
+// toolsRole gives the host git, which the test image lacks: this
+// machine's own git binary (the test image is the same Debian release),
+// uploaded by unarchive, and linked in /usr/local/bin under the names git
+// runs it by.
+const toolsRole = `
+task "unarchive" "git" {
+  source = "git.tar.gz"
+  path   = "/opt/gitbin"
+}
+task "symlink" "git" {
+  path   = "/usr/local/bin/git"
+  target = "/opt/gitbin/git"
+}
+task "symlink" "upload_pack" {
+  path   = "/usr/local/bin/git-upload-pack"
+  target = "/opt/gitbin/git"
+}
+task "symlink" "receive_pack" {
+  path   = "/usr/local/bin/git-receive-pack"
+  target = "/opt/gitbin/git"
+}
+`
+
+// TestGetKindsOnRealHosts: download, unarchive, apt_repository and git
 // converge on a real host, plan clean on the second run (a downloaded
 // file is never fetched again, not even to fix its mode), and a failure
-// later in the play brings back the replaced file, the replaced folder
-// and the repository's sources.
+// later in the play brings back the replaced file, the replaced folder,
+// the repository's sources and the clone's commit.
 func TestGetKindsOnRealHosts(t *testing.T) {
+	var commits []string // the repository's: v1, main
 	c := startCluster(t, []string{"h1"}, nil)
 	dir := t.TempDir()
 	inv := filepath.Join(dir, "inventory.hcl")
@@ -234,6 +266,40 @@ func TestGetKindsOnRealHosts(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "roles", "get", "files", "skiff-tests.asc"), armoredKey(key), 0o644)
 	pb := filepath.Join(dir, "get.hcl")
 	os.WriteFile(pb, []byte(`play "get" { hosts = "all"  roles = ["get"] }`+"\n"), 0o644)
+
+	// git on the host, and a repository with two commits on main, the
+	// first tagged v1.
+	gitBin, err := os.ReadFile("/usr/bin/git")
+	if err != nil {
+		t.Fatalf("the test gives the host this machine's git: %v", err)
+	}
+	var gitTar bytes.Buffer
+	{
+		tw := tar.NewWriter(&gitTar)
+		tw.WriteHeader(&tar.Header{Name: "git", Mode: 0o755, Size: int64(len(gitBin)), Typeflag: tar.TypeReg})
+		tw.Write(gitBin)
+		tw.Close()
+	}
+	var gitTgz bytes.Buffer
+	zw := gzip.NewWriter(&gitTgz)
+	zw.Write(gitTar.Bytes())
+	zw.Close()
+	os.MkdirAll(filepath.Join(dir, "roles", "tools", "files"), 0o755)
+	os.WriteFile(filepath.Join(dir, "roles", "tools", "role.hcl"), []byte(toolsRole), 0o644)
+	os.WriteFile(filepath.Join(dir, "roles", "tools", "files", "git.tar.gz"), gitTgz.Bytes(), 0o644)
+	tools := filepath.Join(dir, "tools.hcl")
+	os.WriteFile(tools, []byte(`play "tools" { hosts = "all"  roles = ["tools"] }`+"\n"), 0o644)
+	if r := skiff(t, "apply", "-i", inv, tools, "--yes"); r.code != 0 {
+		t.Fatalf("giving the host git: exit %d\n%s", r.code, r.stderr)
+	}
+	if out, code := hostExec(t, c, "h1", "set -e; export HOME=/root GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org; "+
+		"git init -q --bare --initial-branch=main /srv/git/app.git; git init -q --initial-branch=main /tmp/w; cd /tmp/w; "+
+		"echo 1 > VERSION; git add VERSION; git commit -q -m one; git tag -a v1 -m 'release 1'; echo 2 > VERSION; git commit -q -am two; "+
+		"git push -q /srv/git/app.git main v1; git rev-parse HEAD~1 HEAD; rm -rf /tmp/w"); code != 0 {
+		t.Fatalf("making the repository: %s", out)
+	} else {
+		commits = strings.Fields(out)
+	}
 
 	// The web server: python3's, on the host's loopback (the host has no
 	// other network), its requests logged.
@@ -260,7 +326,8 @@ func TestGetKindsOnRealHosts(t *testing.T) {
 	}
 
 	const state = "sha256sum /opt/dist/app.tar.gz 2>&1; stat -c '%a %U' /opt/dist/app.tar.gz 2>&1; find /opt/app /etc/app-conf -printf '%p %u %m\n' 2>&1 | sort; cat /opt/app/current/bin/app 2>&1; " +
-		"ls /var/lib/skiff/unarchive 2>&1; cat /etc/apt/sources.list.d/skiff-tests.sources /etc/apt/keyrings/skiff-tests.asc 2>&1 | sha256sum"
+		"ls /var/lib/skiff/unarchive 2>&1; cat /etc/apt/sources.list.d/skiff-tests.sources /etc/apt/keyrings/skiff-tests.asc 2>&1 | sha256sum; " +
+		"git -C /opt/src/app rev-parse HEAD 2>&1; cat /opt/src/app/VERSION 2>&1"
 	pristine, _ := hostExec(t, c, "h1", state)
 
 	plan := func(t *testing.T, extra ...string) run {
@@ -292,6 +359,7 @@ func TestGetKindsOnRealHosts(t *testing.T) {
 			"unarchive.app":        "extract /opt/dist/app.tar.gz into /opt/app/current (the archive is not on the host yet) (parent directory /opt/app does not exist yet: made)",
 			"unarchive.conf":       "extract " + filepath.Join(dir, "roles", "get", "files", "conf.tar.gz") + " into /etc/app-conf (sha256 " + sha(conf)[:12] + ")",
 			"apt_repository.tests": "create /etc/apt/keyrings/skiff-tests.asc; create /etc/apt/sources.list.d/skiff-tests.sources; refresh the package lists of skiff-tests",
+			"git.src":              "clone /srv/git/app.git at v1 (" + commits[0][:12] + ") into /opt/src/app",
 		} {
 			if got[task] != want {
 				t.Errorf("%s: %q\nwant %q", task, got[task], want)
@@ -310,9 +378,11 @@ func TestGetKindsOnRealHosts(t *testing.T) {
 			t.Fatalf("apply: exit %d, changed %d\n%s", r.code, r.json.Summary.Changed, r.stderr)
 		}
 		out, _ := hostExec(t, c, "h1", "sha256sum /opt/dist/app.tar.gz; stat -c '%a %U' /opt/dist/app.tar.gz; cat /opt/app/current/bin/app /opt/app/current/README; "+
-			"stat -c '%U %a' /etc/app-conf/app.conf; cat /etc/app-conf/app.conf; cat /etc/apt/sources.list.d/skiff-tests.sources; apt-cache policy skiff-hello")
+			"stat -c '%U %a' /etc/app-conf/app.conf; cat /etc/app-conf/app.conf; cat /etc/apt/sources.list.d/skiff-tests.sources; apt-cache policy skiff-hello; "+
+			"git -C /opt/src/app rev-parse HEAD; cat /opt/src/app/VERSION; stat -c '%u %a' /opt/src/app /opt/src/app/.git 2>&1")
 		for _, want := range []string{sha(v1) + "  /opt/dist/app.tar.gz\n640 root\n", "app 1.0\none\n", "deploy 644\nport = 8080\n",
-			"Suites: ./\nArchitectures: amd64\nSigned-By: /etc/apt/keyrings/skiff-tests.asc\n", "Candidate: 1.0", "http://127.0.0.1:8088/repo ./ Packages"} {
+			"Suites: ./\nArchitectures: amd64\nSigned-By: /etc/apt/keyrings/skiff-tests.asc\n", "Candidate: 1.0", "http://127.0.0.1:8088/repo ./ Packages",
+			commits[0] + "\n1\n0 755\n0 755\n"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("host state lacks %q:\n%s", want, out)
 			}
@@ -344,10 +414,13 @@ func TestGetKindsOnRealHosts(t *testing.T) {
 		}
 	})
 
-	t.Run("a failing later task rolls the file, the folder and the repository back", func(t *testing.T) {
+	t.Run("a failing later task rolls the file, the folder, the repository and the clone back", func(t *testing.T) {
 		converged, _ := hostExec(t, c, "h1", state)
-		r := apply(t, "-e", "version=2.0", "-e", "arch=all", "-e", "fail=yes")
-		if st, _, msg := r.json.host("h1"); r.code == 0 || st != "failed" || !strings.Contains(msg, "command.fail") {
+		if got := changes(plan(t, "-e", "ref=main")); got["git.src"] != "move /opt/src/app from "+commits[0][:12]+" to "+commits[1][:12]+" at main ("+commits[1][:12]+")" {
+			t.Errorf("git plan: %q", got["git.src"])
+		}
+		r := apply(t, "-e", "version=2.0", "-e", "arch=all", "-e", "ref=main", "-e", "fail=yes")
+		if st, _, msg := r.json.host("h1"); r.code == 0 || st != "failed" || !strings.Contains(msg, "command.fail") || !strings.Contains(msg, "rolled back 4 of 5 change(s)") {
 			t.Fatalf("apply: exit %d, h1 %s %q", r.code, st, msg)
 		}
 		if n := fetches("app-2.0.tar.gz"); n != 1 {
