@@ -321,3 +321,41 @@ func TestChecksumFor(t *testing.T) {
 		}
 	}
 }
+
+// TestPlantedLink: a link at the path is refused at the check, and a link
+// another user planted above the path is never followed by the
+// placement: the file it leads to is untouched.
+func TestPlantedLink(t *testing.T) {
+	needFetcher(t)
+	const body = "release\n"
+	s := serve(t, map[string]string{"/a": body})
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("keep\n"), 0o644)
+	link := filepath.Join(dir, "link")
+	os.Symlink(victim, link)
+	m := build(t, args(s.URL+"/a", link, sum(body)))
+	if _, err := m.Check(moduletest.Probe(t, m)); err == nil || !strings.Contains(err.Error(), "is a symbolic link, not a regular file") {
+		t.Fatalf("check error = %v", err)
+	}
+
+	if os.Getuid() != 0 {
+		t.Skip("a link another user owns needs root to make")
+	}
+	elsewhere := filepath.Join(dir, "elsewhere")
+	os.Mkdir(elsewhere, 0o755)
+	planted := filepath.Join(dir, "app")
+	os.Symlink(elsewhere, planted)
+	if err := os.Lchown(planted, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	m = build(t, args(s.URL+"/a", filepath.Join(planted, "a.tar.gz"), sum(body)))
+	moduletest.Check(t, m)
+	err := m.Apply(context.Background(), &transporttest.Local{})
+	if err == nil || !strings.Contains(err.Error(), "is a symbolic link owned by uid 65534, not root: not followed") {
+		t.Fatalf("apply error = %v", err)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("the placement followed the planted link: %d entries in %s", len(entries), elsewhere)
+	}
+}

@@ -304,3 +304,29 @@ func TestArgs(t *testing.T) {
 		moduletest.DiagsContain(t, diags, tc.want)
 	}
 }
+
+// TestPlantedLinkAbove: a link another user planted above the folder is
+// never followed: nothing is extracted where it leads.
+func TestPlantedLinkAbove(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("a link another user owns needs root to make")
+	}
+	dir := t.TempDir()
+	src := write(t, filepath.Join(dir, "a.tar.gz"), tarball(t, files{"a": "1"}))
+	elsewhere := filepath.Join(dir, "elsewhere")
+	os.Mkdir(elsewhere, 0o755)
+	planted := filepath.Join(dir, "srv")
+	os.Symlink(elsewhere, planted)
+	if err := os.Lchown(planted, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	m := build(t, map[string]cty.Value{"source": cty.StringVal(src), "path": cty.StringVal(filepath.Join(planted, "app"))})
+	moduletest.Check(t, m)
+	err := m.Apply(context.Background(), &transporttest.Local{})
+	if err == nil || !strings.Contains(err.Error(), "is a symbolic link owned by uid 65534, not root: not followed") {
+		t.Fatalf("apply error = %v", err)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("the extraction followed the planted link: %d entries in %s", len(entries), elsewhere)
+	}
+}
