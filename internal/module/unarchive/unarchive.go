@@ -58,7 +58,7 @@ type Unarchive struct {
 	localName     string // source's local path, for messages
 	remote        *filestate.File
 	known         bool   // the archive (or its path) is known
-	archiveSHA256 string // source's digest; remote_source's, learned by Check
+	archiveSHA256 string // source's digest; remote_source's, learned by Check ("" while it is missing)
 
 	// learned by Check, used by Apply
 	replace bool // the folder exists and is replaced
@@ -215,6 +215,7 @@ func (u *Unarchive) check(p module.Probed) (*module.Change, error) {
 	}
 	sum, pending := u.archiveSHA256, ""
 	if u.remote != nil {
+		u.archiveSHA256 = ""
 		st, err := filestate.ParseStat(f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", u.remote.Path, err)
@@ -224,6 +225,7 @@ func (u *Unarchive) check(p module.Probed) (*module.Change, error) {
 			if sum = f["sha256"]; len(sum) != 64 {
 				return nil, fmt.Errorf("%s: cannot read the archive's sha256 (probe printed %q)", u.remote.Path, sum)
 			}
+			u.archiveSHA256 = sum
 		case filestate.Absent:
 			// An earlier task of the play may put it there.
 			sum, pending = "", " (the archive is not on the host yet)"
@@ -275,6 +277,11 @@ func (u *Unarchive) Apply(ctx context.Context, t transport.Transport) error {
 	var staged string
 	var b strings.Builder
 	b.WriteString("umask 077\n")
+	if u.archiveSHA256 == "" {
+		// The engine checks again after an earlier change: an archive
+		// still missing then is missing now.
+		return fmt.Errorf("%s: the archive %s is not on the host", u.path, u.source())
+	}
 	if u.remote != nil {
 		staged = filestate.StagedPath()
 		fmt.Fprintf(&b, "mkdir -p -- %s || exit 1\n", shell.Quote(filestate.StagingDir))
@@ -288,9 +295,10 @@ func (u *Unarchive) Apply(ctx context.Context, t transport.Transport) error {
 		fmt.Fprintf(&b, "s=%s\ntrap 'rm -f -- \"$s\"' EXIT\ntrap 'exit 1' HUP INT TERM\n", shell.Quote(staged))
 	}
 	b.WriteString("sum=$(sha256sum < \"$s\") && sum=${sum%% *} || exit 1\n")
-	if u.remote == nil {
-		fmt.Fprintf(&b, "[ \"$sum\" = %s ] || { printf '%%s\\n' %s >&2; exit 1; }\n", shell.Quote(u.archiveSHA256), shell.Quote("skiff: the uploaded archive is not "+u.localName+" as read"))
-	}
+	// The staged copy must be the archive the check read: a remote_source
+	// swapped since (for a link to a file only root may read) is refused.
+	fmt.Fprintf(&b, "[ \"$sum\" = %s ] || { printf '%%s\\n' %s >&2; exit 1; }\n", shell.Quote(u.archiveSHA256),
+		shell.Quote("skiff: "+u.source()+" changed since it was checked: nothing extracted"))
 	b.WriteString("(\n")
 	b.WriteString(filestate.ReplaceDirScript(u.path, u.extractScript("$s")))
 	b.WriteString(") || exit 1\n")

@@ -330,3 +330,26 @@ func TestPlantedLinkAbove(t *testing.T) {
 		t.Errorf("the extraction followed the planted link: %d entries in %s", len(entries), elsewhere)
 	}
 }
+
+// TestRemoteSourceSwapped: a remote_source that changed between the
+// check and the apply (swapped for another file, or a link to one) is
+// not extracted.
+func TestRemoteSourceSwapped(t *testing.T) {
+	dir := t.TempDir()
+	archive := write(t, filepath.Join(dir, "a.tar.gz"), tarball(t, files{"a": "1"}))
+	secret := write(t, filepath.Join(dir, "secret.tar.gz"), tarball(t, files{"shadow": "root only"}))
+	dest := filepath.Join(dir, "x")
+	m := build(t, map[string]cty.Value{"remote_source": cty.StringVal(archive), "path": cty.StringVal(dest)})
+	if moduletest.Check(t, m) == nil {
+		t.Fatal("no change")
+	}
+	os.Remove(archive)
+	os.Symlink(secret, archive)
+	err := m.Apply(context.Background(), &transporttest.Local{})
+	if err == nil || !strings.Contains(err.Error(), archive+" changed since it was checked: nothing extracted") {
+		t.Fatalf("apply error = %v", err)
+	}
+	if _, err := os.Lstat(dest); !os.IsNotExist(err) {
+		t.Errorf("%s exists", dest)
+	}
+}
