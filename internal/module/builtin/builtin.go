@@ -50,7 +50,7 @@ func Kinds() module.Kinds {
 		"sysctl":        {New: sysctl.New, Natives: sysctl.Natives},
 		"cron":          {New: cron.New, Natives: filestate.Natives},
 		"download":      {New: download.New, Natives: download.Natives},
-		"unarchive":     {New: unarchive.New},
+		"unarchive":     {New: unarchive.New, Natives: unarchive.Natives},
 
 		"apt_repository": {New: aptrepo.New, Natives: aptrepo.Natives, Serves: aptrepo.Serves},
 		"git":            {New: git.New},

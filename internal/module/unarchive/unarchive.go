@@ -69,6 +69,7 @@ var (
 	_ module.Module        = (*Unarchive)(nil)
 	_ module.Reversible    = (*Unarchive)(nil)
 	_ module.ContentWriter = (*Unarchive)(nil)
+	_ module.NativeProber  = (*Unarchive)(nil)
 )
 
 // New is the module.Factory of the "unarchive" kind.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -351,5 +352,48 @@ func TestRemoteSourceSwapped(t *testing.T) {
 	}
 	if _, err := os.Lstat(dest); !os.IsNotExist(err) {
 		t.Errorf("%s exists", dest)
+	}
+}
+
+// TestNativeProbeMatchesTheFragment: the helper's answer is the
+// fragment's output, byte for byte, in each state the folder can be in.
+func TestNativeProbeMatchesTheFragment(t *testing.T) {
+	dir := t.TempDir()
+	archive := write(t, filepath.Join(dir, "a.tar.gz"), tarball(t, files{"a": "1"}))
+	extracted := filepath.Join(dir, "extracted")
+	moduletest.Converge(t, func() module.Module {
+		return build(t, map[string]cty.Value{"source": cty.StringVal(archive), "path": cty.StringVal(extracted)})
+	})
+	os.Mkdir(filepath.Join(dir, "empty"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "full", "x"), 0o755)
+	os.Symlink(extracted, filepath.Join(dir, "link"))
+	os.WriteFile(filepath.Join(dir, "file"), nil, 0o644)
+	for _, a := range []map[string]cty.Value{
+		{"source": cty.StringVal(archive), "path": cty.StringVal(extracted)},
+		{"remote_source": cty.StringVal(archive), "path": cty.StringVal(extracted)},
+		{"remote_source": cty.StringVal(dir + "/none.zip"), "path": cty.StringVal(dir + "/new/x")},
+		{"source": cty.StringVal(archive), "path": cty.StringVal(dir + "/empty")},
+		{"source": cty.StringVal(archive), "path": cty.StringVal(dir + "/full")},
+		{"source": cty.StringVal(archive), "path": cty.StringVal(dir + "/link")},
+		{"source": cty.StringVal(archive), "path": cty.StringVal(dir + "/file")},
+		{"source": cty.StringVal(archive), "path": cty.StringVal(dir + "/f"), "format": cty.StringVal("tar.xz")},
+	} {
+		m := build(t, a).(*Unarchive)
+		kind, q, ok := m.NativeProbe()
+		if !ok || kind != NativeUnarchive {
+			t.Fatalf("native probe: %q %v", kind, ok)
+		}
+		raw, _ := json.Marshal(q)
+		ans := AnswerUnarchives([][]byte{raw})[0]
+		if !ans.OK {
+			t.Fatalf("%v: declined", a)
+		}
+		out, err := exec.Command("/bin/sh", "-c", "(\n"+m.Probe()+"\n)").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(ans.Stdout) != string(out) {
+			t.Errorf("%v:\nnative\n%s\nfragment\n%s", a, ans.Stdout, out)
+		}
 	}
 }
