@@ -60,9 +60,7 @@ type Unarchive struct {
 	known         bool   // the archive (or its path) is known
 	archiveSHA256 string // source's digest; remote_source's, learned by Check ("" while it is missing)
 
-	// learned by Check, used by Apply
-	replace bool // the folder exists and is replaced
-	changed bool // Check found a change
+	changed bool // the last Check found a change
 }
 
 var (
@@ -206,7 +204,6 @@ func (u *Unarchive) Written() ([]byte, string, bool) {
 }
 
 func (u *Unarchive) check(p module.Probed) (*module.Change, error) {
-	u.replace = false
 	if u.path == "" || !u.known {
 		return nil, fmt.Errorf("%s: the archive is not known", u.path)
 	}
@@ -255,7 +252,6 @@ func (u *Unarchive) check(p module.Probed) (*module.Change, error) {
 	default:
 		return nil, fmt.Errorf("%s is %s, not a folder: unarchive does not replace it", u.path, filestate.Describe(map[string]string{"symlink": filestate.Symlink, "other": filestate.Other}[f["dest"]]))
 	}
-	u.replace = true
 	switch {
 	case record != "":
 		old := strings.TrimPrefix(strings.Fields(record)[0], "sha256=")
