@@ -8,12 +8,15 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/acme"
 	"github.com/skiffdeploy/skiff/internal/module/apt"
+	"github.com/skiffdeploy/skiff/internal/module/aptrepo"
 	"github.com/skiffdeploy/skiff/internal/module/blockinfile"
 	"github.com/skiffdeploy/skiff/internal/module/command"
 	"github.com/skiffdeploy/skiff/internal/module/cron"
 	"github.com/skiffdeploy/skiff/internal/module/directory"
+	"github.com/skiffdeploy/skiff/internal/module/download"
 	"github.com/skiffdeploy/skiff/internal/module/file"
 	"github.com/skiffdeploy/skiff/internal/module/filestate"
+	"github.com/skiffdeploy/skiff/internal/module/git"
 	"github.com/skiffdeploy/skiff/internal/module/group"
 	"github.com/skiffdeploy/skiff/internal/module/haproxy"
 	"github.com/skiffdeploy/skiff/internal/module/lineinfile"
@@ -23,6 +26,7 @@ import (
 	"github.com/skiffdeploy/skiff/internal/module/sysctl"
 	"github.com/skiffdeploy/skiff/internal/module/template"
 	"github.com/skiffdeploy/skiff/internal/module/ufw"
+	"github.com/skiffdeploy/skiff/internal/module/unarchive"
 	"github.com/skiffdeploy/skiff/internal/module/user"
 	"github.com/skiffdeploy/skiff/internal/module/waithttp"
 )
@@ -45,6 +49,11 @@ func Kinds() module.Kinds {
 		"block_in_file": {New: blockinfile.New, Natives: filestate.Natives},
 		"sysctl":        {New: sysctl.New, Natives: sysctl.Natives},
 		"cron":          {New: cron.New, Natives: filestate.Natives},
+		"download":      {New: download.New, Natives: download.Natives},
+		"unarchive":     {New: unarchive.New, Natives: unarchive.Natives},
+
+		"apt_repository": {New: aptrepo.New, Natives: aptrepo.Natives, Serves: aptrepo.Serves},
+		"git":            {New: git.New},
 
 		"mysql_database":    {New: mysql.NewDatabase, Natives: mysql.Natives},
 		"mysql_user":        {New: mysql.NewUser, Natives: mysql.Natives},

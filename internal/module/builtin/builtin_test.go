@@ -29,6 +29,11 @@ var kindArgs = map[string][]string{
 	"block_in_file": {"path", "block", "marker", "marker_begin", "marker_end", "insert_after", "insert_before", "state", "create", "owner", "group", "mode", "validate"},
 	"sysctl":        {"name", "value", "file"},
 	"cron":          {"name", "user", "schedule", "command", "state"},
+	"download":      {"url", "path", "sha256", "checksum_url", "owner", "group", "mode"},
+	"unarchive":     {"source", "remote_source", "path", "strip_components", "format", "owner", "group"},
+
+	"apt_repository": {"name", "uris", "suites", "components", "types", "architectures", "key", "state"},
+	"git":            {"repo", "path", "version", "depth"},
 
 	"mysql_database":    {"name", "charset", "state"},
 	"mysql_user":        {"name", "host", "hosts", "password", "privileges", "require", "state", "binlog"},
@@ -90,7 +95,7 @@ func TestReversibleKinds(t *testing.T) {
 		}
 	}
 	sort.Strings(got)
-	want := "acme_certificate,block_in_file,command,cron,directory,file,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,user"
+	want := "acme_certificate,apt_repository,block_in_file,command,cron,directory,download,file,git,group,haproxy_server,line_in_file,package,service,symlink,sysctl,template,ufw,unarchive,user"
 	if strings.Join(got, ",") != want {
 		t.Errorf("reversible kinds = %v, want %s", got, want)
 	}
