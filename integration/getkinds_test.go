@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -216,36 +215,12 @@ task "command" "fail" {
 }
 `
 
-// toolsRole gives the host git, which the test image lacks: this
-// machine's own git binary (the test image is the same Debian release),
-// uploaded by unarchive, and linked in /usr/local/bin under the names git
-// runs it by.
-const toolsRole = `
-task "unarchive" "git" {
-  source = "git.tar.gz"
-  path   = "/opt/gitbin"
-}
-task "symlink" "git" {
-  path   = "/usr/local/bin/git"
-  target = "/opt/gitbin/git"
-}
-task "symlink" "upload_pack" {
-  path   = "/usr/local/bin/git-upload-pack"
-  target = "/opt/gitbin/git"
-}
-task "symlink" "receive_pack" {
-  path   = "/usr/local/bin/git-receive-pack"
-  target = "/opt/gitbin/git"
-}
-`
-
 // TestGetKindsOnRealHosts: download, unarchive, apt_repository and git
 // converge on a real host, plan clean on the second run (a downloaded
 // file is never fetched again, not even to fix its mode), and a failure
 // later in the play brings back the replaced file, the replaced folder,
 // the repository's sources and the clone's commit.
 func TestGetKindsOnRealHosts(t *testing.T) {
-	var commits []string // the repository's: v1, main
 	c := startCluster(t, []string{"h1"}, nil)
 	dir := t.TempDir()
 	inv := filepath.Join(dir, "inventory.hcl")
@@ -267,63 +242,13 @@ func TestGetKindsOnRealHosts(t *testing.T) {
 	pb := filepath.Join(dir, "get.hcl")
 	os.WriteFile(pb, []byte(`play "get" { hosts = "all"  roles = ["get"] }`+"\n"), 0o644)
 
-	// git on the host, and a repository with two commits on main, the
-	// first tagged v1.
-	gitBin, err := os.ReadFile("/usr/bin/git")
-	if err != nil {
-		t.Fatalf("the test gives the host this machine's git: %v", err)
-	}
-	var gitTar bytes.Buffer
-	{
-		tw := tar.NewWriter(&gitTar)
-		tw.WriteHeader(&tar.Header{Name: "git", Mode: 0o755, Size: int64(len(gitBin)), Typeflag: tar.TypeReg})
-		tw.Write(gitBin)
-		tw.Close()
-	}
-	var gitTgz bytes.Buffer
-	zw := gzip.NewWriter(&gitTgz)
-	zw.Write(gitTar.Bytes())
-	zw.Close()
-	os.MkdirAll(filepath.Join(dir, "roles", "tools", "files"), 0o755)
-	os.WriteFile(filepath.Join(dir, "roles", "tools", "role.hcl"), []byte(toolsRole), 0o644)
-	os.WriteFile(filepath.Join(dir, "roles", "tools", "files", "git.tar.gz"), gitTgz.Bytes(), 0o644)
-	tools := filepath.Join(dir, "tools.hcl")
-	os.WriteFile(tools, []byte(`play "tools" { hosts = "all"  roles = ["tools"] }`+"\n"), 0o644)
-	if r := skiff(t, "apply", "-i", inv, tools, "--yes"); r.code != 0 {
-		t.Fatalf("giving the host git: exit %d\n%s", r.code, r.stderr)
-	}
-	if out, code := hostExec(t, c, "h1", "set -e; export HOME=/root GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org; "+
-		"git init -q --bare --initial-branch=main /srv/git/app.git; git init -q --initial-branch=main /tmp/w; cd /tmp/w; "+
-		"echo 1 > VERSION; git add VERSION; git commit -q -m one; git tag -a v1 -m 'release 1'; echo 2 > VERSION; git commit -q -am two; "+
-		"git push -q /srv/git/app.git main v1; git rev-parse HEAD~1 HEAD; rm -rf /tmp/w"); code != 0 {
-		t.Fatalf("making the repository: %s", out)
-	} else {
-		commits = strings.Fields(out)
-	}
-
-	// The web server: python3's, on the host's loopback (the host has no
-	// other network), its requests logged.
-	put := func(p string, b []byte) {
-		t.Helper()
-		if out, code := hostExec(t, c, "h1", fmt.Sprintf("mkdir -p $(dirname %s) && echo %s | base64 -d > %s", p, base64.StdEncoding.EncodeToString(b), p)); code != 0 {
-			t.Fatalf("put %s: %s", p, out)
-		}
-	}
-	put("/srv/www/app-1.0.tar.gz", v1)
-	put("/srv/www/app-2.0.tar.gz", v2)
+	www := map[string][]byte{"app-1.0.tar.gz": v1, "app-2.0.tar.gz": v2}
 	for n, b := range repo {
-		put("/srv/www/repo/"+n, b)
+		www["repo/"+n] = b
 	}
-	if out, code := hostExec(t, c, "h1", "systemd-run --unit=www --property=WorkingDirectory=/srv/www sh -c 'exec python3 -m http.server 8088 --bind 127.0.0.1 2>>/var/log/www.log' && "+
-		"for i in $(seq 50); do curl -fs -o /dev/null http://127.0.0.1:8088/repo/Release && exit 0; sleep 0.2; done; exit 1"); code != 0 {
-		t.Fatalf("web server: %s", out)
-	}
-	fetches := func(name string) int {
-		out, _ := hostExec(t, c, "h1", "grep -c 'GET /"+name+" ' /var/log/www.log")
-		n := 0
-		fmt.Sscan(out, &n)
-		return n
-	}
+	g := setUpGetHost(t, c, "h1", inv, dir, www)
+	commits := g.commits
+	fetches := func(name string) int { return g.fetches(t, name) }
 
 	const state = "sha256sum /opt/dist/app.tar.gz 2>&1; stat -c '%a %U' /opt/dist/app.tar.gz 2>&1; find /opt/app /etc/app-conf -printf '%p %u %m\n' 2>&1 | sort; cat /opt/app/current/bin/app 2>&1; " +
 		"ls /var/lib/skiff/unarchive 2>&1; cat /etc/apt/sources.list.d/skiff-tests.sources /etc/apt/keyrings/skiff-tests.asc 2>&1 | sha256sum; " +

@@ -124,7 +124,7 @@ func rollback(ctx context.Context, c *console, r *reach, o rollbackOptions, ld *
 	hosts, work, result := undoWork(ld, j)
 	fmt.Fprintf(c.err, "Run %s (%s by %s, %s):\n", j.Run.ID, j.Run.Command, j.Run.Owner, j.Run.Started.Format("2006-01-02 15:04 MST"))
 	if len(work) == 0 {
-		fmt.Fprintln(c.err, "Nothing to roll back: every recorded change of the selected hosts is already undone.")
+		fmt.Fprintln(c.err, "Nothing to roll back: every recorded change of the selected hosts that can be undone is already undone.")
 		result.Finish()
 		if o.output.json() {
 			return plan.WriteJSON(c.out, result)
@@ -173,8 +173,8 @@ func undoWork(ld *loaded, j *journal.Journal) ([]*inventory.Host, map[string][]j
 			continue
 		}
 		pending := j.Pending(name)
-		if len(pending) == 0 {
-			continue
+		if len(j.Undoable(name)) == 0 {
+			continue // nothing left there that a rollback can undo
 		}
 		h := ld.inv.Host(name)
 		work[name] = pending

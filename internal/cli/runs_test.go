@@ -162,6 +162,30 @@ func TestRollbackWithNothingLeftToUndo(t *testing.T) {
 	}
 }
 
+// A run whose changes left on a host cannot be undone (a command without
+// undo) has nothing to roll back there: rollback reaches no host.
+func TestRollbackLeavesWhatCannotBeUndone(t *testing.T) {
+	inv := siteWithRuns(t)
+	runs := filepath.Join(filepath.Dir(inv), ".skiff", "runs")
+	const id = "20251207T130000-ef56ab"
+	w, err := journal.Create(runs, journal.Run{ID: id, Command: "apply", Owner: "alice@laptop", Started: time.Date(2025, 12, 7, 13, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Append(journal.Entry{Seq: 1, Host: "web1", Task: "file.conf", Undo: "true"})
+	w.Append(journal.Entry{Seq: 2, Host: "web1", Task: "command.migrate"})
+	w.MarkUndone(journal.Undone{Host: "web1", Seqs: []int{1}, By: "20251207T130500-aaaaaa"})
+	w.Close()
+	code, out, errs := skiffMain(t, "rollback", "-i", inv, "--run", id, "--yes", "-o", "json")
+	if code != 0 || !strings.Contains(errs, "Nothing to roll back") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var p plan.Plan
+	if err := json.Unmarshal([]byte(out), &p); err != nil || p.Mode != "rollback" || len(p.Hosts) != 0 {
+		t.Errorf("json %v: %s", err, out)
+	}
+}
+
 func TestApplyOutcomeNamesFailedAndRefusedHosts(t *testing.T) {
 	p := &plan.Plan{Hosts: []*plan.Host{
 		{Name: "web1", Status: plan.StatusChanged}, {Name: "web2", Status: plan.StatusFailed},

@@ -107,13 +107,25 @@ func (rb *rollbacker) findBackups(ctx context.Context, r *run, hr *hostRun) erro
 
 // undo undoes the host's pending entries, while the run holds its lock,
 // even past an interrupt (an undo half done is worse than one finished);
-// the result keeps the changes undone, and the journal records them.
+// the result keeps the changes undone, and the journal records them. An
+// entry that cannot be undone stays listed (its summary says it is left
+// as is) and fails nothing: the rollback did what can be done.
 func (rb *rollbacker) undo(ctx context.Context, r *run, hr *hostRun) error {
 	if len(rb.Locks.Lost()) > 0 {
 		return errors.New("not rolled back: the run lost a deploy lock")
 	}
-	name, pending := hr.host.Name, rb.Pending[hr.host.Name]
-	undone, problems := Undo(context.WithoutCancel(ctx), Guarded(hr.conn, rb.Locks, name), pending)
+	name := hr.host.Name
+	var pending []journal.Entry
+	for _, e := range rb.Pending[name] {
+		if e.Reversible() {
+			pending = append(pending, e)
+		}
+	}
+	var undone []int
+	var problems []string
+	if len(pending) > 0 {
+		undone, problems = Undo(context.WithoutCancel(ctx), Guarded(hr.conn, rb.Locks, name), pending)
+	}
 	if len(undone) > 0 {
 		if err := rb.Journal.MarkUndone(journal.Undone{Host: name, Seqs: undone, By: r.e.RunID}); err != nil {
 			problems = append(problems, err.Error())
@@ -124,8 +136,8 @@ func (rb *rollbacker) undo(ctx context.Context, r *run, hr *hostRun) error {
 		done[s] = true
 	}
 	var kept []plan.Change
-	for i, e := range pending {
-		if done[e.Seq] {
+	for i, e := range rb.Pending[name] {
+		if done[e.Seq] || !e.Reversible() {
 			kept = append(kept, hr.out.Changes[i])
 		}
 	}

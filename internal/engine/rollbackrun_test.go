@@ -128,3 +128,52 @@ func TestRollbackStopsOnALostLock(t *testing.T) {
 		t.Errorf("the undo ran after the run lost a lock")
 	}
 }
+
+// A change that cannot be undone (a command without undo) is listed, its
+// summary saying it is left as it is, and does not fail the host: the
+// rollback undid everything it could.
+func TestRollbackListsWhatCannotBeUndoneWithoutFailing(t *testing.T) {
+	dir := t.TempDir()
+	const of = "20260102T120000-abcdef"
+	if err := os.MkdirAll(filepath.Join(dir, of), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w, err := journal.Create(filepath.Join(dir, "runs"), journal.Run{ID: of, Command: "apply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	target := filepath.Join(dir, "file")
+	pending := []journal.Entry{
+		{Seq: 3, Host: "web1", Role: "web", Task: "file.b", Summary: "update b", Undo: "echo b >>" + target},
+		{Seq: 2, Host: "web1", Role: "web", Task: "command.migrate", Summary: "migrate"},
+		{Seq: 1, Host: "web1", Role: "web", Task: "file.a", Summary: "update a", Undo: "echo a >>" + target},
+	}
+	for i := len(pending) - 1; i >= 0; i-- {
+		if err := w.Append(pending[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hosts := []*inventory.Host{{Name: "web1", Groups: []string{"all"}}}
+	inv := &inventory.Inventory{Hosts: hosts}
+	e := &Engine{Inventory: inv, Hosts: hosts, Scope: NewScope(inv, nil, nil, nil), RunID: "20260102T130000-rollbk",
+		Dial: func(context.Context, *inventory.Host) (transport.Transport, error) {
+			return movedRuns{&transporttest.Local{}, dir}, nil
+		}}
+	p := e.Rollback(context.Background(), RollbackChanges{Of: of, Journal: w,
+		Pending: map[string][]journal.Entry{"web1": pending},
+		Locks:   &fileLocks{dir: dir, confirmed: map[string]error{}}})
+
+	h := hostOf(p, "web1")
+	var got []string
+	for _, c := range h.Changes {
+		got = append(got, c.Task+": "+c.Summary)
+	}
+	want := []string{"file.b: update b", "command.migrate: migrate (cannot be undone: left as is)", "file.a: update a"}
+	if h.Status != plan.StatusChanged || h.Error != "" || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("web1: %s %q\n%s\nwant\n%s", h.Status, h.Error, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if b, _ := os.ReadFile(target); string(b) != "b\na\n" {
+		t.Errorf("the undos ran as %q", b)
+	}
+}
