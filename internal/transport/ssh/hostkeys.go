@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -21,17 +23,36 @@ import (
 // interleave lines, and first contacts with one address (a bastion shared by
 // many hosts) record a single key. Create it with NewHostKeyStore; it is safe
 // for concurrent use.
+//
+// A file is parsed once and its hosts' checks share the result for as long
+// as the file stays as it was (same inode, size and modification time): a
+// run over N hosts that parsed a known_hosts of N lines at each handshake
+// would spend time and memory growing as N².
 type HostKeyStore struct {
-	mu    sync.Mutex
-	files map[string]*sync.RWMutex // by absolute file path
-	addrs map[string]*sync.Mutex   // by file path + address, for first contacts
+	mu     sync.Mutex
+	files  map[string]*sync.RWMutex // by absolute file path
+	addrs  map[string]*sync.Mutex   // by file path + address, for first contacts
+	parsed map[string]parsedFile    // by absolute file path
+}
+
+// parsedFile is a known_hosts file as parsed, and the stat it had then.
+type parsedFile struct {
+	stamp fileStamp
+	db    gossh.HostKeyCallback
+}
+
+// fileStamp tells a file's versions apart; the zero stamp is a missing file.
+type fileStamp struct {
+	ino, size int64
+	mtime     int64 // nanoseconds
 }
 
 // NewHostKeyStore returns an empty store.
 func NewHostKeyStore() *HostKeyStore {
 	return &HostKeyStore{
-		files: make(map[string]*sync.RWMutex),
-		addrs: make(map[string]*sync.Mutex),
+		files:  make(map[string]*sync.RWMutex),
+		addrs:  make(map[string]*sync.Mutex),
+		parsed: make(map[string]parsedFile),
 	}
 }
 
@@ -58,15 +79,54 @@ func (s *HostKeyStore) addrLock(path, address string) *sync.Mutex {
 	return l
 }
 
-// load parses the known_hosts file; a missing file is an empty one.
+// load parses the known_hosts file, or returns the parse of it that the
+// store holds when the file has not changed since; a missing file is an
+// empty one.
 func (s *HostKeyStore) load(path string) (gossh.HostKeyCallback, error) {
 	l := s.fileLock(path)
 	l.RLock()
 	defer l.RUnlock()
-	return readKnownHosts(path)
+	stamp, err := stampOf(path)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	p, ok := s.parsed[path]
+	s.mu.Unlock()
+	if ok && p.stamp == stamp {
+		return p.db, nil
+	}
+	db, err := readKnownHosts(path)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.parsed[path] = parsedFile{stamp: stamp, db: db}
+	s.mu.Unlock()
+	return db, nil
 }
 
+// stampOf is path's stamp; the zero stamp when it is missing.
+func stampOf(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fileStamp{}, nil
+	}
+	if err != nil {
+		return fileStamp{}, err
+	}
+	st := fileStamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = int64(sys.Ino)
+	}
+	return st, nil
+}
+
+// readKnownHosts counts the parses of a known_hosts file, for tests.
+var knownHostsReads atomic.Int64
+
 func readKnownHosts(path string) (gossh.HostKeyCallback, error) {
+	knownHostsReads.Add(1)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return knownhosts.New()
 	}
