@@ -29,10 +29,17 @@
 // check that no connection failed (sshd's stock MaxStartups), skiff's peak
 // memory at 50 hosts, and the curve drawn to bench/fanout.png.
 //
+// Last, the fleet (fleet.go): skiff's own cost per host on 100, 1,000 and
+// 5,000 fake hosts served by bench/fleet in this process (the answers of
+// one real converged host, recorded once and replayed), against the floor
+// `skiff exec -- true`, directly and through a bastion, with the most
+// connections waiting to log in at once on a host and at the bastion
+// (sshd's MaxStartups), a profile of one run, and bench/fleet.png.
+//
 // It writes bench/RESULTS.md and removes its hosts at the end. Run it with
 // `make bench` (root and a Docker engine; it needs bin/skiff);
-// `-only fanout` replaces only the fan-out section of RESULTS.md; `-only
-// site` rewrites the rest and keeps that section.
+// `-only fanout` or `-only fleet` replaces only that section of
+// RESULTS.md; `-only site` rewrites the rest and keeps those sections.
 package main
 
 import (
@@ -55,10 +62,10 @@ const playbook = "playbooks/site.hcl"
 func main() {
 	runs := flag.Int("n", 5, "counted runs of each timed command (after one warm-up)")
 	out := flag.String("out", "bench/RESULTS.md", "results file, relative to the repository root")
-	only := flag.String("only", "", "run one phase only: site, or fanout (its section replaces the one in the results file)")
+	only := flag.String("only", "", "run one phase only: site, fanout or fleet (a section replaces the one in the results file)")
 	flag.Parse()
-	if *runs < 1 || flag.NArg() != 0 || (*only != "" && *only != "site" && *only != "fanout") {
-		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|fanout]")
+	if *runs < 1 || flag.NArg() != 0 || (*only != "" && *only != "site" && *only != "fanout" && *only != "fleet") {
+		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|fanout|fleet]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -105,6 +112,9 @@ func run(ctx context.Context, runs int, out, only string) error {
 		return fmt.Errorf("go build ./bench/floor: %w", err)
 	}
 
+	if only == "fleet" {
+		return b.fleetOnly(ctx, out)
+	}
 	if _, err := exec.LookPath("ansible-playbook"); err != nil {
 		return fmt.Errorf("ansible-playbook missing: apt-get install -y ansible (make bench does)")
 	}
@@ -236,11 +246,18 @@ func run(ctx context.Context, runs int, out, only string) error {
 		if err := b.fanout(ctx, r); err != nil {
 			return err
 		}
+		fl, err := b.measureFleet(ctx)
+		if err != nil {
+			return err
+		}
+		r.sections = append(r.sections, fl.markdown())
 	} else if old, err := os.ReadFile(path); err == nil {
-		// The fan-out section of the last full run stays, with its own
-		// date: -only site measures the site alone.
-		if sec := sectionOf(string(old), "## Fan-out"); sec != "" {
-			r.sections = append(r.sections, sec)
+		// The fan-out and fleet sections of the last full run stay, with
+		// their own dates: -only site measures the site alone.
+		for _, h := range []string{"## Fan-out", "## Fleet"} {
+			if sec := sectionOf(string(old), h); sec != "" {
+				r.sections = append(r.sections, sec)
+			}
 		}
 	}
 
