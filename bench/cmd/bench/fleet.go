@@ -67,7 +67,7 @@ func (b *bench) measureFleet(ctx context.Context) (*fleetResults, error) {
 		return nil, fmt.Errorf("fleet: recording: %w", err)
 	}
 	res := &fleetResults{runs: b.runs, largeRuns: min(b.runs, fleetLargeRuns), when: time.Now().UTC().Format("2006-01-02 15:04"),
-		recorded: f.book.Requests(), chart: fleetChartFile}
+		recorded: f.book.Requests(), chart: fleetChartFile, commit: skiffCommit(ctx, b.root)}
 
 	largest := fleetSizes[len(fleetSizes)-1]
 	f.srv, err = fleet.New(f.clientKey, fleet.Replay(f.book))

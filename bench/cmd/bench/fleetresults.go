@@ -40,6 +40,7 @@ type fleetResults struct {
 	chart           string
 	elapsed         time.Duration
 	profile         *fleetProfile
+	commit          string // skiff's
 }
 
 const (
@@ -168,7 +169,7 @@ func (f *fleetResults) markdown() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("%s\n\n", fleetHeading)
-	p("Measured %s UTC by `make bench` (or `go run ./bench/cmd/bench -only fleet`). ", f.when)
+	p("Measured %s UTC by `make bench` (or `go run ./bench/cmd/bench -only fleet`), skiff at commit %s. ", f.when, f.commit)
 	p("**Only skiff's side is measured**: the hosts are fake, one process on this machine (`bench/fleet`, an SSH server from golang.org/x/crypto/ssh with one listener per host on its own loopback address 127.1.x.y), ")
 	p("which answer skiff's remote scripts with the answers of one real test host converged with the fanout role (the fan-out's role, above), recorded once per bench run through the same server acting as a proxy to that host. ")
 	p("A request is known by its text with skiff's random tokens (any run of 16 or more hex digits) set aside, and its recorded answer is replayed with the new request's tokens in it; a request with no recorded answer fails its host, and any failed host fails the bench. ")
