@@ -20,8 +20,10 @@ type Book struct {
 	mu      sync.RWMutex
 	answers map[string]template
 	order   []string // keys in recording order, for Requests
-	// varied counts requests recorded twice with different answers.
-	varied int
+	// varied counts requests recorded twice with different answers;
+	// lastVaried shows the last of them.
+	varied     int
+	lastVaried string
 }
 
 // Reply is what a session answers: its stdout, stderr and exit status.
@@ -60,6 +62,8 @@ func (b *Book) Record(command, stdin string, reply Reply) {
 	if old, ok := b.answers[key]; ok {
 		if !sameTemplate(old, tpl) {
 			b.varied++
+			b.lastVaried = fmt.Sprintf("%s\n--- first answer (exit %d):\n%s\n--- then (exit %d):\n%s", firstLines(strings.NewReplacer("\x00", "<T", "\x01", ">").Replace(key), 6),
+				old.exit, expand(old.stdout, toks), tpl.exit, expand(tpl.stdout, toks))
 		}
 		return
 	}
@@ -92,6 +96,14 @@ func (b *Book) Varied() int {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.varied
+}
+
+// LastVaried shows the last request recorded again with another answer,
+// and both answers.
+func (b *Book) LastVaried() string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.lastVaried
 }
 
 // Requests are the recorded requests' shapes (placeholders shown as

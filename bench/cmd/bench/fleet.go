@@ -27,6 +27,9 @@ var fleetSizes = []int{100, 1000, 5000}
 
 const fleetBastionSize = 1000
 
+// fleetProfileSize is the size of the one profiled run (one of fleetSizes).
+const fleetProfileSize = 1000
+
 // fleetLargeRuns bounds the counted runs at 5,000 hosts (the machine is
 // shared); the others get -n.
 const fleetLargeRuns = 2
@@ -44,6 +47,7 @@ type fleetBench struct {
 	book       *fleet.Book
 	srv        *fleet.Server
 	runner     *fanoutBench // runs and watches commands
+	profBin    string       // skiff built with profiles
 }
 
 // measureFleet records one real host's answers, then measures skiff on
@@ -62,6 +66,9 @@ func (b *bench) measureFleet(ctx context.Context) (*fleetResults, error) {
 	}
 	if f.port, err = fleet.FreePort(); err != nil {
 		return nil, fmt.Errorf("fleet: no free port on 127.1.0.1 (%w)", err)
+	}
+	if err := f.buildProfiled(ctx); err != nil {
+		return nil, err
 	}
 	if err := f.record(ctx); err != nil {
 		return nil, fmt.Errorf("fleet: recording: %w", err)
@@ -102,8 +109,8 @@ func (b *bench) measureFleet(ctx context.Context) (*fleetResults, error) {
 		}
 		res.sizes = append(res.sizes, z)
 	}
-	logf("fleet: one profiled no-op apply on 1000 hosts")
-	if res.profile, err = f.profile(ctx, filepath.Join(f.work, "hosts-1000", "inventory.hcl"), 1000); err != nil {
+	logf("fleet: one profiled no-op apply on %d hosts", fleetProfileSize)
+	if res.profile, err = f.profile(ctx, filepath.Join(f.work, fmt.Sprintf("hosts-%d", fleetProfileSize), "inventory.hcl"), fleetProfileSize); err != nil {
 		return nil, err
 	}
 	z, err := f.size(ctx, fleetBastionSize, bastion, bep)
@@ -194,7 +201,7 @@ func (f *fleetBench) record(ctx context.Context) error {
 		return fmt.Errorf("%d sessions could not be recorded: %s", st.Misses, st.LastMiss)
 	}
 	if v := f.book.Varied(); v > 0 {
-		return fmt.Errorf("%d requests got different answers in two runs: the replay would not be faithful", v)
+		return fmt.Errorf("%d requests got different answers in two runs: the replay would not be faithful; the last:\n%s", v, f.book.LastVaried())
 	}
 	logf("fleet: recorded %d distinct requests", f.book.Len())
 	return nil
@@ -228,7 +235,11 @@ func (f *fleetBench) writeInventory(path string, n int, knownHosts, bastion stri
 }
 
 func (f *fleetBench) skiffArgs(inv, cmd string, extra ...string) []string {
-	return append([]string{f.skiff, cmd, "-i", inv, fanoutPlaybook}, extra...)
+	return f.argsOf(f.skiff, inv, cmd, extra...)
+}
+
+func (f *fleetBench) argsOf(bin, inv, cmd string, extra ...string) []string {
+	return append([]string{bin, cmd, "-i", inv, fanoutPlaybook}, extra...)
 }
 
 func (f *fleetBench) execArgs(inv string) []string {

@@ -39,14 +39,23 @@ func profileLines(out string, n int) []string {
 	return keep
 }
 
+// buildProfiled builds skiff with profiles into the fleet's folder. Its
+// probe helper is itself, not bin/skiff's: the recording host gets it too,
+// and the book records its requests.
+func (f *fleetBench) buildProfiled(ctx context.Context) error {
+	f.profBin = filepath.Join(f.work, "skiffprof")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", f.profBin, "./bench/fleet/skiffprof")
+	build.Dir, build.Stderr = f.root, os.Stderr
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build ./bench/fleet/skiffprof: %w", err)
+	}
+	return nil
+}
+
 // profile runs one profiled no-op apply on inv (n hosts).
 func (f *fleetBench) profile(ctx context.Context, inv string, n int) (*fleetProfile, error) {
-	bin := filepath.Join(f.work, "skiffprof")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./bench/fleet/skiffprof")
-	build.Dir, build.Stderr = f.root, os.Stderr
-	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("go build ./bench/fleet/skiffprof: %w", err)
-	}
+	bin := f.profBin
 	dir := filepath.Join(f.work, "profile")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -54,7 +63,7 @@ func (f *fleetBench) profile(ctx context.Context, inv string, n int) (*fleetProf
 	cmd := exec.CommandContext(ctx, bin, "apply", "-i", inv, fanoutPlaybook, "--yes", "--output", "json")
 	cmd.Dir, cmd.Env = f.root, append(os.Environ(), "SKIFF_PROFILE="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("profiled apply: %w\n%s", err, tailString(string(out), 20))
+		return nil, fmt.Errorf("profiled apply: %w\n%s", err, tailString(string(out), 200))
 	}
 	p := &fleetProfile{hosts: n}
 	for _, k := range []struct {

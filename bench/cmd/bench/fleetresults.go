@@ -174,7 +174,7 @@ func (f *fleetResults) markdown() string {
 	p("which answer skiff's remote scripts with the answers of one real test host converged with the fanout role (the fan-out's role, above), recorded once per bench run through the same server acting as a proxy to that host. ")
 	p("A request is known by its text with skiff's random tokens (any run of 16 or more hex digits) set aside, and its recorded answer is replayed with the new request's tokens in it; a request with no recorded answer fails its host, and any failed host fails the bench. ")
 	p("No host-side work happens (no shell, no sudo, no probe helper): real hosts would add their own time, in parallel on their own processors. ")
-	p("Recorded requests, per host per run: %d (the no-op apply's and the floor's).\n\n", len(f.recorded))
+	p("Requests recorded: %d distinct shapes (the no-op apply's and the floor's).\n\n", len(f.recorded))
 	p("Each size: one warm-up pair below 5,000 hosts, then %d counted runs (%d at 5,000 hosts and through the bastion: the machine is shared), a no-op `skiff apply --yes` and the floor `skiff exec -- true` in turn, ", f.runs, f.largeRuns)
 	p("with skiff's default of 50 hosts at once (`--forks`). Every apply reported every host ok (no change) and every floor exited 0. ")
 	p("CPU is skiff's user+system time from the kernel's accounting of the process; peak memory its VmHWM, read every 5 ms (as in the fan-out). ")
