@@ -201,7 +201,9 @@ func (f *fleetResults) markdown() string {
 	p("### Targets\n\n")
 	if z, ok := f.size(1000); ok {
 		w := z.wall().med
-		p("- 1,000 hosts no-op ≤ %.0f s wall: %s: %.2f s (median).\n", fleetWallTarget, metMissed(w <= fleetWallTarget), w)
+		both := z.cpu().med + z.serverCPU().med
+		p("- 1,000 hosts no-op ≤ %.0f s wall: %s: %.2f s (median). skiff's CPU and the fake fleet's together came to %.2f s, so on 2 idle processors the run could take no less than %.2f s; the machine's load average was %s as the size began (other work shares the processors).\n",
+			fleetWallTarget, metMissed(w <= fleetWallTarget), w, both, both/2, z.load)
 		c := z.beyondFloorMs().med
 		p("- ≤ %.0f ms of skiff CPU per host beyond the SSH handshake: %s at 1,000 hosts: %.2f ms", fleetCPUTarget, metMissed(c <= fleetCPUTarget), c)
 		if big, ok := f.size(5000); ok {
@@ -210,11 +212,12 @@ func (f *fleetResults) markdown() string {
 		if l, err := f.beyondLine(); err == nil {
 			p("; per extra host (least-squares slope through the sizes): %.2f ms", l.slope*1000)
 		}
-		p(".\n")
+		p("; where it goes: the profile below.\n")
 	}
 	if l, err := f.memLine(); err == nil {
-		p("- ≤ %.0f KiB of memory per host: %s: %.1f KiB per extra host (least-squares slope of the apply's median peak memory through the sizes; %.1f MiB at 0 hosts).\n",
+		p("- ≤ %.0f KiB of memory per host: %s: %.1f KiB per extra host (least-squares slope of the apply's median peak memory through the sizes; %.1f MiB at 0 hosts). ",
 			fleetMemTarget, metMissed(l.slope <= fleetMemTarget), l.slope, l.intercept/1024)
+		p("An apply keeps every host's connection open for the whole run (later plays and delegated tasks reuse it), with its goroutines and buffers; the floor closes each as its host is done, and stays flat.\n")
 	}
 	if pr := f.profile; pr != nil {
 		p("\n### Where a no-op on %d hosts spends skiff's CPU and memory\n\n", pr.hosts)
@@ -224,7 +227,8 @@ func (f *fleetResults) markdown() string {
 	}
 	p("\n### Connection pacing\n\n")
 	p("sshd's MaxStartups (10:30:100 by default) starts refusing connections at random once 10 are open and not yet authenticated, on each sshd. ")
-	p("The fake hosts count, each on its own listener, the connections open and not yet past authentication, as sshd does.\n\n")
+	p("The fake hosts count, each on its own listener, the connections open and not yet past authentication, as sshd does. ")
+	p("skiff logs in to one bastion at most 8 at a time; the server counts a connection until its own side of the login is done, a moment after skiff's side, so the count can show one more.\n\n")
 	p("| hosts | most unauthenticated at once, on one host | at the bastion |\n|---|---|---|\n")
 	for _, z := range append(append([]fleetSize(nil), f.sizes...), f.bastion) {
 		if z.hosts == 0 {
