@@ -113,7 +113,7 @@ func (s *Server) Close() {
 	s.closed.Store(true)
 	s.mu.RLock()
 	for _, ep := range s.endpoints {
-		ep.ln.Close()
+		_ = ep.ln.Close()
 	}
 	s.mu.RUnlock()
 	s.wg.Wait()
@@ -265,7 +265,7 @@ func (s *Server) session(nc ssh.NewChannel) {
 }
 
 func (s *Server) exec(ch ssh.Channel, command string) {
-	defer ch.Close()
+	defer func() { _ = ch.Close() }()
 	s.sessions.Add(1)
 	stdin, err := io.ReadAll(ch)
 	if err != nil {
@@ -390,6 +390,6 @@ func FreePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
