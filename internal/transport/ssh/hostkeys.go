@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -29,22 +27,11 @@ import (
 // run over N hosts that parsed a known_hosts of N lines at each handshake
 // would spend time and memory growing as N².
 type HostKeyStore struct {
-	mu     sync.Mutex
-	files  map[string]*sync.RWMutex // by absolute file path
-	addrs  map[string]*sync.Mutex   // by file path + address, for first contacts
-	parsed map[string]parsedFile    // by absolute file path
-}
-
-// parsedFile is a known_hosts file as parsed, and the stat it had then.
-type parsedFile struct {
-	stamp fileStamp
-	db    gossh.HostKeyCallback
-}
-
-// fileStamp tells a file's versions apart; the zero stamp is a missing file.
-type fileStamp struct {
-	ino, size int64
-	mtime     int64 // nanoseconds
+	mu      sync.Mutex
+	files   map[string]*sync.RWMutex // by absolute file path
+	addrs   map[string]*sync.Mutex   // by file path + address, for first contacts
+	parseMu sync.Mutex               // held while parsed is read or a file parsed
+	parsed  map[string]parsedFile    // by absolute file path
 }
 
 // NewHostKeyStore returns an empty store.
@@ -78,52 +65,6 @@ func (s *HostKeyStore) addrLock(path, address string) *sync.Mutex {
 	}
 	return l
 }
-
-// load parses the known_hosts file, or returns the parse of it that the
-// store holds when the file has not changed since; a missing file is an
-// empty one.
-func (s *HostKeyStore) load(path string) (gossh.HostKeyCallback, error) {
-	l := s.fileLock(path)
-	l.RLock()
-	defer l.RUnlock()
-	stamp, err := stampOf(path)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	p, ok := s.parsed[path]
-	s.mu.Unlock()
-	if ok && p.stamp == stamp {
-		return p.db, nil
-	}
-	db, err := readKnownHosts(path)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.parsed[path] = parsedFile{stamp: stamp, db: db}
-	s.mu.Unlock()
-	return db, nil
-}
-
-// stampOf is path's stamp; the zero stamp when it is missing.
-func stampOf(path string) (fileStamp, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fileStamp{}, nil
-	}
-	if err != nil {
-		return fileStamp{}, err
-	}
-	st := fileStamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = int64(sys.Ino)
-	}
-	return st, nil
-}
-
-// readKnownHosts counts the parses of a known_hosts file, for tests.
-var knownHostsReads atomic.Int64
 
 func readKnownHosts(path string) (gossh.HostKeyCallback, error) {
 	knownHostsReads.Add(1)
