@@ -29,12 +29,19 @@
 // check that no connection failed (sshd's stock MaxStartups), skiff's peak
 // memory at 50 hosts, and the curve drawn to bench/fanout.png.
 //
+// Last, the fleet (fleet.go): skiff's own cost per host on 100, 1,000 and
+// 5,000 fake hosts served by bench/fleet in this process (the answers of
+// one real converged host, recorded once and replayed), against the floor
+// `skiff exec -- true`, directly and through a bastion, with the most
+// connections waiting to log in at once on a host and at the bastion
+// (sshd's MaxStartups), a profile of one run, and bench/fleet.png.
+//
 // It writes bench/RESULTS.md and removes its hosts at the end. Run it with
 // `make bench` (root and a Docker engine; it needs bin/skiff);
-// `-only fanout` replaces only the fan-out section of RESULTS.md; `-only
-// site` rewrites the rest and keeps that section. `-only compare -a REV -b
-// REV` measures two commits' skiff side by side (compare.go) in a section
-// of its own, which the other phases keep.
+// `-only fanout` or `-only fleet` replaces only that section of
+// RESULTS.md; `-only site` rewrites the rest and keeps those sections.
+// `-only compare -a REV -b REV` measures two commits' skiff side by side
+// (compare.go) in a section of its own, which the other phases keep.
 package main
 
 import (
@@ -57,12 +64,12 @@ const playbook = "playbooks/site.hcl"
 func main() {
 	runs := flag.Int("n", 5, "counted runs of each timed command (after one warm-up)")
 	out := flag.String("out", "bench/RESULTS.md", "results file, relative to the repository root")
-	only := flag.String("only", "", "run one phase only: site; fanout or compare (its section replaces the one in the results file)")
+	only := flag.String("only", "", "run one phase only: site; fanout, fleet or compare (its section replaces the one in the results file)")
 	revA := flag.String("a", "", "with -only compare: the commit before")
 	revB := flag.String("b", "", "with -only compare: the commit after")
 	flag.Parse()
-	if *runs < 1 || flag.NArg() != 0 || (*only != "" && *only != "site" && *only != "fanout" && *only != "compare") {
-		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|fanout|compare -a REV -b REV]")
+	if *runs < 1 || flag.NArg() != 0 || (*only != "" && *only != "site" && *only != "fanout" && *only != "fleet" && *only != "compare") {
+		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|fanout|fleet|compare -a REV -b REV]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -111,6 +118,9 @@ func run(ctx context.Context, runs int, out, only, revA, revB string) error {
 
 	if only == "compare" {
 		return b.compareOnly(ctx, out, revA, revB)
+	}
+	if only == "fleet" {
+		return b.fleetOnly(ctx, out)
 	}
 	if _, err := exec.LookPath("ansible-playbook"); err != nil {
 		return fmt.Errorf("ansible-playbook missing: apt-get install -y ansible (make bench does)")
@@ -244,10 +254,19 @@ func run(ctx context.Context, runs int, out, only, revA, revB string) error {
 		if err := b.fanout(ctx, r); err != nil {
 			return err
 		}
-	} else if sec := sectionOf(string(old), "## Fan-out"); sec != "" {
-		// The fan-out section of the last full run stays, with its own
-		// date: -only site measures the site alone.
-		r.sections = append(r.sections, sec)
+		fl, err := b.measureFleet(ctx)
+		if err != nil {
+			return err
+		}
+		r.sections = append(r.sections, fl.markdown())
+	} else {
+		// The fan-out and fleet sections of the last full run stay, with
+		// their own dates: -only site measures the site alone.
+		for _, h := range []string{"## Fan-out", "## Fleet"} {
+			if sec := sectionOf(string(old), h); sec != "" {
+				r.sections = append(r.sections, sec)
+			}
+		}
 	}
 	// A comparison of two commits is only ever taken by -only compare.
 	if sec := sectionOf(string(old), compareHeading); sec != "" {

@@ -1,22 +1,19 @@
 package shell
 
-import (
-	"bufio"
-	"bytes"
-	"strings"
-)
+import "strings"
 
 // Fields parses probe output made of "key=value" lines (the value is the rest
 // of the line, spaces included). Lines without "=" are ignored; a repeated
 // key keeps its last value. Probes print one key per line, so a value (a path
 // from stat, say) can hold "=" but not a newline.
+// A "\r" before a line's newline is dropped. It reads the lines in place:
+// every file task of every host goes through here, and a scanner's own
+// buffer would cost far more than the few lines it reads.
 func Fields(out []byte) map[string]string {
 	m := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if ok {
+	for line := range strings.Lines(string(out)) {
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if k, v, ok := strings.Cut(line, "="); ok {
 			m[k] = v
 		}
 	}

@@ -59,7 +59,12 @@ func dialLink(ctx context.Context, cfg Config) (*link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: ssh: bastion %q: %w", cfg.Host, cfg.Bastion, err)
 	}
+	release, err := bastionStarts.acquire(ctx, b.addr())
+	if err != nil {
+		return nil, fmt.Errorf("%s: connect to bastion %s: %w", cfg.Host, b.addr(), err)
+	}
 	jump, err := dialHop(ctx, cfg, b, cr, true)
+	release()
 	if err != nil {
 		return nil, err
 	}

@@ -21,17 +21,25 @@ import (
 // interleave lines, and first contacts with one address (a bastion shared by
 // many hosts) record a single key. Create it with NewHostKeyStore; it is safe
 // for concurrent use.
+//
+// A file is parsed once and its hosts' checks share the result for as long
+// as the file stays as it was (same inode, size and modification time): a
+// run over N hosts that parsed a known_hosts of N lines at each handshake
+// would spend time and memory growing as N².
 type HostKeyStore struct {
-	mu    sync.Mutex
-	files map[string]*sync.RWMutex // by absolute file path
-	addrs map[string]*sync.Mutex   // by file path + address, for first contacts
+	mu      sync.Mutex
+	files   map[string]*sync.RWMutex // by absolute file path
+	addrs   map[string]*sync.Mutex   // by file path + address, for first contacts
+	parseMu sync.Mutex               // held while parsed is read or a file parsed
+	parsed  map[string]parsedFile    // by absolute file path
 }
 
 // NewHostKeyStore returns an empty store.
 func NewHostKeyStore() *HostKeyStore {
 	return &HostKeyStore{
-		files: make(map[string]*sync.RWMutex),
-		addrs: make(map[string]*sync.Mutex),
+		files:  make(map[string]*sync.RWMutex),
+		addrs:  make(map[string]*sync.Mutex),
+		parsed: make(map[string]parsedFile),
 	}
 }
 
@@ -58,15 +66,8 @@ func (s *HostKeyStore) addrLock(path, address string) *sync.Mutex {
 	return l
 }
 
-// load parses the known_hosts file; a missing file is an empty one.
-func (s *HostKeyStore) load(path string) (gossh.HostKeyCallback, error) {
-	l := s.fileLock(path)
-	l.RLock()
-	defer l.RUnlock()
-	return readKnownHosts(path)
-}
-
 func readKnownHosts(path string) (gossh.HostKeyCallback, error) {
+	knownHostsReads.Add(1)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return knownhosts.New()
 	}
