@@ -166,56 +166,82 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 				forced = e.gate(p, tasks, changes)
 			}
 		}
-		b, c := tasks[i], changes[0]
-		changes = changes[1:]
-		if len(b.Task.IfChanged) > 0 {
-			why, run := forced[b]
-			if !run {
-				e.told.TaskDone(name, p.Name, b.Task.ID(), plan.StatusSkipped, "")
+		// A task delegated to several hosts (drain on every lb host) is
+		// made on all of them at once; otherwise one task at a time.
+		last := i
+		for more == nil && tasks[i].Target != nil && last+1 < len(tasks) &&
+			tasks[last+1].Task == tasks[i].Task && tasks[last+1].Role == tasks[i].Role && tasks[last+1].Target != nil {
+			last++
+		}
+		var steps []making
+		for ; i <= last; i++ {
+			b, c := tasks[i], changes[0]
+			changes = changes[1:]
+			if len(b.Task.IfChanged) > 0 {
+				why, run := forced[b]
+				if !run {
+					e.told.TaskDone(name, p.Name, b.Task.ID(), plan.StatusSkipped, "")
+					continue
+				}
+				if c == nil {
+					c = &module.Change{Action: plan.Run, Summary: b.Task.ID() + " (" + why + ")"}
+				}
+			}
+			hr.out.Tasks++
+			if c == nil {
+				e.told.TaskDone(name, p.Name, b.Task.ID(), plan.StatusOK, "")
 				continue
 			}
-			if c == nil {
-				c = &module.Change{Action: plan.Run, Summary: b.Task.ID() + " (" + why + ")"}
+			if b.Target != nil {
+				c.Summary = "on " + b.Target.Name + ": " + c.Summary
 			}
-		}
-		hr.out.Tasks++
-		if c == nil {
-			e.told.TaskDone(name, p.Name, b.Task.ID(), plan.StatusOK, "")
-			continue
-		}
-		if b.Target != nil {
-			c.Summary = "on " + b.Target.Name + ": " + c.Summary
-		}
-		taskID := b.Task.ID()
-		if b.Role.Handler(b.Task.Name) == b.Task {
-			taskID = "handler." + b.Task.Name
-		}
-		change := plan.Change{
-			Play: p.Name, Role: b.Role.Name, Task: taskID,
-			Action: c.Action, Summary: c.Summary, Diff: c.Diff, Sensitive: c.Sensitive,
-			Content: e.content(b.Module),
-		}
-		made, err := ch.make(ctx, hr, p, b, c, change)
-		if err != nil {
-			return nil, err
-		}
-		stale = made
-		hr.out.Changes = append(hr.out.Changes, change)
-		e.told.TaskDone(name, p.Name, taskID, plan.StatusChanged, c.Summary)
-		if more != nil {
-			rest, err := more(b, tasks[i+1:])
-			if err != nil {
-				return nil, err
+			taskID := b.Task.ID()
+			if b.Role.Handler(b.Task.Name) == b.Task {
+				taskID = "handler." + b.Task.Name
 			}
-			if added := len(rest) - (len(tasks) - i - 1); added > 0 {
-				e.told.HostTasks(name, added)
-				tasks = append(tasks[:i+1:i+1], rest...)
-				stale = true // the added ones are probed with the rest
-			}
+			steps = append(steps, making{b: b, c: c, taskID: taskID, change: plan.Change{
+				Play: p.Name, Role: b.Role.Name, Task: taskID,
+				Action: c.Action, Summary: c.Summary, Diff: c.Diff, Sensitive: c.Sensitive,
+				Content: e.content(b.Module),
+			}})
 		}
-		for _, n := range b.Task.Notify {
-			ref := handlerRef{b.Role.Name, n}
-			notifiedSet[ref] = true
+		i = last
+		parallel.Each(len(steps), len(steps), func(k int) {
+			st := &steps[k]
+			st.made, st.err = ch.make(ctx, hr, p, st.b, st.c, st.change)
+		})
+		var failed error
+		for _, st := range steps {
+			if st.err != nil {
+				if failed == nil {
+					failed = st.err
+				}
+				continue
+			}
+			stale = stale || st.made
+			hr.out.Changes = append(hr.out.Changes, st.change)
+			e.told.TaskDone(name, p.Name, st.taskID, plan.StatusChanged, st.c.Summary)
+		}
+		if failed != nil {
+			return nil, failed
+		}
+		for _, st := range steps {
+			b := st.b
+			if more != nil {
+				rest, err := more(b, tasks[i+1:])
+				if err != nil {
+					return nil, err
+				}
+				if added := len(rest) - (len(tasks) - i - 1); added > 0 {
+					e.told.HostTasks(name, added)
+					tasks = append(tasks[:i+1:i+1], rest...)
+					stale = true // the added ones are probed with the rest
+				}
+			}
+			for _, n := range b.Task.Notify {
+				ref := handlerRef{b.Role.Name, n}
+				notifiedSet[ref] = true
+			}
 		}
 	}
 	// Handlers run in the order the role declares them.
@@ -230,10 +256,22 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 	return ordered, nil
 }
 
-// check probes tasks, one round trip per host they run on, and returns
-// each one's change (nil: in state). A probe read ahead and still current
-// is not sent again. The first check of a host also reads ahead the probes
-// of its later plays (hr.ahead), in the same round trip.
+// making is one change converge makes, and how making it went.
+type making struct {
+	b      *Bound
+	c      *module.Change
+	taskID string
+	change plan.Change
+	made   bool
+	err    error
+}
+
+// check probes tasks, one round trip per host they run on, those hosts at
+// once (a task delegated to every lb host costs one round trip's wait, not
+// one per lb host), and returns each one's change (nil: in state). A probe
+// read ahead and still current is not sent again. The first check of a
+// host also reads ahead the probes of its later plays (hr.ahead), in the
+// same round trip.
 func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*module.Change, error) {
 	probed := make([]module.Probed, len(tasks))
 	groups := map[*inventory.Host][]int{} // nil: the host itself
@@ -255,53 +293,13 @@ func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*mod
 	if len(ahead) > 0 && groups[nil] == nil {
 		order = append(order, nil)
 	}
-	for _, target := range order {
-		idx := groups[target]
-		items := make([]probeItem, len(idx))
-		sending := map[string]bool{}
-		for k, i := range idx {
-			items[k] = itemOf(tasks[i].Module)
-			sending[items[k].fragment] = true
-		}
-		if target == nil {
-			for _, it := range ahead {
-				if _, cached := e.probes.get(hr.host.Name, it.fragment); !sending[it.fragment] && !cached {
-					items = append(items, it)
-				}
-			}
-		}
-		if len(items) == 0 {
-			continue
-		}
-		var conn transport.Transport
-		var err error
-		if len(idx) > 0 {
-			conn, err = e.targetConn(ctx, hr, tasks[idx[0]])
-		} else {
-			conn = hr.conn
-		}
+	errs := make([]error, len(order))
+	parallel.Each(len(order), len(order), func(n int) {
+		errs[n] = e.probeTarget(ctx, hr, tasks, order[n], groups[order[n]], ahead, probed)
+	})
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
-		}
-		host := hr.host.Name
-		if target != nil {
-			host = target.Name
-		}
-		gen := e.probes.generation()
-		out, err := e.probe(ctx, host, conn, items)
-		if err != nil {
-			if target != nil {
-				return nil, fmt.Errorf("on %s: %w", target.Name, err)
-			}
-			return nil, err
-		}
-		for k, it := range items {
-			if k >= len(idx) || cacheable(tasks[idx[k]].Module) {
-				e.probes.put(host, it.fragment, gen, out[k])
-			}
-		}
-		for k, i := range idx {
-			probed[i] = out[k]
 		}
 	}
 	out := make([]*module.Change, len(tasks))
@@ -313,6 +311,58 @@ func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*mod
 		out[i] = c
 	}
 	return out, nil
+}
+
+// probeTarget probes tasks[idx], which run on target (nil: hr's host, with
+// the probes read ahead), in one round trip, into probed[idx].
+func (e *Engine) probeTarget(ctx context.Context, hr *hostRun, tasks []*Bound, target *inventory.Host, idx []int, ahead []probeItem, probed []module.Probed) error {
+	items := make([]probeItem, len(idx))
+	sending := map[string]bool{}
+	for k, i := range idx {
+		items[k] = itemOf(tasks[i].Module)
+		sending[items[k].fragment] = true
+	}
+	if target == nil {
+		for _, it := range ahead {
+			if _, cached := e.probes.get(hr.host.Name, it.fragment); !sending[it.fragment] && !cached {
+				items = append(items, it)
+			}
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	var conn transport.Transport
+	var err error
+	if len(idx) > 0 {
+		conn, err = e.targetConn(ctx, hr, tasks[idx[0]])
+	} else {
+		conn = hr.conn
+	}
+	if err != nil {
+		return err
+	}
+	host := hr.host.Name
+	if target != nil {
+		host = target.Name
+	}
+	gen := e.probes.generation()
+	out, err := e.probe(ctx, host, conn, items)
+	if err != nil {
+		if target != nil {
+			return fmt.Errorf("on %s: %w", target.Name, err)
+		}
+		return err
+	}
+	for k, it := range items {
+		if k >= len(idx) || cacheable(tasks[idx[k]].Module) {
+			e.probes.put(host, it.fragment, gen, out[k])
+		}
+	}
+	for k, i := range idx {
+		probed[i] = out[k]
+	}
+	return nil
 }
 
 // targetName is the name of the host a bound task runs on.
