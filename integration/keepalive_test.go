@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -282,6 +283,42 @@ ss -Hltnp 'sport = :8080'`)
 		}
 		if r := skiff(t, "plan", "-i", s.inv, "playbooks/upgrade.hcl", "-e", "app_version=2.1.0", "-e", "app_binary="+appBin, "--detailed-exitcode"); r.code != 0 {
 			t.Errorf("plan after the upgrade: exit %d\n%s", r.code, r.stdout)
+		}
+	})
+
+	// A release that fails its checks is rolled back on the socket too: the
+	// old release takes the socket again and serves.
+	t.Run("a broken release is rolled back onto the socket", func(t *testing.T) {
+		broken := filepath.Join(t.TempDir(), "brokenapp")
+		build := exec.Command("go", "build", "-o", broken, "./integration/testdata/brokenapp")
+		build.Dir = root
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building brokenapp: %v\n%s", err, out)
+		}
+		plain := startLoad(t, s, 4)
+		time.Sleep(time.Second)
+		r := skiff(t, "apply", "-i", s.inv, "playbooks/upgrade.hcl", "-e", "app_version=4.0.0", "-e", "app_binary="+broken,
+			"-e", "verify_timeout=10s", "--yes", "--output", "json")
+		eventually(t, 60*time.Second, "web1 UP again", func() (bool, string) {
+			out, _ := hostExec(t, s.c, "web2", "printf 'show stat\\n' | nc -U -q 1 /run/haproxy/admin.sock | cut -d, -f1,2,18 | grep web_tls,web1")
+			return strings.Contains(out, "UP") && !strings.Contains(out, "DRAIN"), out
+		})
+		plain.finish()
+		if r.code != 1 {
+			t.Errorf("broken upgrade: exit %d, want 1\n%s", r.code, r.stderr)
+		}
+		if st, _, msg := r.json.host("web1"); st != "failed" || !strings.Contains(msg, "rolled back") {
+			t.Errorf("web1: %s: %s", st, msg)
+		}
+		if plain.failed != 0 {
+			t.Errorf("%d of %d requests failed: %v", plain.failed, plain.sent, plain.errs[:min(5, len(plain.errs))])
+		}
+		for _, h := range []string{"web1", "web2"} {
+			out, _ := hostExec(t, s.c, h, "systemctl is-active foobar-app.socket; readlink /opt/foobar/current; curl -s 127.0.0.1:8080/version")
+			if got := strings.Join(strings.Fields(out), " "); got != "active /opt/foobar/releases/2.1.0 2.1.0" {
+				t.Errorf("%s after the rollback: %q, want \"active /opt/foobar/releases/2.1.0 2.1.0\"", h, got)
+			}
 		}
 	})
 
