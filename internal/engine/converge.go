@@ -283,10 +283,16 @@ func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*mod
 				continue
 			}
 		}
-		if _, ok := groups[b.Target]; !ok {
-			order = append(order, b.Target)
+		// A task the host delegates to itself (a web server that is also an
+		// lb host) is probed with the host's own tasks.
+		target := b.Target
+		if target != nil && target.Name == hr.host.Name {
+			target = nil
 		}
-		groups[b.Target] = append(groups[b.Target], i)
+		if _, ok := groups[target]; !ok {
+			order = append(order, target)
+		}
+		groups[target] = append(groups[target], i)
 	}
 	ahead := hr.ahead
 	hr.ahead = nil
@@ -332,15 +338,12 @@ func (e *Engine) probeTarget(ctx context.Context, hr *hostRun, tasks []*Bound, t
 	if len(items) == 0 {
 		return nil
 	}
-	var conn transport.Transport
-	var err error
-	if len(idx) > 0 {
-		conn, err = e.targetConn(ctx, hr, tasks[idx[0]])
-	} else {
-		conn = hr.conn
-	}
-	if err != nil {
-		return err
+	conn := hr.conn
+	if target != nil {
+		var err error
+		if conn, err = e.targetConn(ctx, hr, tasks[idx[0]]); err != nil {
+			return err
+		}
 	}
 	host := hr.host.Name
 	if target != nil {

@@ -139,3 +139,35 @@ task "touch" "release" {
 		t.Errorf("the delegated change was not undone: %v", err)
 	}
 }
+
+// A task a host delegates to a selection that includes itself (a web
+// server that is also an lb host) is probed with the host's own tasks: one
+// script on that host, not two.
+func TestDelegatedToItselfProbedWithItsOwnTasks(t *testing.T) {
+	f := newPlaysFixture(t, map[string]string{"r": `
+task "touch" "own" { path = "DIR/own-${host.name}" }
+task "touch" "drain" {
+  delegate_to = "a,b"
+  path        = "DIR/drain-${host.name}"
+}
+`}, `play "p" {
+  hosts = "a"
+  roles = ["r"]
+}`, "")
+	t.Chdir(f.dir)
+	if err := os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.eng.Hosts = []*inventory.Host{f.eng.Inventory.Host("a")}
+	p := f.eng.Plan(context.Background())
+	if p.Failed() || len(p.Hosts[0].Changes) != 3 {
+		t.Fatalf("plan: %+v", p.Hosts[0])
+	}
+	// Facts, then one probe script for both tasks.
+	if got := f.conns["a"].Runs(); got != 2 {
+		t.Errorf("plan made %d round trips on a, want 2 (facts, one probe)", got)
+	}
+	if got := f.conns["b"].Runs(); got != 1 {
+		t.Errorf("plan made %d round trips on b, want 1 (its probe)", got)
+	}
+}
