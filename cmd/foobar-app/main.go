@@ -13,7 +13,9 @@
 // Configuration comes from the environment (the app role writes it to an
 // env file, 0600):
 //
-//	FOOBAR_LISTEN       address to listen on (default 127.0.0.1:8080)
+//	FOOBAR_LISTEN       address to listen on (default 127.0.0.1:8080), unless
+//	                    systemd passes the listening socket (LISTEN_FDS): the
+//	                    app role's foobar-app.socket holds it across restarts
 //	FOOBAR_VERSION      release label printed by /version (default "dev")
 //	FOOBAR_DB_HOSTS     every database server, host or host:port (default
 //	                    port 3306), separated by commas
@@ -77,11 +79,11 @@ func main() {
 		Handler:           a.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	ln, err := net.Listen("tcp", srv.Addr)
+	ln, err := listen(srv.Addr)
 	if err != nil {
 		log.Fatalf("foobar-app: %v", err)
 	}
-	log.Printf("foobar-app %s listening on %s", a.version, srv.Addr)
+	log.Printf("foobar-app %s listening on %s", a.version, ln.Addr())
 	go func() {
 		<-ctx.Done()
 		// Finish requests in flight: a restart drops none.

@@ -98,6 +98,9 @@ type applier struct {
 	lazy lazyLock
 	// pruned holds host name -> true once the run pruned the host's older runs.
 	pruned sync.Map
+	// playedMu guards hostRun.played: the copies of a delegated task are
+	// made at once (see converge).
+	playedMu sync.Mutex
 }
 
 func (a *applier) stopped() error { return lockLost(a.Locks) }

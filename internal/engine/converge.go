@@ -6,11 +6,9 @@ import (
 	"sync"
 
 	"github.com/skiffdeploy/skiff/internal/config"
-	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/plan"
-	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // runPlay runs one play on its hosts in serial batches; it returns true when
@@ -176,60 +174,71 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 				forced = e.gate(p, tasks, changes)
 			}
 		}
-		b, c := tasks[i], changes[0]
-		changes = changes[1:]
-		if len(b.Task.IfChanged) > 0 {
-			why, run := forced[b]
-			if !run {
-				e.told.TaskDone(name, p.Name, b.ID(), plan.StatusSkipped, "")
+		// The copies of a task delegated to several hosts (drain on every
+		// lb host) are made at once; otherwise one task at a time.
+		last := i
+		for more == nil && sameDelegated(tasks, i, last+1) {
+			last++
+		}
+		var steps []making
+		for ; i <= last; i++ {
+			b, c := tasks[i], changes[0]
+			changes = changes[1:]
+			if len(b.Task.IfChanged) > 0 {
+				why, run := forced[b]
+				if !run {
+					e.told.TaskDone(name, p.Name, b.ID(), plan.StatusSkipped, "")
+					continue
+				}
+				if c == nil {
+					c = &module.Change{Action: plan.Run, Summary: b.ID() + " (" + why + ")"}
+				}
+			}
+			hr.out.Tasks++
+			if c == nil {
+				e.told.TaskDone(name, p.Name, b.ID(), plan.StatusOK, "")
 				continue
 			}
-			if c == nil {
-				c = &module.Change{Action: plan.Run, Summary: b.ID() + " (" + why + ")"}
+			if b.Target != nil {
+				c.Summary = "on " + b.Target.Name + ": " + c.Summary
 			}
+			taskID := b.ID()
+			if b.Role.Handler(b.Task.Name) == b.Task {
+				taskID = b.instance("handler." + b.Task.Name)
+			}
+			steps = append(steps, making{b: b, c: c, taskID: taskID, change: plan.Change{
+				Play: p.Name, Role: b.Role.Name, Task: taskID,
+				Action: c.Action, Summary: c.Summary, Diff: c.Diff, Sensitive: c.Sensitive,
+				Content: e.content(b.Module),
+			}})
 		}
-		hr.out.Tasks++
-		if c == nil {
-			e.told.TaskDone(name, p.Name, b.ID(), plan.StatusOK, "")
-			continue
-		}
-		if b.Target != nil {
-			c.Summary = "on " + b.Target.Name + ": " + c.Summary
-		}
-		taskID := b.ID()
-		if b.Role.Handler(b.Task.Name) == b.Task {
-			taskID = b.instance("handler." + b.Task.Name)
-		}
-		change := plan.Change{
-			Play: p.Name, Role: b.Role.Name, Task: taskID,
-			Action: c.Action, Summary: c.Summary, Diff: c.Diff, Sensitive: c.Sensitive,
-			Content: e.content(b.Module),
-		}
-		made, err := ch.make(ctx, hr, p, b, c, &change)
+		i = last
+		made, err := e.makeAll(ctx, ch, hr, p, steps)
 		if err != nil {
 			return nil, err
 		}
 		stale = made
-		hr.out.Changes = append(hr.out.Changes, change)
-		e.told.TaskDone(name, p.Name, taskID, plan.StatusChanged, c.Summary)
-		if more != nil {
-			rest, err := more(b, tasks[i+1:])
-			if err != nil {
-				return nil, err
+		for _, st := range steps {
+			b := st.b
+			if more != nil {
+				rest, err := more(b, tasks[i+1:])
+				if err != nil {
+					return nil, err
+				}
+				if added := len(rest) - (len(tasks) - i - 1); added > 0 {
+					e.told.HostTasks(name, added)
+					tasks = append(tasks[:i+1:i+1], rest...)
+					stale = true // the added ones are probed with the rest
+				}
 			}
-			if added := len(rest) - (len(tasks) - i - 1); added > 0 {
-				e.told.HostTasks(name, added)
-				tasks = append(tasks[:i+1:i+1], rest...)
-				stale = true // the added ones are probed with the rest
+			for _, n := range b.Notify {
+				handler, key, hasKey, _ := config.SplitInstance(n)
+				ref := handlerRef{b.Role.Name, handler}
+				if notifiedSet[ref] == nil {
+					notifiedSet[ref] = &selection{}
+				}
+				notifiedSet[ref].add(key, hasKey)
 			}
-		}
-		for _, n := range b.Notify {
-			handler, key, hasKey, _ := config.SplitInstance(n)
-			ref := handlerRef{b.Role.Name, handler}
-			if notifiedSet[ref] == nil {
-				notifiedSet[ref] = &selection{}
-			}
-			notifiedSet[ref].add(key, hasKey)
 		}
 	}
 	// Handlers run in the order the role declares them.
@@ -242,108 +251,6 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		}
 	}
 	return ordered, nil
-}
-
-// check probes tasks, one round trip per host they run on, and returns
-// each one's change (nil: in state). A probe read ahead and still current
-// is not sent again. The first check of a host also reads ahead the probes
-// of its later plays (hr.ahead), in the same round trip.
-func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*module.Change, error) {
-	probed := make([]module.Probed, len(tasks))
-	groups := map[*inventory.Host][]int{} // nil: the host itself
-	var order []*inventory.Host
-	for i, b := range tasks {
-		if cacheable(b.Module) {
-			if out, ok := e.probes.get(e.targetName(hr, b), b.Module.Probe()); ok {
-				probed[i] = out
-				continue
-			}
-		}
-		if _, ok := groups[b.Target]; !ok {
-			order = append(order, b.Target)
-		}
-		groups[b.Target] = append(groups[b.Target], i)
-	}
-	ahead := hr.ahead
-	hr.ahead = nil
-	if len(ahead) > 0 && groups[nil] == nil {
-		order = append(order, nil)
-	}
-	for _, target := range order {
-		idx := groups[target]
-		items := make([]probeItem, len(idx))
-		sending := map[string]bool{}
-		for k, i := range idx {
-			items[k] = itemOf(tasks[i].Module)
-			sending[items[k].fragment] = true
-		}
-		if target == nil {
-			for _, it := range ahead {
-				if _, cached := e.probes.get(hr.host.Name, it.fragment); !sending[it.fragment] && !cached {
-					items = append(items, it)
-				}
-			}
-		}
-		if len(items) == 0 {
-			continue
-		}
-		var conn transport.Transport
-		var err error
-		if len(idx) > 0 {
-			conn, err = e.targetConn(ctx, hr, tasks[idx[0]])
-		} else {
-			conn = hr.conn
-		}
-		if err != nil {
-			return nil, err
-		}
-		host := hr.host.Name
-		if target != nil {
-			host = target.Name
-		}
-		gen := e.probes.generation()
-		out, err := e.probe(ctx, host, conn, items)
-		if err != nil {
-			if target != nil {
-				return nil, fmt.Errorf("on %s: %w", target.Name, err)
-			}
-			return nil, err
-		}
-		for k, it := range items {
-			if k >= len(idx) || cacheable(tasks[idx[k]].Module) {
-				e.probes.put(host, it.fragment, gen, out[k])
-			}
-		}
-		for k, i := range idx {
-			probed[i] = out[k]
-		}
-	}
-	out := make([]*module.Change, len(tasks))
-	for i, b := range tasks {
-		c, err := b.Module.Check(probed[i])
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", b.Role.Name, b.ID(), err)
-		}
-		out[i] = c
-	}
-	return out, nil
-}
-
-// targetName is the name of the host a bound task runs on.
-func (e *Engine) targetName(hr *hostRun, b *Bound) string {
-	if b.Target != nil {
-		return b.Target.Name
-	}
-	return hr.host.Name
-}
-
-// targetConn is the connection a bound task runs on: its delegate's, or
-// the host's own.
-func (e *Engine) targetConn(ctx context.Context, hr *hostRun, b *Bound) (transport.Transport, error) {
-	if b.Target == nil {
-		return hr.conn, nil
-	}
-	return e.conn(ctx, b.Target)
 }
 
 // gate decides, from the play's first check on a host, which if_changed

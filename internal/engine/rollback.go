@@ -100,7 +100,9 @@ func (a *applier) record(ctx context.Context, hr *hostRun, p *config.Play, b *Bo
 	if err := a.Journal.Append(entry); err != nil {
 		return err
 	}
+	a.playedMu.Lock()
 	hr.played = append(hr.played, entry)
+	a.playedMu.Unlock()
 	return nil
 }
 

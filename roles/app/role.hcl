@@ -79,6 +79,22 @@ task "template" "unit" {
   mode   = "0644"
 }
 
+# The listening socket, held by systemd across the app's restarts (see the
+# app's LISTEN_FDS): a restart refuses no connection.
+task "template" "socket_unit" {
+  source = "foobar-app.socket.tftpl"
+  path   = "/etc/systemd/system/foobar-app.socket"
+  mode   = "0644"
+}
+
+# A host whose app still binds the port itself, or whose socket listens on
+# another port: the app stops so that the socket can take the port (it
+# starts again below, on the socket).
+task "command" "listen_socket" {
+  command = "systemctl daemon-reload && systemctl stop foobar-app.service && systemctl restart foobar-app.socket"
+  unless  = "systemctl is-active --quiet foobar-app.socket && [ \"$(systemctl show -P Listen foobar-app.socket)\" = ${shellquote("127.0.0.1:${var.app_port} (Stream)")} ]"
+}
+
 task "symlink" "current" {
   path   = "/opt/foobar/current"
   target = "/opt/foobar/releases/${var.app_version}"
@@ -89,11 +105,17 @@ task "symlink" "current" {
 task "service" "restart" {
   name       = "foobar-app"
   state      = "restarted"
-  if_changed = ["file.binary", "file.db_ca", "template.env", "template.unit", "symlink.current"]
+  if_changed = ["file.binary", "file.db_ca", "template.env", "template.unit", "template.socket_unit", "command.listen_socket", "symlink.current"]
 }
 
 task "service" "app" {
   name    = "foobar-app"
+  state   = "started"
+  enabled = true
+}
+
+task "service" "socket" {
+  name    = "foobar-app.socket"
   state   = "started"
   enabled = true
 }

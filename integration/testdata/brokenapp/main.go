@@ -1,11 +1,14 @@
 // Command brokenapp stands for a bad release of foobar-app in the rolling
-// upgrade test: it starts and reports its version, but its /healthz fails.
+// upgrade test: it starts (on the socket systemd passes, as foobar-app
+// does) and reports its version, but its /healthz fails.
 package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 )
 
 func main() {
@@ -19,8 +22,16 @@ func main() {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "broken release", http.StatusInternalServerError)
 	})
-	if err := http.ListenAndServe(listen, mux); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	var ln net.Listener
+	var err error
+	if os.Getenv("LISTEN_PID") == strconv.Itoa(os.Getpid()) && os.Getenv("LISTEN_FDS") == "1" {
+		ln, err = net.FileListener(os.NewFile(3, "systemd socket"))
+	} else {
+		ln, err = net.Listen("tcp", listen)
 	}
+	if err == nil {
+		err = http.Serve(ln, mux)
+	}
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
 }
