@@ -33,7 +33,7 @@ func inherited(getenv func(string) string, pid int, fd uintptr) (net.Listener, e
 	}
 	defer func() {
 		for _, k := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
-			os.Unsetenv(k)
+			_ = os.Unsetenv(k) // fails only for an invalid name
 		}
 	}()
 	switch n := getenv("LISTEN_FDS"); n {
