@@ -71,6 +71,11 @@ type Engine struct {
 	pool    connPool
 	probes  probeCache
 	helpers sync.Map // host name -> the helper's path on it, where present
+	// selected holds, per play, the names of the hosts its pattern
+	// selects: every host of a run asks, so it is computed once.
+	selected sync.Map // *config.Play -> map[string]bool
+	limited  sync.Once
+	limit    map[string]bool // the names in Hosts; nil: every host
 }
 
 // hostRun is one host's state across the plays of a run.

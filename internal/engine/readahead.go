@@ -131,18 +131,32 @@ func (e *Engine) readAhead(p *config.Play, hr *hostRun, facts cty.Value) []probe
 // inRun reports whether play p runs on host h in this run (its hosts,
 // within --limit).
 func (e *Engine) inRun(p *config.Play, h *inventory.Host) bool {
-	if e.Hosts != nil && !containsHost(e.Hosts, h) {
+	e.limited.Do(func() {
+		if e.Hosts != nil {
+			e.limit = map[string]bool{}
+			for _, x := range e.Hosts {
+				e.limit[x.Name] = true
+			}
+		}
+	})
+	if e.limit != nil && !e.limit[h.Name] {
 		return false
 	}
-	sel, err := e.Inventory.Select(p.Hosts)
-	return err == nil && containsHost(sel, h)
+	return e.playHosts(p)[h.Name]
 }
 
-func containsHost(hosts []*inventory.Host, h *inventory.Host) bool {
-	for _, x := range hosts {
-		if x.Name == h.Name {
-			return true
+// playHosts is the set of the names of the hosts p's pattern selects (none
+// when it selects nothing the inventory has).
+func (e *Engine) playHosts(p *config.Play) map[string]bool {
+	if v, ok := e.selected.Load(p); ok {
+		return v.(map[string]bool)
+	}
+	set := map[string]bool{}
+	if sel, err := e.Inventory.Select(p.Hosts); err == nil {
+		for _, x := range sel {
+			set[x.Name] = true
 		}
 	}
-	return false
+	v, _ := e.selected.LoadOrStore(p, set)
+	return v.(map[string]bool)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/module"
 )
 
@@ -70,8 +69,7 @@ func (e *Engine) sortedServes() []string {
 // that run on host ("play web, role nginx: package.nginx"), or "".
 func (e *Engine) firstTaskOfKind(host string, kind string) string {
 	for _, p := range e.Playbook.Plays {
-		hosts, err := e.Inventory.Select(p.Hosts)
-		if err != nil || !slices.ContainsFunc(hosts, func(h *inventory.Host) bool { return h.Name == host }) {
+		if !e.playHosts(p)[host] {
 			continue
 		}
 		for _, rn := range p.Roles {
