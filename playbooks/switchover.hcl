@@ -1,0 +1,31 @@
+# Planned switchover: a replica becomes the MySQL writer and the primary
+# its replica, with no acknowledged write lost.
+#
+#   skiff plan  -i INV playbooks/switchover.hcl [-e to=HOST]
+#   skiff apply -i INV playbooks/switchover.hcl [-e to=HOST] --yes
+#
+# `to` names the new writer, one of db_replica (needed only when there are
+# several). Writes stop on the primary (read_only), the replica applies
+# everything the primary wrote (by GTID) and takes writes, then the old
+# primary replicates from it. The app follows without a restart. Then edit
+# the inventory as the promotion's line says (the new writer in
+# db_primary, the old primary in db_replica): until then the site playbook
+# refuses the db hosts. Run it again with the old primary as `to` to go back.
+
+play "stop_writes" {
+  hosts = "db_primary"
+  roles = ["mysql_switchover"]
+  vars  = { step = "stop_writes" }
+}
+
+play "promote" {
+  hosts = "db_replica"
+  roles = ["mysql_switchover"]
+  vars  = { step = "promote" }
+}
+
+play "rejoin" {
+  hosts = "db_primary,db_replica"
+  roles = ["mysql_switchover"]
+  vars  = { step = "rejoin" }
+}
