@@ -100,6 +100,21 @@ func TestSwitchoverAndFailover(t *testing.T) {
 	})
 
 	t.Run("switchover again brings the original topology back", func(t *testing.T) {
+		// Not while the replica does not replicate: the site would be
+		// left without a writer.
+		s.sql(t, "db1", "STOP SLAVE")
+		r := skiff(t, "apply", "-i", s.inv, "playbooks/switchover.hcl", "--yes")
+		if want := s.addr["db1"] + " does not replicate from this server"; r.code == 0 || !strings.Contains(r.stdout+r.stderr, want) {
+			t.Errorf("switchover to a replica that does not replicate: exit %d, want a refusal saying %q\n%s", r.code, want, r.stdout)
+		}
+		if got := s.sql(t, "db2", "SELECT @@global.read_only"); got != "0" {
+			t.Fatalf("the refused switchover left db2 read-only (%s)", got)
+		}
+		s.sql(t, "db1", "START SLAVE")
+		eventually(t, 30*time.Second, "db1 connected to db2 again", func() (bool, string) {
+			got := s.sql(t, "db2", "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
+			return got == "1", got
+		})
 		switchover(t, "db2", "db1")
 		moveWriter(t, s.inv, "db1", "db2")
 		planClean(t, s)
@@ -112,8 +127,13 @@ func TestSwitchoverAndFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 		killed := time.Now()
-		r := skiff(t, "apply", "-i", s.inv, "playbooks/failover.hcl", "--yes")
+		r := skiff(t, "apply", "-i", s.inv, "playbooks/failover.hcl", "--yes", "-vv")
 		applied := time.Since(killed)
+		for line := range strings.SplitSeq(r.stderr, "\n") {
+			if strings.Contains(line, " after ") && !strings.HasPrefix(strings.TrimSpace(line), "|") {
+				t.Logf("failover: %s", line)
+			}
+		}
 		if r.code != 0 {
 			load.stop()
 			t.Fatalf("failover: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)

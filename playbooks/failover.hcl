@@ -12,13 +12,14 @@
 # position, or reseeded when it committed what no replica acknowledged).
 
 play "promote" {
-  hosts = "db_replica"
-  roles = ["mysql_failover"]
-  vars  = { step = "promote" }
+  hosts    = "db_replica"
+  roles    = ["mysql_failover"]
+  vars     = { step = "promote" }
+  max_fail = 0 # a failed promotion re-points nothing
 }
 
 play "repoint" {
-  hosts = "db_replica"
-  roles = ["mysql_failover"]
-  vars  = { step = "repoint" }
+  hosts    = "db_replica"
+  roles    = ["mysql_failover"]
+  vars     = { step = "repoint" }
 }

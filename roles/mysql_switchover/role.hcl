@@ -15,9 +15,12 @@ variable "to" {
 }
 variable "step" {}
 
+# Only while the chosen replica replicates from it: a broken replica
+# does not leave the site without a writer.
 task "mysql_writer" "stop_writes" {
-  when     = var.step == "stop_writes"
-  writable = false
+  when        = var.step == "stop_writes"
+  writable    = false
+  handover_to = hosts[var.to != "" ? var.to : groups.db_replica[0].name].address
 }
 
 task "mysql_writer" "promote" {

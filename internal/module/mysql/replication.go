@@ -165,6 +165,7 @@ func replicationCall(showStatus, gtidPos, binlogPos, semiSyncPrimary string) str
 		"SELECT CONCAT('gtid_pos=', " + gtidPos + ") AS `[vars]`;\n" +
 		"SELECT CONCAT('binlog_pos=', " + binlogPos + ") AS `[vars]`;\n" +
 		"SELECT CONCAT('semi_sync_primary=', " + semiSyncPrimary + ") AS `[vars]`;\n" +
+		"SELECT CONCAT('replica_from=', SUBSTRING_INDEX(HOST, ':', 1)) AS `[vars]` FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%' ORDER BY 1;\n" +
 		"SELECT CONCAT('database=', SCHEMA_NAME) AS `[vars]` FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN " + systemDBs + " ORDER BY 1;\n" +
 		"SELECT '' AS `[end]`;"
 	return runSQLFlags(" -n --column-names", "SELECT CONCAT('version=', VERSION()) AS `[server]`;\n"+vars, " 2>&1")

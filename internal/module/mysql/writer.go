@@ -32,6 +32,11 @@ import (
 //	  catch_up     = "primary"               # or "received" (the primary is lost)
 //	}
 //
+// With writable = false and handover_to (a replica's address), the
+// server stops taking writes only while that replica is connected to it
+// (a binlog dump thread from its address): a switchover never leaves the
+// site without a writer because its replica was not replicating.
+//
 // With writable and no promote_from, the kind refuses a server that
 // replicates from another one, or whose peer is writable: the writer has
 // moved (a switchover or a failover) and the inventory, which names this
@@ -58,6 +63,7 @@ type Writer struct {
 	tlsCA          string
 	promoteFrom    string
 	catchUp        string
+	handoverTo     string
 	inventoryEdit  string
 	secrets        []string
 
@@ -82,11 +88,12 @@ func NewWriter(a *module.Args) module.Module {
 		promoteFrom:   a.StringDefault("promote_from", ""),
 		catchUp:       a.OneOf("catch_up", "primary", "primary", "received"),
 		inventoryEdit: a.StringDefault("inventory_edit", ""),
+		handoverTo:    a.StringDefault("handover_to", ""),
 	}
 	if a.Has("tls_ca") {
 		w.tlsCA = filestate.PathArg(a, "tls_ca")
 	}
-	a.RejectSensitive("peers", "user", "promote_from", "inventory_edit")
+	a.RejectSensitive("peers", "user", "promote_from", "inventory_edit", "handover_to")
 	for name, addr := range w.peers {
 		if !peerNameRE.MatchString(name) || !hostRE.MatchString(addr) || strings.HasPrefix(addr, "-") {
 			a.Errorf("peers", "peers maps inventory host names to addresses: %q = %q is not one.", name, addr)
@@ -106,6 +113,13 @@ func NewWriter(a *module.Args) module.Module {
 	needsAccount := len(w.peers) > 0 || w.promoteFrom != "" && w.catchUp == "primary"
 	if needsAccount && !a.Unknown("user") && !a.Unknown("password") && (w.user == "" || w.password == "") {
 		a.Errorf("user", "peers and promote_from (catch_up = \"primary\") need user and password: the account with which this host reaches the other servers.")
+	}
+	if w.handoverTo != "" && (!hostRE.MatchString(w.handoverTo) || strings.HasPrefix(w.handoverTo, "-")) {
+		a.Errorf("handover_to", "%q is not a host name or IP address.", w.handoverTo)
+		w.handoverTo = ""
+	}
+	if w.writable && w.handoverTo != "" {
+		a.Errorf("handover_to", "handover_to is for a writer that stops taking writes: it needs writable = false.")
 	}
 	if !w.writable && w.promoteFrom != "" {
 		a.Errorf("promote_from", "promote_from promotes a replica: it needs writable = true.")
@@ -181,6 +195,25 @@ type localState struct {
 // may say OFF, ON, NO_LOCK…).
 func (l localState) readOnly() bool {
 	return isOn(l.vars["read_only"])
+}
+
+// replicasConnected are the addresses of the replicas whose IO thread is
+// connected to this server (its binlog dump threads).
+func (l localState) replicasConnected() []string {
+	var out []string
+	for line := range strings.SplitSeq(l.sections["vars"], "\n") {
+		if a, ok := strings.CutPrefix(line, "replica_from="); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func orNoneList(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
 }
 
 func isOn(v string) bool {
@@ -271,6 +304,10 @@ func (w *Writer) Check(p module.Probed) (*module.Change, error) {
 	}
 	ro, semi := l.readOnly(), isOn(l.vars["semi_sync_primary"])
 	if !w.writable {
+		if w.handoverTo != "" && !slices.Contains(l.replicasConnected(), w.handoverTo) {
+			return nil, fmt.Errorf("%s does not replicate from this server (no replication connection from it; connected: %s): stopping writes here would leave the site without a writer",
+				w.handoverTo, orNoneList(l.replicasConnected()))
+		}
 		var parts []string
 		if !ro {
 			w.setRO = true

@@ -175,3 +175,17 @@ func TestWriterArgs(t *testing.T) {
 		t.Errorf("a peer address that is not one: %v", diags)
 	}
 }
+
+// A switchover stops writes only while the replica it hands over to is
+// connected: otherwise the site would be left without a writer.
+func TestWriterHandover(t *testing.T) {
+	w := writer(t, map[string]cty.Value{"writable": cty.False, "peers": cty.NullVal(cty.Map(cty.String)), "handover_to": cty.StringVal("10.0.0.4")})
+	_, err := w.Check(writerProbe("", []string{"read_only=0", "semi_sync_primary=1", "replica_from=10.0.0.5"}))
+	if err == nil || !strings.Contains(err.Error(), "10.0.0.4 does not replicate from this server (no replication connection from it; connected: 10.0.0.5)") {
+		t.Errorf("replica not connected: %v", err)
+	}
+	ch, err := w.Check(writerProbe("", []string{"read_only=0", "semi_sync_primary=1", "replica_from=10.0.0.4"}))
+	if err != nil || ch == nil || !strings.HasPrefix(ch.Summary, "stop writes") {
+		t.Errorf("replica connected: %+v %v", ch, err)
+	}
+}
