@@ -28,7 +28,7 @@ import (
 //     acknowledged visit is on db2; the time from the kill to the first
 //     successful write is logged; db1, restarted, is read-only and takes
 //     no app write, and the site playbook (inventory edited) makes it a
-//     replica of db2.
+//     replica of db2, reseeding it since its history diverged.
 func TestSwitchoverAndFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: needs Docker")
@@ -182,6 +182,11 @@ func TestSwitchoverAndFailover(t *testing.T) {
 			t.Errorf("writes after db1 came back missing on db2: %v", missing)
 		}
 
+		// A transaction that only db1 holds: its history diverges from
+		// db2's, as an old primary's does when it committed what no
+		// replica received. The rejoin must reseed it.
+		s.sql(t, "db1", "INSERT INTO foobar.visits (at, client, served_by) VALUES (NOW(3), 'diverged', 'db1')")
+
 		// The inventory edited, the site playbook makes db1 a replica.
 		moveWriter(t, s.inv, "db2", "db1")
 		r = skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes", "--output", "json")
@@ -196,6 +201,9 @@ func TestSwitchoverAndFailover(t *testing.T) {
 			}
 		}
 		assertWriter(t, s, "db2", "db1")
+		if got := s.sql(t, "db1", "SELECT COUNT(*) FROM foobar.visits WHERE client = 'diverged'"); got != "0" {
+			t.Errorf("db1 rejoined with the transaction only it held (%s rows): not reseeded", got)
+		}
 		eventually(t, 30*time.Second, "every acknowledged write on db1 again", func() (bool, string) {
 			m := missingOn(t, s, "db1", append(load.ids(), after...))
 			return len(m) == 0, strconv.Itoa(len(m)) + " missing"
