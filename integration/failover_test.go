@@ -396,3 +396,60 @@ func planClean(t *testing.T, s *stackSite) {
 		t.Fatalf("site plan after the inventory edit: exit %d, summary %+v", r.code, r.json.Summary)
 	}
 }
+
+// TestFailoverPicksTheReplicaWithTheMostTransactions: with two replicas
+// and no `to`, failover.hcl promotes the one that holds the most
+// transactions and makes the other replicate from it. db3 stops
+// replicating before the last writes, so db2 holds more; db1 is killed.
+func TestFailoverPicksTheReplicaWithTheMostTransactions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs Docker")
+	}
+	s := newSuiteSite(t, testhosts.Bookworm, []string{"web1", "db1", "db2", "db3"}, map[string][]string{
+		"web1": {"lb", "web"}, "db1": {"db_primary"}, "db2": {"db_replica"}, "db3": {"db_replica"},
+	})
+	if r := skiff(t, "apply", "-i", s.inv, "playbooks/site.hcl", "--yes"); r.code != 0 {
+		t.Fatalf("deploying the site: exit %d\n%s", r.code, r.stderr)
+	}
+	web := newSiteClient(t, s, "web1")
+	var acked []int64
+	for range 5 {
+		acked = append(acked, web.post(t))
+	}
+	eventually(t, 30*time.Second, "the first visits on db3", func() (bool, string) {
+		m := missingOn(t, s, "db3", acked)
+		return len(m) == 0, strconv.Itoa(len(m)) + " missing"
+	})
+	s.sql(t, "db3", "STOP SLAVE")
+	for range 20 {
+		acked = append(acked, web.post(t))
+	}
+	if err := s.c.Stop("db1"); err != nil {
+		t.Fatal(err)
+	}
+
+	plan := skiff(t, "plan", "-i", s.inv, "playbooks/failover.hcl")
+	out := plan.stdout + plan.stderr
+	if plan.code != 0 || !strings.Contains(out, "db2 holds the most transactions") || !strings.Contains(out, "replicate from db2 ("+s.addr["db2"]+"), the new writer") {
+		t.Fatalf("plan of the failover: exit %d\n%s", plan.code, out)
+	}
+	r := skiff(t, "apply", "-i", s.inv, "playbooks/failover.hcl", "--yes")
+	if r.code != 0 {
+		t.Fatalf("failover: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := s.sql(t, "db2", "SELECT @@global.read_only"); got != "0" {
+		t.Errorf("db2 (the most transactions) not promoted: read_only = %s", got)
+	}
+	if got := s.sql(t, "db3", "SELECT @@global.read_only"); got != "1" {
+		t.Errorf("db3 writable after the failover: read_only = %s", got)
+	}
+	if missing := missingOn(t, s, "db2", acked); len(missing) > 0 {
+		t.Errorf("%d acknowledged writes missing on the new writer db2: %v", len(missing), missing)
+	}
+	eventually(t, 60*time.Second, "the writer's visits on db3, replicating from db2", func() (bool, string) {
+		acked = append(acked, web.post(t))
+		st, _ := hostExec(t, s.c, "db3", `mysql -e 'SHOW SLAVE STATUS\G'`)
+		m := missingOn(t, s, "db3", acked)
+		return len(m) == 0 && strings.Contains(st, "Master_Host: "+s.addr["db2"]+"\n"), strconv.Itoa(len(m)) + " missing\n" + st
+	})
+}

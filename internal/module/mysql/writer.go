@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/skiffdeploy/skiff/internal/module"
@@ -64,13 +65,19 @@ type Writer struct {
 	promoteFrom    string
 	catchUp        string
 	handoverTo     string
+	drainFrom      string
+	name           string
+	rivals         []string // names of peers: the other replicas of promoteFrom
 	inventoryEdit  string
 	secrets        []string
 
 	// set by Check
+	srv     server
 	promote bool
-	setRO   bool // read_only must change
-	setSemi bool // the primary side of semi-sync must change
+	drain   bool   // stop receiving from drainFrom, apply what was received
+	repoint string // a rival holds more: replicate from this address
+	setRO   bool   // read_only must change
+	setSemi bool   // the primary side of semi-sync must change
 	pending bool
 }
 
@@ -89,11 +96,31 @@ func NewWriter(a *module.Args) module.Module {
 		catchUp:       a.OneOf("catch_up", "primary", "primary", "received"),
 		inventoryEdit: a.StringDefault("inventory_edit", ""),
 		handoverTo:    a.StringDefault("handover_to", ""),
+		drainFrom:     a.StringDefault("drain_from", ""),
+		name:          a.StringDefault("name", ""),
+		rivals:        a.StringList("rivals"),
 	}
 	if a.Has("tls_ca") {
 		w.tlsCA = filestate.PathArg(a, "tls_ca")
 	}
-	a.RejectSensitive("peers", "user", "promote_from", "inventory_edit", "handover_to")
+	a.RejectSensitive("peers", "user", "promote_from", "inventory_edit", "handover_to", "drain_from", "name", "rivals")
+	if w.drainFrom != "" && (!hostRE.MatchString(w.drainFrom) || strings.HasPrefix(w.drainFrom, "-")) {
+		a.Errorf("drain_from", "%q is not a host name or IP address.", w.drainFrom)
+		w.drainFrom = ""
+	}
+	if w.drainFrom != "" && w.writable {
+		a.Errorf("drain_from", "drain_from stops a replica receiving: it needs writable = false.")
+	}
+	if len(w.rivals) > 0 {
+		if w.promoteFrom == "" || w.catchUp != "received" || w.name == "" {
+			a.Errorf("rivals", "rivals choose, in a failover, the replica with the most transactions: they need promote_from, catch_up = \"received\" and name (this host's).")
+		}
+		for _, r := range w.rivals {
+			if _, ok := w.peers[r]; !ok {
+				a.Errorf("rivals", "rival %q is not one of peers: its address is needed.", r)
+			}
+		}
+	}
 	for name, addr := range w.peers {
 		if !peerNameRE.MatchString(name) || !hostRE.MatchString(addr) || strings.HasPrefix(addr, "-") {
 			a.Errorf("peers", "peers maps inventory host names to addresses: %q = %q is not one.", name, addr)
@@ -133,7 +160,8 @@ func NewWriter(a *module.Args) module.Module {
 
 // Probe is the replication probe (the local server's replication state,
 // read_only and semi-sync), then, with peers, a [peers] section: one line
-// per peer, "peer NAME read_only=V" or "peer NAME error=MESSAGE".
+// per peer, "peer NAME read_only=V<TAB>GTID_SLAVE_POS" or "peer NAME
+// error=MESSAGE".
 func (w *Writer) Probe() string {
 	if len(w.peers) == 0 {
 		return replicationProbe
@@ -148,7 +176,7 @@ cat > "$skiff_d/peer.cnf" <<'SKIFF_CNF_EOF'
 password="` + cnfEscaper.Replace(w.password) + `"
 ` + tlsOptions(w.tlsCA) + `SKIFF_CNF_EOF
 skiff_peer() {
-  r=$(mysql --defaults-extra-file="$skiff_d/peer.cnf" --protocol=tcp --connect-timeout=2 -h "$2" -P 3306 -u ` + shell.Quote(w.user) + ` -N -B -e 'SELECT @@global.read_only' 2>&1 </dev/null)
+  r=$(mysql --defaults-extra-file="$skiff_d/peer.cnf" --protocol=tcp --connect-timeout=2 -h "$2" -P 3306 -u ` + shell.Quote(w.user) + ` -N -B -e 'SELECT @@global.read_only, @@global.gtid_slave_pos' 2>&1 </dev/null)
   if [ $? = 0 ]; then printf 'peer %s read_only=%s\n' "$1" "$r"
   else printf 'peer %s error=%s\n' "$1" "$(printf '%s\n' "$r" | head -n 1)"; fi
 }
@@ -257,6 +285,7 @@ func parseLocal(p module.Probed, secrets []string) (l localState, pending bool, 
 type peerState struct {
 	answered bool
 	readOnly bool
+	gtidPos  string // what it applied as a replica
 	err      string
 }
 
@@ -269,12 +298,49 @@ func parsePeers(section string) map[string]peerState {
 		}
 		name, kv, _ := strings.Cut(rest, " ")
 		if v, ok := strings.CutPrefix(kv, "read_only="); ok {
-			out[name] = peerState{answered: true, readOnly: isOn(v)}
+			ro, pos, _ := strings.Cut(v, "\t")
+			out[name] = peerState{answered: true, readOnly: isOn(ro), gtidPos: strings.TrimSpace(pos)}
 		} else if e, ok := strings.CutPrefix(kv, "error="); ok {
 			out[name] = peerState{err: e}
 		}
 	}
 	return out
+}
+
+// transactions counts the transactions a GTID position covers: the sum of
+// its sequence numbers, one per replication domain.
+func transactions(pos string) int64 {
+	var n int64
+	for g := range strings.SplitSeq(pos, ",") {
+		parts := strings.Split(strings.TrimSpace(g), "-")
+		if len(parts) != 3 {
+			continue
+		}
+		if seq, err := strconv.ParseInt(parts[2], 10, 64); err == nil {
+			n += seq
+		}
+	}
+	return n
+}
+
+// mostTransactions names the replica, among this one and its rivals, that
+// applied the most transactions (ties: the first by name), and says why.
+// Every rival must answer: one that does not might hold more.
+func (w *Writer) mostTransactions(l localState, peers map[string]peerState) (string, string, error) {
+	best, bestN := w.name, transactions(l.vars["gtid_pos"])
+	desc := []string{fmt.Sprintf("%s %d", w.name, bestN)}
+	for _, r := range w.rivals {
+		ps := peers[r]
+		if !ps.answered {
+			return "", "", fmt.Errorf("cannot tell which replica holds the most transactions: %s does not answer (%s); name the replica to promote (-e to=HOST)", r, orUnknown(ps.err))
+		}
+		n := transactions(ps.gtidPos)
+		desc = append(desc, fmt.Sprintf("%s %d", r, n))
+		if n > bestN || n == bestN && r < best {
+			best, bestN = r, n
+		}
+	}
+	return best, best + " holds the most transactions (" + strings.Join(desc, ", ") + ")", nil
 }
 
 // nameOf is the inventory name of the peer at addr, else addr.
@@ -290,11 +356,12 @@ func (w *Writer) nameOf(addr string) string {
 // Check decides what Apply does, or refuses a host that is not the writer
 // the inventory says it is.
 func (w *Writer) Check(p module.Probed) (*module.Change, error) {
-	w.promote, w.setRO, w.setSemi, w.pending = false, false, false, false
+	w.promote, w.drain, w.repoint, w.setRO, w.setSemi, w.pending = false, false, "", false, false, false
 	l, pending, err := parseLocal(p, w.secrets)
 	if err != nil {
 		return nil, err
 	}
+	w.srv = l.srv
 	if pending {
 		w.pending = true
 		return &module.Change{Action: plan.Update, Summary: w.wanted() + " (" + l.srv.why() + ")"}, nil
@@ -309,6 +376,12 @@ func (w *Writer) Check(p module.Probed) (*module.Change, error) {
 				w.handoverTo, orNoneList(l.replicasConnected()))
 		}
 		var parts []string
+		st := l.status
+		if w.drainFrom != "" && st.configured() && st["Master_Host"] == w.drainFrom &&
+			(st["Slave_IO_Running"] != "No" || strings.TrimSpace(st["Gtid_IO_Pos"]) != strings.TrimSpace(l.vars["gtid_pos"])) {
+			w.drain = true
+			parts = append(parts, "stop receiving from "+w.drainFrom+" and apply what was received (received up to "+orNone(st["Gtid_IO_Pos"])+", applied up to "+orNone(l.vars["gtid_pos"])+")")
+		}
 		if !ro {
 			w.setRO = true
 			parts = append(parts, "stop writes: read_only OFF -> ON (commits under way finish first)")
@@ -332,13 +405,40 @@ func (w *Writer) Check(p module.Probed) (*module.Change, error) {
 		if w.promoteFrom == w.peers[name] && w.catchUp == "primary" {
 			continue // a switchover stops its writes first; Apply checks it did
 		}
+		if slices.Contains(w.rivals, name) {
+			continue // the rival promoted in this failover: below
+		}
 		return nil, fmt.Errorf("%s is writable: the writer is there (after a switchover or failover), not here. %s",
 			w.nameOf(w.peers[name]), w.editAdvice(name))
 	}
 	if l.status.configured() {
 		from := l.status["Master_Host"]
+		// In a failover among rivals, the one already promoted (writable)
+		// is the new writer: the others replicate from it.
+		for _, r := range w.rivals {
+			if ps := peers[r]; ps.answered && !ps.readOnly {
+				if from == w.peers[r] {
+					return nil, nil
+				}
+				w.repoint = w.peers[r]
+				return &module.Change{Action: plan.Update, Summary: "replicate from " + r + " (" + w.peers[r] + "), the new writer (no reseed)"}, nil
+			}
+		}
 		if w.promoteFrom == "" || from != w.promoteFrom {
 			return nil, fmt.Errorf("this server replicates from %s: it is a replica, not the writer. %s", w.nameOf(from), w.editAdvice(w.peerAt(from)))
+		}
+		if len(w.rivals) > 0 {
+			winner, why, err := w.mostTransactions(l, peers)
+			if err != nil {
+				return nil, err
+			}
+			if winner != w.name {
+				if from == w.peers[winner] {
+					return nil, nil
+				}
+				w.repoint = w.peers[winner]
+				return &module.Change{Action: plan.Update, Summary: "replicate from " + winner + " (" + w.peers[winner] + "), the new writer: " + why + " (no reseed)"}, nil
+			}
 		}
 		w.promote, w.setRO, w.setSemi = true, true, true
 		how := "once it has applied " + from + "'s GTID position (" + from + " read-only by then)"
@@ -346,6 +446,10 @@ func (w *Writer) Check(p module.Probed) (*module.Change, error) {
 			how = "once it has applied all it received from " + from
 		}
 		s := "promote to writer: stop replicating from " + from + " " + how + ", semi-sync primary side ON, read_only ON -> OFF"
+		if len(w.rivals) > 0 {
+			_, why, _ := w.mostTransactions(l, peers)
+			s += " (" + why + ")"
+		}
 		if w.inventoryEdit != "" {
 			s += "; then edit the inventory: " + w.inventoryEdit
 		}
@@ -407,8 +511,13 @@ const catchUpSeconds = 30
 // script is what Apply runs.
 func (w *Writer) script() string {
 	var b strings.Builder
-	if w.promote {
-		if w.catchUp == "primary" {
+	if w.drain || w.promote && w.catchUp == "received" {
+		// Stop receiving, then wait for what was received.
+		fmt.Fprintf(&b, "%s\npos=$(%s)\n", runSQL("STOP SLAVE IO_THREAD;", fmt.Sprintf(" || exit %d", exitWriterSQL)),
+			runSQLFlags(" --column-names", `SHOW SLAVE STATUS\G`, " | sed -n 's/^ *Gtid_IO_Pos: //p'"))
+	}
+	if w.drain || w.promote {
+		if w.promote && w.catchUp == "primary" {
 			fmt.Fprintf(&b, `umask 077
 d=$(mktemp -d) || exit 1
 trap 'rm -rf "$d"' EXIT
@@ -422,10 +531,6 @@ ro=$(printf '%%s\n' "$st" | cut -f1)
 pos=$(printf '%%s\n' "$st" | cut -f2)
 case $ro in 0|OFF) echo 'skiff: the primary still takes writes' >&2; exit %d ;; esac
 `, cnfEscaper.Replace(w.password), tlsOptions(w.tlsCA), shell.Quote(w.promoteFrom), shell.Quote(w.user), exitPrimaryRead, exitPrimaryWritable)
-		} else {
-			// Stop receiving, then wait for what was received.
-			fmt.Fprintf(&b, "%s\npos=$(%s)\n", runSQL("STOP SLAVE IO_THREAD;", fmt.Sprintf(" || exit %d", exitWriterSQL)),
-				runSQLFlags(" --column-names", `SHOW SLAVE STATUS\G`, " | sed -n 's/^ *Gtid_IO_Pos: //p'"))
 		}
 		// $pos holds digits, commas and dashes only when it reaches SQL.
 		fmt.Fprintf(&b, `case $pos in *[!0-9,-]*) printf '%%s\n' "skiff: unexpected GTID position: $pos" >&2; exit %d ;; esac
@@ -466,7 +571,17 @@ func (w *Writer) Apply(ctx context.Context, t transport.Transport) error {
 	if w.pending {
 		return fmt.Errorf("the MariaDB server is still not running on the host")
 	}
-	if !w.promote && !w.setRO && !w.setSemi {
+	if w.repoint != "" {
+		r := &Replication{host: w.repoint, port: 3306, user: w.user, password: w.password, tlsCA: w.tlsCA,
+			readOnly: true, secrets: w.secrets, srv: w.srv, connect: true, setRO: true}
+		from := w.repoint + ":3306"
+		res, err := shell.Output(ctx, t, "re-pointing replication to "+from, r.script(), w.secrets)
+		if err != nil && res.ExitCode != 0 {
+			return fmt.Errorf("replicating from the new writer %s failed: %s", from, shell.Tail(res, w.secrets))
+		}
+		return err
+	}
+	if !w.promote && !w.drain && !w.setRO && !w.setSemi {
 		return nil
 	}
 	res, err := shell.Output(ctx, t, "setting the writer", w.script(), w.secrets)
@@ -480,6 +595,9 @@ func (w *Writer) Apply(ctx context.Context, t transport.Transport) error {
 	case exitPrimaryWritable:
 		return fmt.Errorf("promotion: %s still takes writes (read_only OFF): not promoting a second writer", w.promoteFrom)
 	case exitCatchUp:
+		if !w.promote {
+			return fmt.Errorf("this server did not apply what it received from %s (up to %s) within %d s", w.drainFrom, tail, catchUpSeconds)
+		}
 		return fmt.Errorf("promotion: this server did not apply %s's GTID position %s within %d s: not promoted (still a replica)", w.promoteFrom, tail, catchUpSeconds)
 	case exitWriterSQL:
 		return fmt.Errorf("setting the writer failed: %s", tail)

@@ -189,3 +189,79 @@ func TestWriterHandover(t *testing.T) {
 		t.Errorf("replica connected: %+v %v", ch, err)
 	}
 }
+
+// A failover drains every replica first: it stops receiving from the lost
+// primary and applies what it received.
+func TestWriterDrain(t *testing.T) {
+	drain := map[string]cty.Value{"writable": cty.False, "peers": cty.NullVal(cty.Map(cty.String)), "drain_from": cty.StringVal("10.0.0.3")}
+	ro := []string{"read_only=1", "semi_sync_primary=0", "gtid_pos=0-1-99"}
+	w := writer(t, drain)
+	ch, err := w.Check(writerProbe(replicatingFrom("10.0.0.3")+"                Gtid_IO_Pos: 0-1-100\n", ro))
+	if err != nil || ch == nil || ch.Summary != "stop receiving from 10.0.0.3 and apply what was received (received up to 0-1-100, applied up to 0-1-99)" {
+		t.Fatalf("drain: %+v %v", ch, err)
+	}
+	rec := &recorder{}
+	if err := w.Apply(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	shParses(t, rec.scripts[0])
+	if s := rec.scripts[0]; !strings.Contains(s, "STOP SLAVE IO_THREAD;") || !strings.Contains(s, "MASTER_GTID_WAIT('$pos', 30)") || strings.Contains(s, "RESET SLAVE") {
+		t.Errorf("drain script:\n%s", s)
+	}
+	drained := strings.Replace(replicatingFrom("10.0.0.3"), "Slave_IO_Running: Yes", "Slave_IO_Running: No", 1) + "                Gtid_IO_Pos: 0-1-99\n"
+	if ch, err := writer(t, drain).Check(writerProbe(drained, ro)); ch != nil || err != nil {
+		t.Errorf("drained: %+v %v", ch, err)
+	}
+}
+
+// Without `to`, the replica that applied the most transactions (ties: the
+// first by name) is promoted, and the others replicate from it.
+func TestWriterRivals(t *testing.T) {
+	rivals := func(self string) map[string]cty.Value {
+		other := map[string]string{"db2": "db3", "db3": "db2"}[self]
+		addr := map[string]string{"db2": "10.0.0.4", "db3": "10.0.0.5"}
+		return map[string]cty.Value{
+			"promote_from": cty.StringVal("10.0.0.3"), "catch_up": cty.StringVal("received"), "name": cty.StringVal(self),
+			"rivals": cty.ListVal([]cty.Value{cty.StringVal(other)}),
+			"peers":  cty.MapVal(map[string]cty.Value{"db1": cty.StringVal("10.0.0.3"), other: cty.StringVal(addr[other])}),
+		}
+	}
+	probe := func(own, rivalName, rivalLine string) module.Probed {
+		return writerProbe(replicatingFrom("10.0.0.3"), []string{"read_only=1", "semi_sync_primary=0", "gtid_pos=" + own},
+			"peer db1 error=ERROR 2003 (HY000): Can't connect", "peer "+rivalName+" "+rivalLine)
+	}
+	w := writer(t, rivals("db2"))
+	ch, err := w.Check(probe("0-1-100", "db3", "read_only=1\t0-1-99"))
+	if err != nil || ch == nil || !w.promote || !strings.Contains(ch.Summary, "(db2 holds the most transactions (db2 100, db3 99))") {
+		t.Errorf("db2 holds more: %+v %v", ch, err)
+	}
+	w = writer(t, rivals("db3"))
+	ch, err = w.Check(probe("0-1-99", "db2", "read_only=1\t0-1-100"))
+	if err != nil || ch == nil || w.promote || w.repoint != "10.0.0.4" || !strings.HasPrefix(ch.Summary, "replicate from db2 (10.0.0.4), the new writer: db2 holds the most transactions") {
+		t.Fatalf("db3 holds less: %+v %v", ch, err)
+	}
+	rec := &recorder{}
+	if err := w.Apply(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	shParses(t, rec.scripts[0])
+	assertSecretOnlyInHeredocs(t, rec.scripts, replPassword, sqlEscaper.Replace(replPassword))
+	if s := rec.scripts[0]; !strings.Contains(s, "CHANGE MASTER TO MASTER_HOST = '10.0.0.4', MASTER_PORT = 3306, MASTER_USER = 'repl'") ||
+		!strings.Contains(s, "MASTER_SSL_VERIFY_SERVER_CERT = 1") || strings.Contains(s, "mysqldump") || strings.Contains(s, "RESET SLAVE") {
+		t.Errorf("re-point script:\n%s", s)
+	}
+	// A tie goes to the first by name.
+	if w := writer(t, rivals("db3")); func() bool { w.Check(probe("0-1-100", "db2", "read_only=1\t0-1-100")); return w.promote }() {
+		t.Errorf("db3 promoted on a tie with db2")
+	}
+	if w := writer(t, rivals("db2")); func() bool { w.Check(probe("0-1-100", "db3", "read_only=1\t0-1-100")); return !w.promote }() {
+		t.Errorf("db2 not promoted on a tie with db3")
+	}
+	// A rival already promoted is followed; one that does not answer stops the choice.
+	if ch, err := writer(t, rivals("db3")).Check(probe("0-1-99", "db2", "read_only=0\t0-1-100")); err != nil || ch == nil || !strings.HasPrefix(ch.Summary, "replicate from db2 (10.0.0.4), the new writer") {
+		t.Errorf("rival promoted: %+v %v", ch, err)
+	}
+	if _, err := writer(t, rivals("db2")).Check(probe("0-1-100", "db3", "error=ERROR 2003 (HY000): Can't connect")); err == nil || !strings.Contains(err.Error(), "db3 does not answer") {
+		t.Errorf("rival silent: %v", err)
+	}
+}
