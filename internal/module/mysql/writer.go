@@ -1,18 +1,14 @@
 package mysql
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/filestate"
-	"github.com/skiffdeploy/skiff/internal/module/shell"
 	"github.com/skiffdeploy/skiff/internal/plan"
-	"github.com/skiffdeploy/skiff/internal/transport"
 )
 
 // Writer is the "mysql_writer" task kind: whether the local MariaDB
@@ -55,6 +51,14 @@ import (
 // SLAVE ALL), turns the primary side of semi-sync on and read_only off. A
 // writable peer other than a switchover's primary is refused as above:
 // a failover never promotes a second writer.
+//
+// In a failover, drain_from (with writable = false) first makes a replica
+// of the lost primary stop receiving and apply what it received. With
+// rivals (the names, in peers, of the other replicas) and name (this
+// host's), the replica that applied the most transactions (ties: the
+// first by name) is promoted and each other one replicates from it, or
+// from a rival already writable; a rival that does not answer stops the
+// choice (writer_peers.go).
 //
 // MariaDB only (the semi-sync variables are MariaDB's).
 type Writer struct {
@@ -156,201 +160,6 @@ func NewWriter(a *module.Args) module.Module {
 		w.secrets = append(w.secrets, w.password, cnfEscaper.Replace(w.password))
 	}
 	return w
-}
-
-// Probe is the replication probe (the local server's replication state,
-// read_only and semi-sync), then, with peers, a [peers] section: one line
-// per peer, "peer NAME read_only=V<TAB>GTID_SLAVE_POS" or "peer NAME
-// error=MESSAGE".
-func (w *Writer) Probe() string {
-	if len(w.peers) == 0 {
-		return replicationProbe
-	}
-	var b strings.Builder
-	b.WriteString(replicationProbe)
-	b.WriteString(`umask 077
-skiff_d=$(mktemp -d) || exit 1
-trap 'rm -rf "$skiff_d"' EXIT
-cat > "$skiff_d/peer.cnf" <<'SKIFF_CNF_EOF'
-[client]
-password="` + cnfEscaper.Replace(w.password) + `"
-` + tlsOptions(w.tlsCA) + `SKIFF_CNF_EOF
-skiff_peer() {
-  r=$(mysql --defaults-extra-file="$skiff_d/peer.cnf" --protocol=tcp --connect-timeout=2 -h "$2" -P 3306 -u ` + shell.Quote(w.user) + ` -N -B -e 'SELECT @@global.read_only, @@global.gtid_slave_pos' 2>&1 </dev/null)
-  if [ $? = 0 ]; then printf 'peer %s read_only=%s\n' "$1" "$r"
-  else printf 'peer %s error=%s\n' "$1" "$(printf '%s\n' "$r" | head -n 1)"; fi
-}
-`)
-	names := w.peerNames()
-	for i, name := range names {
-		fmt.Fprintf(&b, "skiff_peer %s %s >\"$skiff_d/p%d\" &\n", shell.Quote(name), shell.Quote(w.peers[name]), i)
-	}
-	b.WriteString("wait\necho '[peers]'\n")
-	for i := range names {
-		fmt.Fprintf(&b, "cat \"$skiff_d/p%d\"\n", i)
-	}
-	return b.String()
-}
-
-// tlsOptions is the option-file part with which a client reaches another
-// MariaDB server over TLS, verifying its certificate with ca.
-func tlsOptions(ca string) string {
-	if ca == "" {
-		return ""
-	}
-	return "ssl-ca=\"" + cnfEscaper.Replace(ca) + "\"\nssl-verify-server-cert\n"
-}
-
-func (w *Writer) peerNames() []string {
-	names := make([]string, 0, len(w.peers))
-	for n := range w.peers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// localState is what the replication probe says of the local server.
-type localState struct {
-	srv      server
-	status   replicaStatus
-	vars     map[string]string
-	dbs      []string
-	sections map[string]string
-}
-
-// readOnly reports the server's read_only (MySQL says 0/1; MariaDB ≥ 10.11
-// may say OFF, ON, NO_LOCK…).
-func (l localState) readOnly() bool {
-	return isOn(l.vars["read_only"])
-}
-
-// replicasConnected are the addresses of the replicas whose IO thread is
-// connected to this server (its binlog dump threads).
-func (l localState) replicasConnected() []string {
-	var out []string
-	for line := range strings.SplitSeq(l.sections["vars"], "\n") {
-		if a, ok := strings.CutPrefix(line, "replica_from="); ok {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func orNoneList(l []string) string {
-	if len(l) == 0 {
-		return "none"
-	}
-	return strings.Join(l, ", ")
-}
-
-func isOn(v string) bool {
-	v = strings.TrimSpace(v)
-	return v != "0" && !strings.EqualFold(v, "OFF")
-}
-
-// parseLocal reads the replication probe's output. pending is set when the
-// server is missing or not running.
-func parseLocal(p module.Probed, secrets []string) (l localState, pending bool, err error) {
-	srv, _, err := parseServer(p.Stdout, p.ExitCode)
-	if err != nil {
-		return l, false, err
-	}
-	l.srv = srv
-	switch {
-	case srv.notRunning():
-		return l, true, nil
-	case srv.state == "down":
-		return l, false, srv.unreachable()
-	}
-	sec := shell.Sections(p.Stdout)
-	l.sections = sec
-	if _, ok := sec["end"]; !ok {
-		return l, false, fmt.Errorf("reading the replication state failed: %s", shell.Scrub(orUnknown(sqlErrors(sec["status"]+sec["vars"])), secrets))
-	}
-	if e := sqlErrors(sec["status"]); e != "" {
-		return l, false, fmt.Errorf("SHOW SLAVE STATUS failed: %s", shell.Scrub(e, secrets))
-	}
-	l.status = parseReplicaStatus(sec["status"])
-	l.vars = shell.Fields([]byte(sec["vars"]))
-	for line := range strings.SplitSeq(sec["vars"], "\n") {
-		if db, ok := strings.CutPrefix(line, "database="); ok {
-			l.dbs = append(l.dbs, db)
-		}
-	}
-	return l, false, nil
-}
-
-// peerState is one line of the [peers] section.
-type peerState struct {
-	answered bool
-	readOnly bool
-	gtidPos  string // what it applied as a replica
-	err      string
-}
-
-func parsePeers(section string) map[string]peerState {
-	out := map[string]peerState{}
-	for line := range strings.SplitSeq(section, "\n") {
-		rest, ok := strings.CutPrefix(line, "peer ")
-		if !ok {
-			continue
-		}
-		name, kv, _ := strings.Cut(rest, " ")
-		if v, ok := strings.CutPrefix(kv, "read_only="); ok {
-			ro, pos, _ := strings.Cut(v, "\t")
-			out[name] = peerState{answered: true, readOnly: isOn(ro), gtidPos: strings.TrimSpace(pos)}
-		} else if e, ok := strings.CutPrefix(kv, "error="); ok {
-			out[name] = peerState{err: e}
-		}
-	}
-	return out
-}
-
-// transactions counts the transactions a GTID position covers: the sum of
-// its sequence numbers, one per replication domain.
-func transactions(pos string) int64 {
-	var n int64
-	for g := range strings.SplitSeq(pos, ",") {
-		parts := strings.Split(strings.TrimSpace(g), "-")
-		if len(parts) != 3 {
-			continue
-		}
-		if seq, err := strconv.ParseInt(parts[2], 10, 64); err == nil {
-			n += seq
-		}
-	}
-	return n
-}
-
-// mostTransactions names the replica, among this one and its rivals, that
-// applied the most transactions (ties: the first by name), and says why.
-// Every rival must answer: one that does not might hold more.
-func (w *Writer) mostTransactions(l localState, peers map[string]peerState) (string, string, error) {
-	best, bestN := w.name, transactions(l.vars["gtid_pos"])
-	desc := []string{fmt.Sprintf("%s %d", w.name, bestN)}
-	for _, r := range w.rivals {
-		ps := peers[r]
-		if !ps.answered {
-			return "", "", fmt.Errorf("cannot tell which replica holds the most transactions: %s does not answer (%s); name the replica to promote (-e to=HOST)", r, orUnknown(ps.err))
-		}
-		n := transactions(ps.gtidPos)
-		desc = append(desc, fmt.Sprintf("%s %d", r, n))
-		if n > bestN || n == bestN && r < best {
-			best, bestN = r, n
-		}
-	}
-	return best, best + " holds the most transactions (" + strings.Join(desc, ", ") + ")", nil
-}
-
-// nameOf is the inventory name of the peer at addr, else addr.
-func (w *Writer) nameOf(addr string) string {
-	for _, n := range w.peerNames() {
-		if w.peers[n] == addr {
-			return n + " (" + addr + ")"
-		}
-	}
-	return addr
 }
 
 // Check decides what Apply does, or refuses a host that is not the writer
@@ -470,16 +279,6 @@ func (w *Writer) Check(p module.Probed) (*module.Change, error) {
 	return &module.Change{Action: plan.Update, Summary: strings.Join(parts, "; ")}, nil
 }
 
-// peerAt is the name of the peer at addr, "" when none.
-func (w *Writer) peerAt(addr string) string {
-	for _, n := range w.peerNames() {
-		if w.peers[n] == addr {
-			return n
-		}
-	}
-	return ""
-}
-
 // editAdvice says which inventory edit makes the writer the inventory's
 // primary again.
 func (w *Writer) editAdvice(writer string) string {
@@ -494,113 +293,4 @@ func (w *Writer) wanted() string {
 		return "take writes: read_only OFF, semi-sync primary side ON"
 	}
 	return "stop writes: read_only ON, semi-sync primary side OFF"
-}
-
-// Exit codes of the promotion script.
-const (
-	exitPrimaryRead     = 30 // cannot read the primary's state
-	exitPrimaryWritable = 31 // the primary still takes writes
-	exitCatchUp         = 32 // the position was not reached in time
-	exitWriterSQL       = 33 // a statement failed
-)
-
-// catchUpSeconds bounds a promotion's wait for the local server to apply
-// what the primary wrote.
-const catchUpSeconds = 30
-
-// script is what Apply runs.
-func (w *Writer) script() string {
-	var b strings.Builder
-	if w.drain || w.promote && w.catchUp == "received" {
-		// Stop receiving, then wait for what was received.
-		fmt.Fprintf(&b, "%s\npos=$(%s)\n", runSQL("STOP SLAVE IO_THREAD;", fmt.Sprintf(" || exit %d", exitWriterSQL)),
-			runSQLFlags(" --column-names", `SHOW SLAVE STATUS\G`, " | sed -n 's/^ *Gtid_IO_Pos: //p'"))
-	}
-	if w.drain || w.promote {
-		if w.promote && w.catchUp == "primary" {
-			fmt.Fprintf(&b, `umask 077
-d=$(mktemp -d) || exit 1
-trap 'rm -rf "$d"' EXIT
-trap 'exit 1' HUP INT TERM
-cat > "$d/primary.cnf" <<'SKIFF_CNF_EOF'
-[client]
-password="%s"
-%sSKIFF_CNF_EOF
-st=$(mysql --defaults-extra-file="$d/primary.cnf" --protocol=tcp --connect-timeout=5 -h %s -P 3306 -u %s -N -B -e 'SELECT @@global.read_only, @@global.gtid_binlog_pos' 2>&1 </dev/null) || { printf '%%s\n' "$st" >&2; exit %d; }
-ro=$(printf '%%s\n' "$st" | cut -f1)
-pos=$(printf '%%s\n' "$st" | cut -f2)
-case $ro in 0|OFF) echo 'skiff: the primary still takes writes' >&2; exit %d ;; esac
-`, cnfEscaper.Replace(w.password), tlsOptions(w.tlsCA), shell.Quote(w.promoteFrom), shell.Quote(w.user), exitPrimaryRead, exitPrimaryWritable)
-		}
-		// $pos holds digits, commas and dashes only when it reaches SQL.
-		fmt.Fprintf(&b, `case $pos in *[!0-9,-]*) printf '%%s\n' "skiff: unexpected GTID position: $pos" >&2; exit %d ;; esac
-w=$(%s <<%s
-%sSELECT MASTER_GTID_WAIT('$pos', %d);
-%s
-) || exit %d
-[ "$w" = 0 ] || { printf '%%s\n' "$pos" >&2; exit %d; }
-`, exitPrimaryRead, client, sqlEOF, sqlPrelude, catchUpSeconds, sqlEOF, exitWriterSQL, exitCatchUp)
-	}
-	var sql strings.Builder
-	if w.promote {
-		sql.WriteString("STOP SLAVE;\nRESET SLAVE ALL;\n")
-	}
-	if w.writable {
-		// The primary side first: no write is taken before it waits for a replica.
-		if w.setSemi {
-			sql.WriteString("SET GLOBAL rpl_semi_sync_master_enabled = ON;\n")
-		}
-		if w.setRO {
-			sql.WriteString("SET GLOBAL read_only = OFF;\n")
-		}
-	} else {
-		// read_only first: commits under way still get their replica's answer.
-		if w.setRO {
-			sql.WriteString("SET GLOBAL read_only = ON;\n")
-		}
-		if w.setSemi {
-			sql.WriteString("SET GLOBAL rpl_semi_sync_master_enabled = OFF;\n")
-		}
-	}
-	b.WriteString(runSQL(sql.String(), fmt.Sprintf(" || exit %d", exitWriterSQL)))
-	return b.String()
-}
-
-// Apply promotes, or sets read_only and semi-sync, as Check said.
-func (w *Writer) Apply(ctx context.Context, t transport.Transport) error {
-	if w.pending {
-		return fmt.Errorf("the MariaDB server is still not running on the host")
-	}
-	if w.repoint != "" {
-		r := &Replication{host: w.repoint, port: 3306, user: w.user, password: w.password, tlsCA: w.tlsCA,
-			readOnly: true, secrets: w.secrets, srv: w.srv, connect: true, setRO: true}
-		from := w.repoint + ":3306"
-		res, err := shell.Output(ctx, t, "re-pointing replication to "+from, r.script(), w.secrets)
-		if err != nil && res.ExitCode != 0 {
-			return fmt.Errorf("replicating from the new writer %s failed: %s", from, shell.Tail(res, w.secrets))
-		}
-		return err
-	}
-	if !w.promote && !w.drain && !w.setRO && !w.setSemi {
-		return nil
-	}
-	res, err := shell.Output(ctx, t, "setting the writer", w.script(), w.secrets)
-	if err == nil || res.ExitCode == 0 {
-		return err
-	}
-	tail := shell.Tail(res, w.secrets)
-	switch res.ExitCode {
-	case exitPrimaryRead:
-		return fmt.Errorf("promotion: cannot read the GTID position of %s as %s: %s", w.promoteFrom, w.user, tail)
-	case exitPrimaryWritable:
-		return fmt.Errorf("promotion: %s still takes writes (read_only OFF): not promoting a second writer", w.promoteFrom)
-	case exitCatchUp:
-		if !w.promote {
-			return fmt.Errorf("this server did not apply what it received from %s (up to %s) within %d s", w.drainFrom, tail, catchUpSeconds)
-		}
-		return fmt.Errorf("promotion: this server did not apply %s's GTID position %s within %d s: not promoted (still a replica)", w.promoteFrom, tail, catchUpSeconds)
-	case exitWriterSQL:
-		return fmt.Errorf("setting the writer failed: %s", tail)
-	}
-	return err
 }
