@@ -17,7 +17,7 @@ task "ufw" "rules" {
     [for c in var.admin_cidrs : { port = 22, proto = "tcp", from = c, comment = "ssh from admins" }],
     [for p in [80, 443] : { port = p, proto = "tcp", from = "any", comment = "web via haproxy" } if contains(host.groups, "lb")],
     [for h in groups.lb : { port = var.nginx_port, proto = "tcp", from = h.address, comment = "nginx from ${h.name}" } if contains(host.groups, "web")],
-    [for h in concat(groups.web, groups.db_primary, groups.db_replica) : { port = 3306, proto = "tcp", from = h.address, comment = "mysql from ${h.name}" }
+    [for h in concat(groups.web, [for n in sort([for d in concat(groups.db_primary, groups.db_replica) : d.name]) : hosts[n]]) : { port = 3306, proto = "tcp", from = h.address, comment = "mysql from ${h.name}" }
     if(contains(host.groups, "db_primary") || contains(host.groups, "db_replica")) && h.name != host.name],
   )
 }

@@ -58,6 +58,7 @@ func Kinds() module.Kinds {
 		"mysql_database":    {New: mysql.NewDatabase, Natives: mysql.Natives},
 		"mysql_user":        {New: mysql.NewUser, Natives: mysql.Natives},
 		"mysql_replication": {New: mysql.NewReplication},
+		"mysql_writer":      {New: mysql.NewWriter},
 
 		"haproxy_server": {New: haproxy.New},
 		"wait_http":      {New: waithttp.New},

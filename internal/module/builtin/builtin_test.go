@@ -37,7 +37,8 @@ var kindArgs = map[string][]string{
 
 	"mysql_database":    {"name", "charset", "state"},
 	"mysql_user":        {"name", "host", "hosts", "password", "privileges", "require", "state", "binlog"},
-	"mysql_replication": {"primary_host", "primary_port", "user", "password", "seed", "read_only"},
+	"mysql_replication": {"primary_host", "primary_port", "user", "password", "seed", "read_only", "demote"},
+	"mysql_writer":      {"writable", "peers", "user", "password", "tls_ca", "promote_from", "catch_up", "inventory_edit", "handover_to", "drain_from", "name", "rivals"},
 
 	"haproxy_server": {"socket", "backend", "server", "state", "wait", "timeout"},
 	"wait_http":      {"url", "status", "body", "timeout", "interval", "insecure", "ca_file"},

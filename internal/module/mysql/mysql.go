@@ -1,11 +1,15 @@
 // Package mysql holds the task kinds that manage a local MySQL or MariaDB
-// server: "mysql_database", "mysql_user" and "mysql_replication".
+// server: "mysql_database", "mysql_user", "mysql_replication" and
+// "mysql_writer".
 //
 // Every kind talks to the server on its own host as root through the unix
 // socket (`mysql --protocol=socket -uroot`: Debian's MariaDB and MySQL
 // authenticate root by unix_socket/auth_socket), with the SQL on the
 // client's stdin (a heredoc in the script, which itself travels on the SSH
 // session's stdin): no SQL, and so no password, is ever on a command line.
+// mysql_writer also asks the other db servers (and a promotion, the
+// primary) over verified TLS as the replication user, whose password is in
+// an option file made under umask 077 in a private temporary folder.
 // The flavour is read from VERSION() ("…-MariaDB") and MySQL 8 syntax is used
 // where it differs. MariaDB ≥ 10.4 and MySQL ≥ 8.0.23 are supported (MySQL
 // 8.4 only with mysql_native_password enabled: mysql_user relies on it).

@@ -78,6 +78,7 @@ type Replication struct {
 	port           int
 	user, password string
 	seed, readOnly bool
+	demote         bool
 	tlsCA          string // "": TLS left as it is
 	secrets        []string
 
@@ -85,6 +86,8 @@ type Replication struct {
 	srv     server
 	connect bool // STOP, CHANGE MASTER, START, wait
 	doSeed  bool
+	rejoin  bool // start from the server's own binary log position
+	reset   bool // forget the server's own history first (a diverged rejoin's reseed)
 	setRO   bool // set read_only to readOnly
 	pending bool // the server was not running
 	summary string
@@ -103,6 +106,7 @@ func NewReplication(a *module.Args) module.Module {
 		password: a.String("password", true),
 		seed:     a.Bool("seed", true),
 		readOnly: a.Bool("read_only", true),
+		demote:   a.Bool("demote", false),
 	}
 	if a.Has("tls_ca") {
 		r.tlsCA = filestate.PathArg(a, "tls_ca")
@@ -155,10 +159,13 @@ func (r *Replication) Probe() string {
 // names its column after the section its rows go in: "[server]",
 // "[status]", "[vars]", "[end]" print as section lines (a section named
 // twice goes on). Without --force, [end] comes only if every statement ran.
-func replicationCall(showStatus, gtidPos string) string {
+func replicationCall(showStatus, gtidPos, binlogPos, semiSyncPrimary string) string {
 	vars := "SELECT '' AS `[status]`;\n" + showStatus + "\n" +
 		"SELECT CONCAT('read_only=', @@global.read_only) AS `[vars]`;\n" +
 		"SELECT CONCAT('gtid_pos=', " + gtidPos + ") AS `[vars]`;\n" +
+		"SELECT CONCAT('binlog_pos=', " + binlogPos + ") AS `[vars]`;\n" +
+		"SELECT CONCAT('semi_sync_primary=', " + semiSyncPrimary + ") AS `[vars]`;\n" +
+		"SELECT CONCAT('replica_from=', SUBSTRING_INDEX(HOST, ':', 1)) AS `[vars]` FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%' ORDER BY 1;\n" +
 		"SELECT CONCAT('database=', SCHEMA_NAME) AS `[vars]` FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN " + systemDBs + " ORDER BY 1;\n" +
 		"SELECT '' AS `[end]`;"
 	return runSQLFlags(" -n --column-names", "SELECT CONCAT('version=', VERSION()) AS `[server]`;\n"+vars, " 2>&1")
@@ -173,8 +180,8 @@ flavor=mysql skiff_tls_off=--ssl-mode=DISABLED
 command -v mariadb >/dev/null 2>&1 && flavor=mariadb skiff_tls_off=--skip-ssl
 skiff_replication() {
 if [ "$1" = mariadb ]; then
-` + replicationCall(`SHOW SLAVE STATUS\G`, "@@global.gtid_slave_pos") + `else
-` + replicationCall(`SHOW REPLICA STATUS\G`, "REPLACE(@@global.gtid_executed, '\\n', '')") + `fi
+` + replicationCall(`SHOW SLAVE STATUS\G`, "@@global.gtid_slave_pos", "@@global.gtid_binlog_pos", "@@global.rpl_semi_sync_master_enabled") + `else
+` + replicationCall(`SHOW REPLICA STATUS\G`, "REPLACE(@@global.gtid_executed, '\\n', '')", "REPLACE(@@global.gtid_executed, '\\n', '')", "''") + `fi
 }
 o=$(skiff_replication $flavor)
 case "$skiff_nl$o" in
@@ -192,7 +199,7 @@ printf '%s\n' "$o"
 
 // Check decides what Apply does.
 func (r *Replication) Check(p module.Probed) (*module.Change, error) {
-	r.connect, r.doSeed, r.setRO, r.pending, r.summary = false, false, false, false, ""
+	r.connect, r.doSeed, r.rejoin, r.reset, r.setRO, r.pending, r.summary = false, false, false, false, false, false, ""
 	srv, _, err := parseServer(p.Stdout, p.ExitCode)
 	if err != nil {
 		return nil, err
@@ -223,15 +230,32 @@ func (r *Replication) Check(p module.Probed) (*module.Change, error) {
 		}
 	}
 
+	// MySQL says 0/1; MariaDB ≥ 10.11 has an enum: OFF, ON, NO_LOCK…
+	ro := vars["read_only"] != "0" && !strings.EqualFold(vars["read_only"], "OFF")
+	binlogPos := strings.TrimSpace(vars["binlog_pos"])
+	if !st.configured() && !ro && r.readOnly && !r.demote && binlogPos != "" {
+		return nil, fmt.Errorf("this server is a writer (read_only OFF, replicating from nobody, binary log at %s), and the inventory makes it a replica of %s: "+
+			"after a switchover or failover, edit the inventory (this host in db_primary, the old primary in db_replica), then apply again. "+
+			"Refusing to turn the writer into a replica (demote = true allows it)", binlogPos, from)
+	}
+
 	var parts []string
 	action := plan.Update
 	switch {
 	case !st.configured():
 		r.connect = true
 		action = plan.Create
-		r.doSeed = r.seed && strings.TrimSpace(vars["gtid_pos"]) == ""
+		// A server with databases and a binary log of its own was a writer
+		// (or a replica whose replication was reset): it goes on from its
+		// own position, and is reseeded only if that history diverged.
+		r.rejoin = srv.mariadb() && binlogPos != "" && len(dbs) > 0
+		r.doSeed = r.seed && !r.rejoin && strings.TrimSpace(vars["gtid_pos"]) == ""
 		msg := "configure replication from " + from + " as " + r.user
 		switch {
+		case r.rejoin && r.seed:
+			msg += " (rejoining from its own GTID position " + binlogPos + "; reseeded from a consistent dump of the primary if that history diverged from the primary's)"
+		case r.rejoin:
+			msg += " (rejoining from its own GTID position " + binlogPos + ")"
 		case r.doSeed && len(dbs) > 0:
 			msg += " (seeding from a consistent dump of the primary, which replaces the replica's copies of its databases; the replica holds " + strings.Join(dbs, ", ") + ")"
 		case r.doSeed:
@@ -253,8 +277,6 @@ func (r *Replication) Check(p module.Probed) (*module.Change, error) {
 		r.connect = true
 		parts = append(parts, "restart replication from "+from+" ("+shell.Scrub(st.threads(), r.secrets)+")")
 	}
-	// MySQL says 0/1; MariaDB ≥ 10.11 has an enum: OFF, ON, NO_LOCK…
-	ro := vars["read_only"] != "0" && !strings.EqualFold(vars["read_only"], "OFF")
 	if ro != r.readOnly {
 		r.setRO = true
 		parts = append(parts, fmt.Sprintf("read_only %s -> %s", onOff(ro), onOff(r.readOnly)))
@@ -287,6 +309,7 @@ const (
 	exitGTID    = 23 // reading the primary's GTID position failed
 	exitChange  = 24 // CHANGE MASTER / START SLAVE failed
 	exitThreads = 25 // threads not running after the wait
+	exitDiverge = 26 // the primary does not have the replica's position: histories diverged
 )
 
 // waitSeconds is how long Apply waits for both threads to run.

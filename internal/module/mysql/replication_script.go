@@ -43,6 +43,9 @@ func (r *Replication) clientTLS(mariadb bool) string {
 func (r *Replication) script() string {
 	var b strings.Builder
 	mariadb := r.srv.mariadb()
+	if r.reset {
+		b.WriteString(runSQL("STOP SLAVE;\nRESET SLAVE ALL;\nRESET MASTER;\nSET GLOBAL gtid_slave_pos = '';\n", fmt.Sprintf(" || exit %d", exitChange)))
+	}
 	if r.connect {
 		b.WriteString(`umask 077
 d=$(mktemp -d) || exit 1
@@ -104,7 +107,11 @@ SKIFF_SQL_EOF
 	var sql strings.Builder
 	if r.connect {
 		if mariadb {
-			fmt.Fprintf(&sql, "STOP SLAVE;\nCHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %d, MASTER_USER = %s, MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos%s;\nSTART SLAVE;\n",
+			sql.WriteString("STOP SLAVE;\n")
+			if r.rejoin {
+				sql.WriteString("SET GLOBAL gtid_slave_pos = @@global.gtid_binlog_pos;\n")
+			}
+			fmt.Fprintf(&sql, "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %d, MASTER_USER = %s, MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos%s;\nSTART SLAVE;\n",
 				sqlString(r.host), r.port, sqlString(r.user), sqlString(r.password), r.changeTLS("MASTER"))
 		} else {
 			fmt.Fprintf(&sql, "STOP REPLICA;\nCHANGE REPLICATION SOURCE TO SOURCE_HOST = %s, SOURCE_PORT = %d, SOURCE_USER = %s, SOURCE_PASSWORD = %s, SOURCE_AUTO_POSITION = 1%s;\nSTART REPLICA;\n",
@@ -131,13 +138,17 @@ while :; do
      printf '%%s\n' "$st" | grep -Eq '^ *(Slave|Replica)_SQL_Running: Yes$'; then
     exit 0
   fi
+  if printf '%%s\n' "$st" | grep -Eq '^ *Last_IO_Errno: 1236$'; then
+    printf '%%s\n' "$st"
+    exit %d
+  fi
   i=$((i + 1))
   [ "$i" -ge %d ] && break
   sleep 1
 done
 printf '%%s\n' "$st"
 exit %d
-`, runSQLFlags(" --column-names", status, " 2>&1"), waitSeconds, exitThreads)
+`, runSQLFlags(" --column-names", status, " 2>&1"), exitDiverge, waitSeconds, exitThreads)
 	}
 	return b.String()
 }
@@ -153,6 +164,13 @@ func (r *Replication) Apply(ctx context.Context, t transport.Transport) error {
 	}
 	from := fmt.Sprintf("%s:%d", r.host, r.port)
 	res, err := shell.Output(ctx, t, "configuring replication from "+from, r.script(), r.secrets)
+	if err != nil && res.ExitCode == exitDiverge && r.rejoin && r.seed {
+		// The server's own history is not the primary's: what it holds
+		// beyond the primary was never acknowledged (semi-sync), so it is
+		// dropped and the server seeded again.
+		r.rejoin, r.reset, r.doSeed = false, true, true
+		res, err = shell.Output(ctx, t, "reseeding from "+from, r.script(), r.secrets)
+	}
 	if err == nil || res.ExitCode == 0 {
 		return err
 	}
@@ -168,6 +186,9 @@ func (r *Replication) Apply(ctx context.Context, t transport.Transport) error {
 		return fmt.Errorf("seeding the replica: reading or setting the GTID position of %s failed: %s", from, tail)
 	case exitChange:
 		return fmt.Errorf("configuring replication from %s failed: %s", from, tail)
+	case exitDiverge:
+		st := parseReplicaStatus(string(res.Stdout))
+		return fmt.Errorf("replication from %s: the primary does not hold this server's GTID position (their histories diverged; seed = true would reseed it): %s", from, shell.Scrub(st.threads(), r.secrets))
 	case exitThreads:
 		st := parseReplicaStatus(string(res.Stdout))
 		return fmt.Errorf("replication from %s is not running after %d s: %s", from, waitSeconds, shell.Scrub(st.threads(), r.secrets))

@@ -426,3 +426,70 @@ func TestReplicationTLS(t *testing.T) {
 		shParses(t, s)
 	}
 }
+
+// A writer (read_only off, replicating from nobody, a binary log of its
+// own) is not turned into a replica unless demote says so; a fenced old
+// primary rejoins from its own position, and is reseeded only when the
+// primary does not hold that position.
+func TestReplicationFormerWriter(t *testing.T) {
+	writer := replProbe(mariaVersion, "", "read_only=OFF", "gtid_pos=", "binlog_pos=0-2-57", "database=foobar")
+	r := replication(t, nil)
+	_, err := r.Check(writer)
+	if err == nil || !strings.Contains(err.Error(), "this server is a writer (read_only OFF, replicating from nobody, binary log at 0-2-57), and the inventory makes it a replica of 127.0.0.1:3307") ||
+		!strings.Contains(err.Error(), "edit the inventory (this host in db_primary, the old primary in db_replica)") {
+		t.Errorf("a writer made a replica: %v", err)
+	}
+
+	r = replication(t, map[string]cty.Value{"demote": cty.True})
+	ch, err := r.Check(writer)
+	if err != nil || ch == nil || !strings.HasPrefix(ch.Summary, "configure replication from 127.0.0.1:3307 as repl (rejoining from its own GTID position 0-2-57; reseeded") ||
+		!strings.Contains(ch.Summary, "read_only OFF -> ON") || r.doSeed || !r.rejoin {
+		t.Fatalf("demote: %+v %v (seed %v, rejoin %v)", ch, err, r.doSeed, r.rejoin)
+	}
+
+	// Fenced (read-only at start): no refusal needed; it rejoins.
+	r = replication(t, nil)
+	ch, err = r.Check(replProbe(mariaVersion, "", "read_only=ON", "gtid_pos=0-1-3", "binlog_pos=0-1-60", "database=foobar"))
+	if err != nil || ch == nil || !r.rejoin || r.doSeed {
+		t.Fatalf("fenced old primary: %+v %v (seed %v, rejoin %v)", ch, err, r.doSeed, r.rejoin)
+	}
+	rec := &recorder{results: []transport.Result{{ExitCode: exitDiverge, Stdout: []byte("Last_IO_Errno: 1236\n")}, {}}}
+	if err := r.Apply(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.scripts) != 2 {
+		t.Fatalf("%d scripts, want the rejoin then the reseed", len(rec.scripts))
+	}
+	first, second := rec.scripts[0], rec.scripts[1]
+	shParses(t, first)
+	shParses(t, second)
+	for _, w := range []string{"STOP SLAVE;\nSET GLOBAL gtid_slave_pos = @@global.gtid_binlog_pos;\nCHANGE MASTER TO", "Last_IO_Errno: 1236", "exit 26"} {
+		if !strings.Contains(first, w) {
+			t.Errorf("rejoin script lacks %q:\n%s", w, first)
+		}
+	}
+	if strings.Contains(first, "mysqldump") {
+		t.Errorf("rejoin script seeds:\n%s", first)
+	}
+	if i, j := strings.Index(second, "RESET MASTER;"), strings.Index(second, "mysqldump"); i < 0 || j < i {
+		t.Errorf("reseed script does not forget the diverged history before the dump:\n%s", second)
+	}
+	if strings.Contains(second, "gtid_binlog_pos;\nCHANGE MASTER") {
+		t.Errorf("reseed script starts from the diverged position:\n%s", second)
+	}
+
+	// Without seed, a diverged history is an error that says so.
+	r = replication(t, map[string]cty.Value{"seed": cty.False})
+	r.Check(replProbe(mariaVersion, "", "read_only=ON", "gtid_pos=", "binlog_pos=0-1-60", "database=foobar"))
+	err = r.Apply(context.Background(), &recorder{results: []transport.Result{{ExitCode: exitDiverge}}})
+	if err == nil || !strings.Contains(err.Error(), "histories diverged") {
+		t.Errorf("diverged without seed: %v", err)
+	}
+
+	// A replica that lost its copy (no database) is seeded, as before.
+	r = replication(t, nil)
+	r.Check(replProbe(mariaVersion, "", "read_only=ON", "gtid_pos=", "binlog_pos=0-1-60"))
+	if !r.doSeed || r.rejoin {
+		t.Errorf("a replica without data: seed %v, rejoin %v", r.doSeed, r.rejoin)
+	}
+}
