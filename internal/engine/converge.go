@@ -273,7 +273,7 @@ func (e *Engine) check(ctx context.Context, hr *hostRun, tasks []*Bound) ([]*mod
 		items := make([]probeItem, len(idx))
 		sending := map[string]bool{}
 		for k, i := range idx {
-			items[k] = itemOf(tasks[i].Module)
+			items[k] = itemOf(tasks[i])
 			sending[items[k].fragment] = true
 		}
 		if target == nil {

@@ -60,7 +60,7 @@ func (e *Engine) keepFacts(host, kept, raw string) {
 // Unlike the usual batches it never exits: more script may follow.
 func (e *Engine) speculativeProbe(items []probeItem, helper bool) (script string, tok wire.Token, n int) {
 	if helper && e.HelperPath != "" {
-		b, err := helperItems(items)
+		b, err := helperItems(items, e.ProbeCPU)
 		if err == nil && len(b.Items) > 0 {
 			if cmd, err := hostprobe.Invocation(e.HelperPath, b); err == nil {
 				return "[ -x " + shell.Quote(e.HelperPath) + " ] && " + cmd, b.Token, len(b.Items)
