@@ -24,7 +24,7 @@ func nftChainLoaded(chain string) (loaded, known bool) {
 	if err != nil {
 		return false, false
 	}
-	defer syscall.Close(fd)
+	defer func() { _ = syscall.Close(fd) }() // only read from
 	tv := syscall.Timeval{Sec: 2}
 	if syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv) != nil {
 		return false, false
