@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -125,6 +126,7 @@ func newRunner(c *console, o playbookOptions, ld *loaded) *runner {
 		} else {
 			rn.helper = b
 			ld.engine.HelperPath = b.RemotePath()
+			ld.engine.ProbeCPU = os.Getenv(hostprobe.CPUEnv) != ""
 		}
 	}
 	return rn

@@ -223,6 +223,7 @@ func (a *applier) installHelper(ctx context.Context, host string, t transport.Tr
 		return
 	}
 	e.helpers.Store(host, e.HelperPath)
+	e.keepHelperFact(host)
 }
 
 // runConn is the run's connection to the host named name, for a kind whose

@@ -69,7 +69,7 @@ func (e *Engine) probeTarget(ctx context.Context, hr *hostRun, tasks []*Bound, t
 	items := make([]probeItem, len(idx))
 	sending := map[string]bool{}
 	for k, i := range idx {
-		items[k] = itemOf(tasks[i].Module)
+		items[k] = itemOf(tasks[i])
 		sending[items[k].fragment] = true
 	}
 	if target == nil {

@@ -51,6 +51,10 @@ type Engine struct {
 	// helper keep it (hostprobe.Binary.RemotePath): it answers their
 	// probes. "" probes with sh alone. Apply copies it (Changes.Helper).
 	HelperPath string
+	// ProbeCPU asks the probe helper to account its CPU time per part of
+	// its work on its stderr (wire.ProbeBatch.CPU), which -vv shows: a
+	// measurement switch that changes no answer.
+	ProbeCPU bool
 	// ContentKey, when set, makes the run record on every change that
 	// writes content (module.ContentWriter) where it comes from and its
 	// digest under this key (plan.Change.Content): a saved plan pins it.

@@ -23,7 +23,8 @@ h=; read -r h </proc/sys/kernel/hostname 2>/dev/null || h=$(hostname 2>/dev/null
 printf 'hostname=%s\n' "$h"
 printf 'os_id=%s\nos_like=%s\nos_version=%s\nos_codename=%s\n' "$ID" "$ID_LIKE" "$VERSION_ID" "$VERSION_CODENAME"
 k=; read -r k </proc/sys/kernel/osrelease 2>/dev/null || k=$(uname -r)
-printf 'arch=%s\nkernel=%s\n' "$(uname -m)" "$k"
+a=; read -r a </proc/sys/kernel/arch 2>/dev/null || a=$(uname -m)
+printf 'arch=%s\nkernel=%s\n' "$a" "$k"
 printf 'cpus=%s\n' "$(nproc 2>/dev/null || echo 1)"
 m=; while read -r n v _; do [ "$n" = MemTotal: ] && { m=$((v / 1024)); break; }; done </proc/meminfo 2>/dev/null
 printf 'memory_mb=%s\n' "$m"

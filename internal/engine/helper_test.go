@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
 	"github.com/skiffdeploy/skiff/internal/module/builtin"
 	"github.com/skiffdeploy/skiff/internal/module/filestate"
@@ -43,7 +44,7 @@ func probeItems(t *testing.T) ([]probeItem, []string) {
 	os.WriteFile(f, []byte("on host\n"), 0o644)
 	file := filestate.New(filestate.Spec{Path: f, Known: true, Content: []byte("wanted\n"), DigestDir: filepath.Join(dir, "d")})
 	items := []probeItem{
-		itemOf(file),
+		itemOf(&Bound{Task: &config.Task{Kind: "file"}, Module: file}),
 		{fragment: "echo plain; exit 4"},
 		{fragment: ""},
 	}
@@ -139,5 +140,27 @@ func TestFactsRideOnTheLockChecksScript(t *testing.T) {
 	facts, err := e.readFacts("h", r.out)
 	if err != nil || facts.GetAttr("os_id").AsString() != "test" {
 		t.Errorf("facts %#v, %v", facts, err)
+	}
+}
+
+// ProbeCPU asks the helper for its CPU account and names each item by its
+// task's kind; without it the batch carries neither.
+func TestHelperBatchAsksForTheCPUAccountOnlyWithProbeCPU(t *testing.T) {
+	items, _ := probeItems(t)
+	for _, cpu := range []bool{false, true} {
+		b, err := helperItems(items, cpu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.CPU != cpu {
+			t.Errorf("ProbeCPU %v: the batch asks for the account: %v", cpu, b.CPU)
+		}
+		want := ""
+		if cpu {
+			want = "file"
+		}
+		if b.Items[0].Task != want {
+			t.Errorf("ProbeCPU %v: the file task's item is named %q, want %q", cpu, b.Items[0].Task, want)
+		}
 	}
 }

@@ -30,8 +30,8 @@ func probeBatch(ctx context.Context, t transport.Transport, fragments []string) 
 // helperBatch runs the probes of items with the host's probe helper kept
 // at path (see package hostprobe): natively where their kind allows, with
 // sh otherwise. gone reports that the helper was not there: nothing ran.
-func helperBatch(ctx context.Context, t transport.Transport, path string, items []probeItem) (out []module.Probed, gone bool, err error) {
-	b, err := helperItems(items)
+func helperBatch(ctx context.Context, t transport.Transport, path string, items []probeItem, cpu bool) (out []module.Probed, gone bool, err error) {
+	b, err := helperItems(items, cpu)
 	if err != nil || len(b.Items) == 0 {
 		return make([]module.Probed, len(items)), false, err
 	}
@@ -50,14 +50,18 @@ func helperBatch(ctx context.Context, t transport.Transport, path string, items 
 	return out, false, err
 }
 
-// helperItems is the helper's batch for items.
-func helperItems(items []probeItem) (wire.ProbeBatch, error) {
-	b := wire.ProbeBatch{Token: wire.NewToken()}
+// helperItems is the helper's batch for items; with cpu, it asks for the
+// helper's CPU account, each item named by its task's kind.
+func helperItems(items []probeItem, cpu bool) (wire.ProbeBatch, error) {
+	b := wire.ProbeBatch{Token: wire.NewToken(), CPU: cpu}
 	for i, it := range items {
 		if strings.TrimSpace(it.fragment) == "" {
 			continue
 		}
 		hi := wire.ProbeItem{Index: i, Sh: it.fragment, Kind: it.kind}
+		if cpu {
+			hi.Task = it.task
+		}
 		if it.kind != "" {
 			q, err := json.Marshal(it.query)
 			if err != nil {
@@ -84,7 +88,7 @@ func parseFrames(res transport.Result, tok wire.Token, size, n int) ([]module.Pr
 // it has one, else (or when it has gone since) with sh alone.
 func (e *Engine) probe(ctx context.Context, host string, conn transport.Transport, items []probeItem) ([]module.Probed, error) {
 	if path, ok := e.helpers.Load(host); ok {
-		out, gone, err := helperBatch(ctx, conn, path.(string), items)
+		out, gone, err := helperBatch(ctx, conn, path.(string), items, e.ProbeCPU)
 		if !gone {
 			return out, err
 		}
@@ -108,11 +112,13 @@ type probeItem struct {
 	fragment string
 	kind     string
 	query    any
+	task     string // the task's kind, which the helper's CPU account names
 }
 
-// itemOf is m's probe.
-func itemOf(m module.Module) probeItem {
-	it := probeItem{fragment: m.Probe()}
+// itemOf is the probe of task b.
+func itemOf(b *Bound) probeItem {
+	m := b.Module
+	it := probeItem{fragment: m.Probe(), task: b.Task.Kind}
 	if n, ok := m.(module.NativeProber); ok {
 		if kind, q, ok := n.NativeProbe(); ok {
 			it.kind, it.query = kind, q

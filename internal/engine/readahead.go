@@ -117,7 +117,7 @@ func (e *Engine) readAhead(p *config.Play, hr *hostRun, facts cty.Value) []probe
 					if !cacheable(b.Module) {
 						continue
 					}
-					if it := itemOf(b.Module); it.fragment != "" && !seen[it.fragment] {
+					if it := itemOf(b); it.fragment != "" && !seen[it.fragment] {
 						seen[it.fragment] = true
 						out = append(out, it)
 					}

@@ -55,12 +55,26 @@ func (e *Engine) keepFacts(host, kept, raw string) {
 	}
 }
 
+// keepHelperFact records in host's kept facts, read before its probe
+// helper was copied, that the host has it now: the next run sends its
+// probes through the helper at once instead of with sh.
+func (e *Engine) keepHelperFact(host string) {
+	raw, _, helper, ok := e.keptFacts(host)
+	if !ok || helper || raw == "" {
+		return
+	}
+	if !strings.HasSuffix(raw, "\n") {
+		raw += "\n"
+	}
+	e.keepFacts(host, "", raw+helperFact+"=yes\n")
+}
+
 // speculativeProbe is the sh that probes items on a host, through the
 // probe helper when the host had it, and the frames' token and count.
 // Unlike the usual batches it never exits: more script may follow.
 func (e *Engine) speculativeProbe(items []probeItem, helper bool) (script string, tok wire.Token, n int) {
 	if helper && e.HelperPath != "" {
-		b, err := helperItems(items)
+		b, err := helperItems(items, e.ProbeCPU)
 		if err == nil && len(b.Items) > 0 {
 			if cmd, err := hostprobe.Invocation(e.HelperPath, b); err == nil {
 				return "[ -x " + shell.Quote(e.HelperPath) + " ] && " + cmd, b.Token, len(b.Items)

@@ -188,3 +188,23 @@ func TestPlanWithKeptFactsAndAnUnreachableHost(t *testing.T) {
 		t.Fatalf("plan with b down: %+v", p.Summary)
 	}
 }
+
+// Facts kept before the probe helper was copied are marked as having it
+// once it is there: the next run probes through it at once.
+func TestKeptFactsLearnTheHelperCopiedAfterThem(t *testing.T) {
+	e := &Engine{FactsDir: t.TempDir()}
+	raw := "hostname=h\nos_id=debian\narch=x86_64\n"
+	e.keepFacts("h", "", raw)
+	e.keepHelperFact("h")
+	got, facts, helper, ok := e.keptFacts("h")
+	if !ok || !helper {
+		t.Fatalf("kept facts %q: helper %v", got, helper)
+	}
+	if want, _ := parseFacts(raw); !facts.RawEquals(want) {
+		t.Errorf("the facts changed: %#v", facts)
+	}
+	e.keepHelperFact("h")
+	if again, _, _, _ := e.keptFacts("h"); again != got {
+		t.Errorf("marked twice: %q", again)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/module/shell"
@@ -41,6 +42,9 @@ func Serve(answerers map[string]module.NativeAnswerer, in io.Reader, out, stderr
 	if err := json.NewDecoder(in).Decode(&b); err != nil {
 		return fmt.Errorf("reading the probe batch: %w", err)
 	}
+	if b.CPU {
+		return writeFrames(b, serveCounted(answerers, b, stderr), out)
+	}
 	results := make([]module.Probed, len(b.Items))
 	var errMu sync.Mutex
 	logErr := func(p []byte) {
@@ -57,7 +61,7 @@ func Serve(answerers map[string]module.NativeAnswerer, in io.Reader, out, stderr
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			var so, se bytes.Buffer
-			results[i] = runSh(b.Items[i].Sh, &so, &se)
+			results[i], _ = runSh(b.Items[i].Sh, &so, &se)
 			if se.Len() > 0 {
 				logErr(se.Bytes())
 			}
@@ -102,6 +106,11 @@ func Serve(answerers map[string]module.NativeAnswerer, in io.Reader, out, stderr
 		runFragment(i)
 	}
 	wg.Wait()
+	return writeFrames(b, results, out)
+}
+
+// writeFrames writes every item's result in its frame, in order.
+func writeFrames(b wire.ProbeBatch, results []module.Probed, out io.Writer) error {
 	var w []byte
 	for i, it := range b.Items {
 		w = b.Token.AppendFrame(w, strconv.Itoa(it.Index), results[i].Stdout, results[i].ExitCode)
@@ -148,11 +157,16 @@ func answer(a module.NativeAnswerer, queries [][]byte, logErr func([]byte)) (out
 // which every local user can read: a command's env values (secrets among
 // them) are exported inside the fragment. sh parses the whole subshell
 // before running it, so nothing in it reads the rest of the script.
-func runSh(fragment string, stdout, stderr *bytes.Buffer) module.Probed {
+// It returns too the CPU time sh and what it started took.
+func runSh(fragment string, stdout, stderr *bytes.Buffer) (module.Probed, time.Duration) {
 	cmd := exec.Command("sh", "-s")
 	cmd.Stdin = strings.NewReader("(\n" + fragment + "\n) </dev/null\n")
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
+	var cpu time.Duration
+	if cmd.ProcessState != nil {
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	p := module.Probed{Stdout: stdout.Bytes()}
 	var ee *exec.ExitError
 	switch {
@@ -167,7 +181,7 @@ func runSh(fragment string, stdout, stderr *bytes.Buffer) module.Probed {
 		fmt.Fprintf(stderr, "skiff probe helper: %v\n", err)
 		p.ExitCode = 127
 	}
-	return p
+	return p, cpu
 }
 
 // Main is the helper's entry point: skiff probe-helper, the batch on

@@ -21,6 +21,10 @@ const ProbeParallel = 16
 type ProbeBatch struct {
 	Token Token       `json:"token"`
 	Items []ProbeItem `json:"items"`
+	// CPU asks the helper to account, on its stderr, the CPU time of each
+	// part of its work (see hostprobe.CPULine): a measurement, for the
+	// benchmark and for debugging; the answers are the same.
+	CPU bool `json:"cpu,omitempty"`
 }
 
 // ProbeItem is one task's probe: its sh fragment, and a native query when
@@ -30,6 +34,9 @@ type ProbeItem struct {
 	Sh    string          `json:"sh"`
 	Kind  string          `json:"kind,omitempty"`
 	Query json.RawMessage `json:"query,omitempty"`
+	// Task is the task's kind, sent with CPU only: the name its CPU time
+	// is accounted under.
+	Task string `json:"task,omitempty"`
 }
 
 // ShProbes is the sh script that runs fragments (empty ones are skipped),

@@ -21,7 +21,9 @@
 //   - SSH connections, sessions and sudo commands per host in one no-op run,
 //     counted in the hosts' journals;
 //   - skiff's peak memory (maximum RSS, from the kernel's accounting of the
-//     finished process).
+//     finished process);
+//   - where the hosts' CPU goes in a no-op (breakdown.go): the probe
+//     helper's own account per part, against the hosts' and the floor's.
 //
 // Then the fan-out (fanout.go): 50 lightweight test hosts, the small role of
 // bench/fanout for skiff and for Ansible on the first 10, 25 and 50 of
@@ -39,9 +41,11 @@
 // It writes bench/RESULTS.md and removes its hosts at the end. Run it with
 // `make bench` (root and a Docker engine; it needs bin/skiff);
 // `-only fanout` or `-only fleet` replaces only that section of
-// RESULTS.md; `-only site` rewrites the rest and keeps those sections.
-// `-only compare -a REV -b REV` measures two commits' skiff side by side
-// (compare.go) in a section of its own, which the other phases keep.
+// RESULTS.md; `-only site` rewrites the rest and keeps those sections;
+// `-only breakdown` measures the breakdown alone on fresh site hosts and
+// replaces its section. `-only compare -a REV -b REV` measures two
+// commits' skiff side by side (compare.go) in a section of its own, which
+// the other phases keep.
 package main
 
 import (
@@ -52,6 +56,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -64,12 +69,12 @@ const playbook = "playbooks/site.hcl"
 func main() {
 	runs := flag.Int("n", 5, "counted runs of each timed command (after one warm-up)")
 	out := flag.String("out", "bench/RESULTS.md", "results file, relative to the repository root")
-	only := flag.String("only", "", "run one phase only: site; fanout, fleet or compare (its section replaces the one in the results file)")
+	only := flag.String("only", "", "run one phase only: site; fanout, fleet, breakdown or compare (its section replaces the one in the results file)")
 	revA := flag.String("a", "", "with -only compare: the commit before")
 	revB := flag.String("b", "", "with -only compare: the commit after")
 	flag.Parse()
-	if *runs < 1 || flag.NArg() != 0 || (*only != "" && *only != "site" && *only != "fanout" && *only != "fleet" && *only != "compare") {
-		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|fanout|fleet|compare -a REV -b REV]")
+	if *runs < 1 || flag.NArg() != 0 || !slices.Contains([]string{"", "site", "fanout", "fleet", "breakdown", "compare"}, *only) {
+		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|fanout|fleet|breakdown|compare -a REV -b REV]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -121,6 +126,9 @@ func run(ctx context.Context, runs int, out, only, revA, revB string) error {
 	}
 	if only == "fleet" {
 		return b.fleetOnly(ctx, out)
+	}
+	if only == "breakdown" {
+		return b.breakdownOnly(ctx, out, commit)
 	}
 	if _, err := exec.LookPath("ansible-playbook"); err != nil {
 		return fmt.Errorf("ansible-playbook missing: apt-get install -y ansible (make bench does)")
@@ -200,6 +208,12 @@ func run(ctx context.Context, runs int, out, only, revA, revB string) error {
 		return err
 	}
 	r.noop, r.ansibleNoop, r.floor = s[0], s[1], s[2]
+	bd, err := b.breakdown(ctx, len(names), b.skiffArgs("apply", "--yes"))
+	if err != nil {
+		return err
+	}
+	bd.commit = commit
+	r.sections = append(r.sections, bd.markdown())
 	if code, planOut, err = b.plan(ctx); err != nil {
 		return err
 	} else if code != 0 {

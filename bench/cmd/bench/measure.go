@@ -38,16 +38,17 @@ type series struct{ list []measurement }
 // for (Ansible's workers) but never reads below this process's own peak
 // (see pollHWM); onceHWM reads the command's own peak instead.
 func (b *bench) once(ctx context.Context, logName string, argv ...string) (measurement, error) {
-	return b.measured(ctx, logName, false, argv)
+	return b.measured(ctx, logName, false, nil, argv)
 }
 
 // onceHWM is once with maxRSS read as the command's own peak resident
 // memory (VmHWM, see pollHWM): for skiff, which runs no child process.
 func (b *bench) onceHWM(ctx context.Context, logName string, argv ...string) (measurement, error) {
-	return b.measured(ctx, logName, true, argv)
+	return b.measured(ctx, logName, true, nil, argv)
 }
 
-func (b *bench) measured(ctx context.Context, logName string, hwm bool, argv []string) (measurement, error) {
+// measured runs argv as once does, with env added to the environment.
+func (b *bench) measured(ctx context.Context, logName string, hwm bool, env, argv []string) (measurement, error) {
 	logPath := filepath.Join(b.dir, logName)
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -60,6 +61,9 @@ func (b *bench) measured(ctx context.Context, logName string, hwm bool, argv []s
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = b.root, f, f
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cpuBefore := b.hostsCPU()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -15,7 +15,9 @@ import (
 )
 
 // NativeFirewall is the helper's kind for the ufw probe: the files it
-// reads with sed and grep are read in process; only iptables runs.
+// reads with sed and grep are read in process, and whether ufw's chains
+// are loaded is asked of nf_tables over netlink where iptables is the
+// nf_tables one (nft_linux.go); elsewhere iptables runs.
 const NativeFirewall = "ufw"
 
 // Natives are the ufw kind's native answerers, for its registration.
@@ -129,14 +131,21 @@ func answerFirewall(root string) ([]byte, error) {
 			}
 		}
 	}
-	cmd := exec.Command("iptables", "-n", "-L", "ufw-user-input")
-	err = cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
+	switch loaded, known := nftChainLoaded("ufw-user-input"); {
+	case known && loaded:
 		b.WriteString("status=Status: active\n")
-	case errors.As(err, &ee) && ee.ExitCode() == 1:
+	case known:
 		b.WriteString("status=Status: inactive\n")
+	default:
+		cmd := exec.Command("iptables", "-n", "-L", "ufw-user-input")
+		err = cmd.Run()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			b.WriteString("status=Status: active\n")
+		case errors.As(err, &ee) && ee.ExitCode() == 1:
+			b.WriteString("status=Status: inactive\n")
+		}
 	}
 	for _, sec := range []struct{ name, file string }{{"[rules4]", "/etc/ufw/user.rules"}, {"[rules6]", "/etc/ufw/user6.rules"}} {
 		b.WriteString(sec.name + "\n")
