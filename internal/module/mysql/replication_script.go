@@ -131,12 +131,19 @@ SKIFF_SQL_EOF
 		if !mariadb {
 			status = "SHOW REPLICA STATUS\\G"
 		}
+		// Both threads must run at two reads in a row: the I/O thread
+		// reads Yes for a moment after it connects, before the primary
+		// answers a position it does not hold with error 1236.
 		fmt.Fprintf(&b, `i=0
+up=0
 while :; do
   st=$(%s)
   if printf '%%s\n' "$st" | grep -Eq '^ *(Slave|Replica)_IO_Running: Yes$' &&
      printf '%%s\n' "$st" | grep -Eq '^ *(Slave|Replica)_SQL_Running: Yes$'; then
-    exit 0
+    up=$((up + 1))
+    [ "$up" -ge 2 ] && exit 0
+  else
+    up=0
   fi
   if printf '%%s\n' "$st" | grep -Eq '^ *Last_IO_Errno: 1236$'; then
     printf '%%s\n' "$st"
