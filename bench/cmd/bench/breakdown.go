@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -156,18 +153,7 @@ func (b *bench) breakdownOnly(ctx context.Context, out, commit string) error {
 		return err
 	}
 	res.commit = commit
-	path := filepath.Join(b.root, out)
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	section := res.markdown()
-	if err := os.WriteFile(path, []byte(spliceSection(string(old), section)), 0o644); err != nil {
-		return err
-	}
-	fmt.Print(section)
-	logf("wrote the breakdown section of %s", out)
-	return nil
+	return b.writeSection(out, "breakdown", res.markdown())
 }
 
 // figure is a per-round figure's statistics, in ms.

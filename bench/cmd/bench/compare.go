@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,18 +69,7 @@ func (b *bench) compareOnly(ctx context.Context, out, revA, revB string) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(b.root, out)
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	section := res.markdown()
-	if err := os.WriteFile(path, []byte(spliceSection(string(old), section)), 0o644); err != nil {
-		return err
-	}
-	fmt.Print(section)
-	logf("wrote the comparison section of %s", out)
-	return nil
+	return b.writeSection(out, "comparison", res.markdown())
 }
 
 // checkout makes a worktree of rev and builds its skiff and app there.

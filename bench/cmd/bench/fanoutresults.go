@@ -276,16 +276,22 @@ func (b *bench) fanoutOnly(ctx context.Context, out string) error {
 	if err != nil {
 		return err
 	}
+	return b.writeSection(out, "fan-out", res.markdown())
+}
+
+// writeSection puts section (named what, in the log) into the results
+// file out in place of the one with its heading (see spliceSection), the
+// rest of the file kept, and prints it.
+func (b *bench) writeSection(out, what, section string) error {
 	path := filepath.Join(b.root, out)
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	section := res.markdown()
 	if err := os.WriteFile(path, []byte(spliceSection(string(old), section)), 0o644); err != nil {
 		return err
 	}
 	fmt.Print(section)
-	logf("wrote the fan-out section of %s", out)
+	logf("wrote the %s section of %s", what, out)
 	return nil
 }

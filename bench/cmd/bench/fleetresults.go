@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image/color"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -267,18 +264,7 @@ func (b *bench) fleetOnly(ctx context.Context, out string) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(b.root, out)
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	section := res.markdown()
-	if err := os.WriteFile(path, []byte(spliceSection(string(old), section)), 0o644); err != nil {
-		return err
-	}
-	fmt.Print(section)
-	logf("wrote the fleet section of %s", out)
-	return nil
+	return b.writeSection(out, "fleet", res.markdown())
 }
 
 func secsDur(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
