@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/skiffdeploy/skiff/integration/testhosts"
 	"github.com/skiffdeploy/skiff/internal/hostprobe"
 )
 
@@ -118,26 +116,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // breakdownOnly is `-only breakdown`: fresh site hosts, a first converge,
 // then the breakdown, whose section replaces the one in the results file.
 func (b *bench) breakdownOnly(ctx context.Context, out, commit string) error {
-	names, groups := testhosts.SiteHosts()
-	var err error
-	b.c, err = testhosts.Start(ctx, testhosts.Options{Prefix: testhosts.UniquePrefix("skiff-bench"), Hosts: names, Dir: b.dir, Logf: logf})
-	if b.c != nil {
-		defer func() {
-			logf("removing the hosts")
-			if err := b.c.Close(); err != nil {
-				logf("removing the hosts: %v", err)
-			}
-		}()
-	}
+	defer b.removeHosts()
+	names, _, err := b.startSite(ctx, b.root)
 	if err != nil {
-		return err
-	}
-	extra, err := b.c.SiteSettings(ctx, b.root, b.dir, "")
-	if err != nil {
-		return err
-	}
-	b.inv = filepath.Join(b.dir, "inventory.hcl")
-	if err := b.c.WriteInventory(b.inv, groups, extra); err != nil {
 		return err
 	}
 	logf("first converge: skiff apply %s", playbook)

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/skiffdeploy/skiff/integration/testhosts"
 )
 
 // compare is `bench -only compare -a REV -b REV`: skiff built from two
@@ -129,30 +127,13 @@ type compareResults struct {
 func (cmp *compare) measure(ctx context.Context) (*compareResults, error) {
 	b := cmp.b
 	res := &compareResults{a: cmp.a, z: cmp.z, runs: b.runs, started: time.Now()}
-	names, groups := testhosts.SiteHosts()
-	res.hosts = len(names)
-	var err error
-	b.c, err = testhosts.Start(ctx, testhosts.Options{Prefix: testhosts.UniquePrefix("skiff-bench"), Hosts: names, Dir: b.dir, Logf: logf})
-	if b.c != nil {
-		defer func() {
-			logf("removing the hosts")
-			if err := b.c.Close(); err != nil {
-				logf("removing the hosts: %v", err)
-			}
-		}()
-	}
-	if err != nil {
-		return nil, err
-	}
+	defer b.removeHosts()
 	// Both revisions deploy the app built at the first: the same bytes.
-	extra, err := b.c.SiteSettings(ctx, cmp.a.dir, b.dir, "")
+	names, _, err := b.startSite(ctx, cmp.a.dir)
 	if err != nil {
 		return nil, err
 	}
-	b.inv = filepath.Join(b.dir, "inventory.hcl")
-	if err := b.c.WriteInventory(b.inv, groups, extra); err != nil {
-		return nil, err
-	}
+	res.hosts = len(names)
 	logf("first converge with %s", cmp.a.rev)
 	first, err := b.once(ctx, "compare-first-converge.log", cmp.args(cmp.a, "apply", "--yes")...)
 	if err != nil {

@@ -142,33 +142,12 @@ func run(ctx context.Context, runs int, out, only, revA, revB string) error {
 		return err
 	}
 
-	names, groups := testhosts.SiteHosts()
+	defer b.removeHosts()
+	names, groups, err := b.startSite(ctx, b.root)
+	if err != nil {
+		return err
+	}
 	r.hosts = len(names)
-	b.c, err = testhosts.Start(ctx, testhosts.Options{
-		Prefix: testhosts.UniquePrefix("skiff-bench"),
-		Hosts:  names,
-		Dir:    b.dir,
-		Logf:   logf,
-	})
-	if b.c != nil {
-		defer func() {
-			logf("removing the hosts")
-			if err := b.c.Close(); err != nil {
-				logf("removing the hosts: %v", err)
-			}
-		}()
-	}
-	if err != nil {
-		return err
-	}
-	extra, err := b.c.SiteSettings(ctx, b.root, b.dir, "")
-	if err != nil {
-		return err
-	}
-	b.inv = filepath.Join(b.dir, "inventory.hcl")
-	if err := b.c.WriteInventory(b.inv, groups, extra); err != nil {
-		return err
-	}
 	if b.ans, err = prepareAnsible(b.c, groups, b.root, b.dir); err != nil {
 		return err
 	}
@@ -322,4 +301,35 @@ func (b *bench) planOn(ctx context.Context, inv string) (int, string, error) {
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+// startSite starts the site's hosts into b.c and writes b.inv for them,
+// the app taken from appRoot's bin/. The caller defers b.removeHosts, also
+// when it fails (hosts may have started).
+func (b *bench) startSite(ctx context.Context, appRoot string) (names []string, groups map[string][]string, err error) {
+	names, groups = testhosts.SiteHosts()
+	b.c, err = testhosts.Start(ctx, testhosts.Options{Prefix: testhosts.UniquePrefix("skiff-bench"), Hosts: names, Dir: b.dir, Logf: logf})
+	if err != nil {
+		return nil, nil, err
+	}
+	extra, err := b.c.SiteSettings(ctx, appRoot, b.dir, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	b.inv = filepath.Join(b.dir, "inventory.hcl")
+	if err := b.c.WriteInventory(b.inv, groups, extra); err != nil {
+		return nil, nil, err
+	}
+	return names, groups, nil
+}
+
+// removeHosts removes the hosts startSite started, if any.
+func (b *bench) removeHosts() {
+	if b.c == nil {
+		return
+	}
+	logf("removing the hosts")
+	if err := b.c.Close(); err != nil {
+		logf("removing the hosts: %v", err)
+	}
 }
