@@ -24,7 +24,7 @@
 // running yet)". A backend or server that HAProxy does not know is an error.
 //
 // Apply sets the state even when Check found nothing to do (the engine may
-// run the task anyway), then, with wait, polls every 500ms in one remote
+// run the task anyway), then, with wait, polls every 100ms in one remote
 // script: after "drain", until the server has no current session (scur 0)
 // or the timeout passes, which ends the wait without an error; after
 // "ready", until show stat reports it UP, or fails at the timeout with its

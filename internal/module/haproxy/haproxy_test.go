@@ -180,10 +180,10 @@ func TestApplyWaits(t *testing.T) {
 		vals      map[string]cty.Value
 		want, not []string
 	}{
-		{map[string]cty.Value{"state": cty.StringVal("drain")}, []string{"+ 60 ))", `[ "$(field scur)" = 0 ]`, "sleep 0.5"}, nil},
+		{map[string]cty.Value{"state": cty.StringVal("drain")}, []string{"+ 60 ))", `[ "$(field scur)" = 0 ]`, "sleep 0.1"}, nil},
 		{map[string]cty.Value{"state": cty.StringVal("ready"), "timeout": cty.StringVal("2m")}, []string{"+ 120 ))", `UP|"no check"`}, nil},
-		{map[string]cty.Value{"state": cty.StringVal("ready"), "wait": cty.False}, nil, []string{"deadline", "sleep 0.5"}},
-		{map[string]cty.Value{"state": cty.StringVal("maint")}, nil, []string{"deadline", "sleep 0.5"}},
+		{map[string]cty.Value{"state": cty.StringVal("ready"), "wait": cty.False}, nil, []string{"deadline", "sleep 0.1"}},
+		{map[string]cty.Value{"state": cty.StringVal("maint")}, nil, []string{"deadline", "sleep 0.1"}},
 	} {
 		s := build(t, tc.vals)
 		f := &fake{res: transport.Result{Stdout: []byte("result=done\n")}}

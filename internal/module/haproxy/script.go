@@ -169,7 +169,7 @@ if [ -n "$ans" ]; then printf '%s\n' "answer=$ans"; echo result=refused; exit 0;
 	b.WriteString("\tst=$(hap_state)\n")
 	fmt.Fprintf(&b, "\tif %s; then printf '%%s\\n' \"$st\"; echo result=done; exit 0; fi\n", reached)
 	b.WriteString("\tif [ \"$(date +%s)\" -gt \"$deadline\" ]; then printf '%s\\n' \"$st\"; echo result=timeout; exit 0; fi\n")
-	b.WriteString("\tsleep 0.5 2>/dev/null || sleep 1\n")
+	b.WriteString("\tsleep 0.1 2>/dev/null || sleep 1\n")
 	b.WriteString("done\n")
 	return b.String()
 }
