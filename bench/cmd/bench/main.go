@@ -6,7 +6,9 @@
 // First converges: Ansible deploys site.yml to 4 fresh stack hosts (web1
 // web2 db1 db2, local test hosts), timed once; then the site must answer
 // over HTTPS through HAProxy, and `skiff plan` on those hosts is recorded
-// (no change expected). Those hosts are removed, 4 fresh ones start, and
+// (no change expected). Those hosts are removed; 4 fresh ones take the
+// first converge's floor (converge.go: the same packages installed and the
+// same large files copied by a plain script). Those are removed, 4 fresh ones start, and
 // bin/skiff deploys playbooks/site.hcl to them (timed once). On the hosts
 // skiff converged, after Ansible's own needs are installed (python3-apt,
 // PyMySQL: site.yml's tag deps), ansible-playbook must report changed=0 on
@@ -25,6 +27,10 @@
 //   - where the hosts' CPU goes in a no-op (breakdown.go): the probe
 //     helper's own account per part, against the hosts' and the floor's.
 //
+// Then the rolling upgrade (upgrade.go): playbooks/upgrade.hcl on the two
+// web servers of a site of its own, under HTTPS load, with 2 and with 3 lb
+// hosts, in seconds per server against the app's own start-up.
+//
 // Then the fan-out (fanout.go): 50 lightweight test hosts, the small role of
 // bench/fanout for skiff and for Ansible on the first 10, 25 and 50 of
 // them, no-op runs in turn with the floor, the cost of each extra host, a
@@ -40,9 +46,10 @@
 //
 // It writes bench/RESULTS.md and removes its hosts at the end. Run it with
 // `make bench` (root and a Docker engine; it needs bin/skiff);
-// `-only fanout` or `-only fleet` replaces only that section of
+// `-only upgrade`, `-only fanout` or `-only fleet` replaces only that section of
 // RESULTS.md; `-only site` rewrites the rest and keeps those sections;
-// `-only breakdown` measures the breakdown alone on fresh site hosts and
+// `-only converge` takes first converges by skiff and by the plain script
+// alone; `-only breakdown` measures the breakdown alone on fresh site hosts and
 // replaces its section. `-only compare -a REV -b REV` measures two
 // commits' skiff side by side (compare.go) in a section of its own, which
 // the other phases keep.
@@ -69,12 +76,12 @@ const playbook = "playbooks/site.hcl"
 func main() {
 	runs := flag.Int("n", 5, "counted runs of each timed command (after one warm-up)")
 	out := flag.String("out", "bench/RESULTS.md", "results file, relative to the repository root")
-	only := flag.String("only", "", "run one phase only: site; fanout, fleet, breakdown or compare (its section replaces the one in the results file)")
+	only := flag.String("only", "", "run one phase only: site; converge, upgrade, fanout, fleet, breakdown or compare (its section replaces the one in the results file)")
 	revA := flag.String("a", "", "with -only compare: the commit before")
 	revB := flag.String("b", "", "with -only compare: the commit after")
 	flag.Parse()
-	if *runs < 1 || flag.NArg() != 0 || !slices.Contains([]string{"", "site", "fanout", "fleet", "breakdown", "compare"}, *only) {
-		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|fanout|fleet|breakdown|compare -a REV -b REV]")
+	if *runs < 1 || flag.NArg() != 0 || !slices.Contains([]string{"", "site", "converge", "upgrade", "fanout", "fleet", "breakdown", "compare"}, *only) {
+		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|converge|upgrade|fanout|fleet|breakdown|compare -a REV -b REV]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -130,6 +137,12 @@ func run(ctx context.Context, runs int, out, only, revA, revB string) error {
 	if only == "breakdown" {
 		return b.breakdownOnly(ctx, out, commit)
 	}
+	if only == "converge" {
+		return b.convergeOnly(ctx, out, commit)
+	}
+	if only == "upgrade" {
+		return b.upgradeOnly(ctx, out, commit)
+	}
 	if _, err := exec.LookPath("ansible-playbook"); err != nil {
 		return fmt.Errorf("ansible-playbook missing: apt-get install -y ansible (make bench does)")
 	}
@@ -139,6 +152,9 @@ func run(ctx context.Context, runs int, out, only, revA, revB string) error {
 
 	r := &results{runs: runs}
 	if err := b.ansibleFirstConverge(ctx, r); err != nil {
+		return err
+	}
+	if r.convergeFloor, err = b.convergeFloor(ctx); err != nil {
 		return err
 	}
 
@@ -244,6 +260,12 @@ func run(ctx context.Context, runs int, out, only, revA, revB string) error {
 	path := filepath.Join(root, out)
 	old, _ := os.ReadFile(path)
 	if only != "site" {
+		up, err := b.measureUpgrade(ctx)
+		if err != nil {
+			return err
+		}
+		up.commit = commit
+		r.sections = append(r.sections, up.markdown())
 		if err := b.fanout(ctx, r); err != nil {
 			return err
 		}
@@ -255,7 +277,7 @@ func run(ctx context.Context, runs int, out, only, revA, revB string) error {
 	} else {
 		// The fan-out and fleet sections of the last full run stay, with
 		// their own dates: -only site measures the site alone.
-		for _, h := range []string{"## Fan-out", "## Fleet"} {
+		for _, h := range []string{upgradeHeading, "## Fan-out", "## Fleet"} {
 			if sec := sectionOf(string(old), h); sec != "" {
 				r.sections = append(r.sections, sec)
 			}

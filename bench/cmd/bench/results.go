@@ -23,6 +23,7 @@ type results struct {
 
 	// The Ansible side.
 	ansibleFirst     measurement // first converge of its own fresh hosts
+	convergeFloor    measurement // the plain script's, on its own fresh hosts
 	ansibleSite      string      // "yes (…)" or "no: why": HTTPS through HAProxy after it
 	skiffOnAnsible   planVerdict // skiff plan on the hosts Ansible converged
 	ansibleRerun     string      // "yes" or "no: why": a second run changed nothing
@@ -106,8 +107,12 @@ func (r *results) markdown() string {
 	p("| measure | median | min | max |\n|---|---|---|---|\n")
 	p("| first converge, fresh hosts: `skiff apply --yes` (1 run) | %.2f s | | |\n", r.firstConverge.wall.Seconds())
 	p("| first converge, 4 other fresh hosts: `ansible-playbook site.yml` (1 run) | %.2f s | | |\n", r.ansibleFirst.wall.Seconds())
+	p("| first converge, 4 other fresh hosts: a plain script, one `apt-get install` per host and the large files copied, configuring nothing (bench/floor -upload -run; 1 run) | %.2f s | | |\n", r.convergeFloor.wall.Seconds())
 	if a := r.ansibleFirst.wall.Seconds(); a > 0 {
 		p("| **first converge skiff / Ansible** (1 run each) | %.2f× | | |\n", r.firstConverge.wall.Seconds()/a)
+	}
+	if f := r.convergeFloor.wall.Seconds(); f > 0 {
+		p("| first converge skiff / plain script, Ansible / plain script (1 run each) | %.2f×, %.2f× | | |\n", r.firstConverge.wall.Seconds()/f, r.ansibleFirst.wall.Seconds()/f)
 	}
 	p("| no-op converge: `skiff apply --yes` on converged hosts | %s |\n", secs(r.noop.wall()))
 	p("| no-op converge: `ansible-playbook site.yml` on the same hosts (changed=0) | %s |\n", secs(r.ansibleNoop.wall()))
