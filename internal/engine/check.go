@@ -4,11 +4,69 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/module"
 	"github.com/skiffdeploy/skiff/internal/parallel"
 	"github.com/skiffdeploy/skiff/internal/transport"
 )
+
+// checkRest checks the tasks still to run. A gated task (if_changed) is
+// checked only when it runs: it runs whatever its check finds, which only
+// words its plan line, so a play where nothing changes never asks about it.
+// forced nil means the gate is not decided yet (the play's first check, all
+// of its tasks): the ungated tasks are checked, the gate decided from them,
+// then the gated tasks that run are checked.
+func (e *Engine) checkRest(ctx context.Context, hr *hostRun, p *config.Play, tasks []*Bound, forced map[*Bound]string) ([]*module.Change, map[*Bound]string, error) {
+	runs := func(b *Bound) bool {
+		_, ok := forced[b]
+		return len(b.Task.IfChanged) == 0 || ok
+	}
+	decided := forced != nil
+	changes, err := e.checkOnly(ctx, hr, tasks, runs)
+	if err != nil || decided {
+		return changes, forced, err
+	}
+	forced = e.gate(p, tasks, changes)
+	gated, err := e.checkOnly(ctx, hr, tasks, func(b *Bound) bool {
+		_, ok := forced[b]
+		return ok
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, c := range gated {
+		if c != nil {
+			changes[i] = c
+		}
+	}
+	return changes, forced, nil
+}
+
+// checkOnly checks the tasks that want says to, with no round trip when
+// there is none; the others' changes are nil.
+func (e *Engine) checkOnly(ctx context.Context, hr *hostRun, tasks []*Bound, want func(*Bound) bool) ([]*module.Change, error) {
+	var some []*Bound
+	var at []int
+	for i, b := range tasks {
+		if want(b) {
+			some = append(some, b)
+			at = append(at, i)
+		}
+	}
+	out := make([]*module.Change, len(tasks))
+	if len(some) == 0 {
+		return out, nil
+	}
+	got, err := e.check(ctx, hr, some)
+	if err != nil {
+		return nil, err
+	}
+	for j, c := range got {
+		out[at[j]] = c
+	}
+	return out, nil
+}
 
 // check probes tasks, one round trip per host they run on, those hosts at
 // once (a task delegated to every lb host costs one round trip's wait, not

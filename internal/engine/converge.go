@@ -153,14 +153,11 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 		if stale {
 			held := ch.locked()
 			var err error
-			changes, err = e.check(ctx, hr, tasks[i:])
+			changes, forced, err = e.checkRest(ctx, hr, p, tasks[i:], forced)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", p.Name, err)
 			}
 			stale = false
-			if forced == nil {
-				forced = e.gate(p, tasks, changes)
-			}
 			// The first change of a lazily locked run (only ever at the
 			// play's first check: later checks follow a change) takes the
 			// locks, then reads again under them.
@@ -168,10 +165,9 @@ func (e *Engine) converge(ctx context.Context, ch changer, p *config.Play, hr *h
 				if err := ch.lock(ctx, name); err != nil {
 					return nil, err
 				}
-				if changes, err = e.check(ctx, hr, tasks); err != nil {
+				if changes, forced, err = e.checkRest(ctx, hr, p, tasks, nil); err != nil {
 					return nil, fmt.Errorf("%s: %w", p.Name, err)
 				}
-				forced = e.gate(p, tasks, changes)
 			}
 		}
 		// The copies of a task delegated to several hosts (drain on every

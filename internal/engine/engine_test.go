@@ -260,6 +260,43 @@ task "touch" "deleg" {
 	}
 }
 
+// A gated task runs whatever its check finds, so it is checked only when
+// it runs: a run where its reference is in state never asks its delegate.
+func TestGatedTaskCheckedOnlyWhenItRuns(t *testing.T) {
+	role := `
+task "touch" "a" { path = "DIR/${host.name}-a" }
+task "touch" "gated" {
+  delegate_to = "c"
+  path        = "DIR/gated-from-${host.name}"
+  if_changed  = ["touch.a"]
+}
+`
+	f := newFixture(t, role, "")
+	f.eng.Hosts = []*inventory.Host{f.eng.Inventory.Host("a")}
+	t.Chdir(f.dir)
+	if err := os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := f.eng.Plan(context.Background())
+	if n := len(p.Hosts[0].Changes); n != 2 {
+		t.Fatalf("plan: %d changes, want 2: %+v", n, p.Hosts[0].Changes)
+	}
+	// Checked once the gate opened: the line is the module's own.
+	if s := p.Hosts[0].Changes[1].Summary; !strings.HasPrefix(s, "on c: ") || !strings.Contains(s, "gated-from-a") {
+		t.Errorf("gated change summary %q is not its check's", s)
+	}
+	if p = f.eng.Apply(context.Background(), f.ch); p.Failed() || len(p.Hosts[0].Changes) != 2 {
+		t.Fatalf("apply: %+v", p.Hosts[0])
+	}
+	before := f.conns["c"].Runs()
+	if p = f.eng.Apply(context.Background(), f.ch); p.Failed() || len(p.Hosts[0].Changes) != 0 {
+		t.Fatalf("second apply: %+v", p.Hosts[0])
+	}
+	if n := f.conns["c"].Runs() - before; n != 0 {
+		t.Errorf("a run with nothing to change asked the gated task's delegate %d times", n)
+	}
+}
+
 func TestSerialBatches(t *testing.T) {
 	var order []string
 	var mu sync.Mutex
