@@ -110,13 +110,18 @@ func TestRollingUpgradeUnderLoad(t *testing.T) {
 
 	t.Run("upgrade under load: no failed request", func(t *testing.T) {
 		l := startLoad(t, s, 6)
+		// Kept connections too: the drain moves them to the other server
+		// (nginx reloaded on the drained one) instead of waiting for them.
+		keep := startKeepAliveLoad(t, s, 4)
 		time.Sleep(2 * time.Second)
 		start := time.Now()
 		r := skiff(t, "apply", "-i", s.inv, "playbooks/upgrade.hcl", "-e", "app_version=2.0.0", "-e", "app_binary="+appBin, "--yes", "--output", "json")
 		took := time.Since(start)
 		time.Sleep(2 * time.Second)
 		l.finish()
+		keep.finish()
 		t.Logf("rollout took %s; %d requests sent, %d failed", took.Round(100*time.Millisecond), l.sent, l.failed)
+		keep.check(t, "upgrade")
 		if r.code != 0 {
 			t.Fatalf("upgrade: exit %d\n%s", r.code, r.stderr)
 		}

@@ -79,14 +79,15 @@ func main() {
 	only := flag.String("only", "", "run one phase only: site; converge, upgrade, fanout, fleet, breakdown or compare (its section replaces the one in the results file)")
 	revA := flag.String("a", "", "with -only compare: the commit before")
 	revB := flag.String("b", "", "with -only compare: the commit after")
+	keep := flag.Bool("keep", false, "keep the bench's folder (every run's log, the inventories) and print its path")
 	flag.Parse()
 	if *runs < 1 || flag.NArg() != 0 || !slices.Contains([]string{"", "site", "converge", "upgrade", "fanout", "fleet", "breakdown", "compare"}, *only) {
-		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-only site|converge|upgrade|fanout|fleet|breakdown|compare -a REV -b REV]")
+		fmt.Fprintln(os.Stderr, "usage: bench [-n RUNS] [-out FILE] [-keep] [-only site|converge|upgrade|fanout|fleet|breakdown|compare -a REV -b REV]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *runs, *out, *only, *revA, *revB); err != nil {
+	if err := run(ctx, *runs, *out, *only, *revA, *revB, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -103,7 +104,7 @@ type bench struct {
 	runs      int
 }
 
-func run(ctx context.Context, runs int, out, only, revA, revB string) error {
+func run(ctx context.Context, runs int, out, only, revA, revB string, keep bool) error {
 	started := time.Now()
 	root, err := testhosts.RepoRoot()
 	if err != nil {
@@ -118,7 +119,11 @@ func run(ctx context.Context, runs int, out, only, revA, revB string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(b.dir)
+	if keep {
+		defer logf("kept %s", b.dir)
+	} else {
+		defer os.RemoveAll(b.dir)
+	}
 
 	b.floor = filepath.Join(b.dir, "floor")
 	logf("building the floor")
