@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -30,6 +31,11 @@ type Play struct {
 	// BecomeUser is the user the play's tasks run as, where their kind
 	// can (a task's own become_user wins); "" is root.
 	BecomeUser string
+	// After, when set, names the earlier plays this one waits for; it
+	// waits too for every earlier play that shares a host with it (see
+	// engine's schedule). Unset (nil): it waits for every earlier play.
+	After      []string
+	AfterRange hcl.Range
 }
 
 // Playbook is a decoded playbook with the roles it uses.
@@ -72,7 +78,7 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 		pc, d := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 			{Name: "hosts"}, {Name: "roles"},
 			{Name: "vars"}, {Name: "serial"}, {Name: "max_fail"},
-			{Name: "tags"}, {Name: "become_user"},
+			{Name: "tags"}, {Name: "become_user"}, {Name: "after"},
 		}})
 		diags = append(diags, d...)
 		if a, ok := pc.Attributes["hosts"]; ok {
@@ -112,6 +118,9 @@ func (l *Loader) LoadPlaybook(path string, rolesPath []string, kinds map[string]
 				p.Serial, d = decodeSerial(v, a.Expr.Range())
 				diags = append(diags, d...)
 			}
+		}
+		if a, ok := pc.Attributes["after"]; ok {
+			diags = append(diags, decodeAfter(a.Expr, p, seen)...)
 		}
 		if a, ok := pc.Attributes["max_fail"]; ok {
 			d := decodeArg("max_fail", a.Expr, &p.MaxFail, "a whole number of failed hosts (-1: no limit)")
@@ -153,6 +162,29 @@ func sortedKeys(m map[string]bool) string {
 	}
 	sort.Strings(ks)
 	return strings.Join(ks, ", ")
+}
+
+// decodeAfter reads after: a list of the names of earlier plays (seen
+// holds those declared so far), each once.
+func decodeAfter(expr hcl.Expression, p *Play, seen map[string]hcl.Range) hcl.Diagnostics {
+	p.AfterRange = expr.Range()
+	var names []string
+	if d := decodeArg("after", expr, &names, "a list of the names of earlier plays, such as [\"firewall\"]"); d.HasErrors() {
+		return d
+	}
+	p.After = []string{}
+	for _, n := range names {
+		switch _, earlier := seen[n]; {
+		case n == p.Name:
+			return hcl.Diagnostics{errAt(expr.Range(), "Invalid after", fmt.Sprintf("Play %q cannot run after itself.", p.Name))}
+		case !earlier:
+			return hcl.Diagnostics{errAt(expr.Range(), "Invalid after", fmt.Sprintf("Play %q runs after %q, which is not a play declared before it: plays wait only for earlier ones.", p.Name, n))}
+		case slices.Contains(p.After, n):
+			return hcl.Diagnostics{errAt(expr.Range(), "Invalid after", fmt.Sprintf("Play %q names %q twice in after.", p.Name, n))}
+		}
+		p.After = append(p.After, n)
+	}
+	return nil
 }
 
 // decodeSerial reads serial: a number or a list of numbers, each ≥ 1

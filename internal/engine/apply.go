@@ -66,8 +66,10 @@ type changer interface {
 	// deploy lock); nil while it may go on.
 	stopped() error
 	// refused marks the run's hosts when its locks were refused, and
-	// reports whether the run must stop.
+	// reports whether the run must stop; lockRefused only reports it
+	// (while other plays may still run).
 	refused(runs map[string]*hostRun) bool
+	lockRefused() bool
 	// keepManaged keeps m as the instances skiff manages on host (see
 	// instances.go), when the run changes hosts.
 	keepManaged(host string, m managed) error
@@ -81,6 +83,7 @@ func (planner) lock(context.Context, string) error    { return nil }
 func (planner) undo(context.Context, *hostRun) string { return "" }
 func (planner) stopped() error                        { return nil }
 func (planner) refused(map[string]*hostRun) bool      { return false }
+func (planner) lockRefused() bool                     { return false }
 func (planner) keepManaged(string, managed) error     { return nil }
 
 func (planner) make(context.Context, *hostRun, *config.Play, *Bound, *module.Change, *plan.Change) (bool, error) {

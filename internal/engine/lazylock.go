@@ -98,6 +98,12 @@ func (a *applier) lock(ctx context.Context, host string) error {
 
 // refused marks every host still in the run as stopped by the lock
 // refusal, if there was one; it reports whether the run must stop.
+func (a *applier) lockRefused() bool {
+	a.lazy.mu.Lock()
+	defer a.lazy.mu.Unlock()
+	return a.lazy.err != nil
+}
+
 func (a *applier) refused(runs map[string]*hostRun) bool {
 	a.lazy.mu.Lock()
 	defer a.lazy.mu.Unlock()

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/skiffdeploy/skiff/internal/inventory"
 	"github.com/skiffdeploy/skiff/internal/plan"
@@ -139,36 +138,3 @@ func (e *Engine) run(ctx context.Context, mode string, ch changer, steps []step)
 }
 
 func closeConnections(r *run) { r.e.Abandon() }
-
-// playAll runs the plays in order, each on its hosts still in the run,
-// until one stops the run (max_fail, refused locks, a lost lock, an
-// interrupt).
-func playAll(ctx context.Context, r *run) bool {
-	e := r.e
-	for _, p := range e.Playbook.Plays {
-		selected, err := e.Inventory.Select(p.Hosts)
-		if err != nil { // validated before a run; kept for safety
-			for _, hr := range r.hosts {
-				hr.out.Error = fmt.Sprintf("play %q: %v", p.Name, err)
-			}
-			return false
-		}
-		var hosts []*hostRun
-		var names []string
-		for _, h := range inventory.Intersect(selected, r.limit) {
-			if hr := r.hosts[h.Name]; !hr.done {
-				hosts = append(hosts, hr)
-				names = append(names, h.Name)
-			}
-		}
-		if len(hosts) == 0 {
-			continue
-		}
-		e.told.PlayStarted(p.Name, names)
-		stop := e.runPlay(ctx, r.ch, p, hosts)
-		if r.ch.refused(r.hosts) || stop || ctx.Err() != nil || r.ch.stopped() != nil {
-			return false
-		}
-	}
-	return true
-}
