@@ -124,3 +124,35 @@ play "last"  { hosts = "all"  roles = ["r"]  vars = { n = "last" } }
 		}
 	}
 }
+
+// A play that stops the run stops every play that has not started: "bad"
+// fails on b; "last" never starts ("quick", which needs only "first", may
+// or may not have started by then).
+func TestPlayThatStopsTheRunStopsLaterPlays(t *testing.T) {
+	f := newPlaysFixture(t, map[string]string{"r": `variable "n" { default = "x" }
+task "touch" "t" {
+  path = "DIR/${host.name}-${var.n}"
+  fail = host.name == "b" && var.n == "x"
+}`}, `
+play "first" { hosts = "a"  roles = ["r"] }
+play "bad"   { hosts = "b"  roles = ["r"]  max_fail = 0 }
+play "quick" { hosts = "c"  roles = ["r"]  after = ["first"] }
+play "last"  { hosts = "a,c"  roles = ["r"]  vars = { n = "last" } }
+`, "")
+	t.Chdir(f.dir)
+	if err := os.MkdirAll(filepath.Join(f.dir, "DIR"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := f.eng.Apply(context.Background(), f.ch)
+	if !p.Failed() {
+		t.Fatalf("apply did not fail: %+v", p.Hosts)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "DIR", "a-x")); err != nil {
+		t.Errorf("a-x missing: the first play did not run")
+	}
+	for _, n := range []string{"a-last", "c-last"} {
+		if _, err := os.Stat(filepath.Join(f.dir, "DIR", n)); err == nil {
+			t.Errorf("%s exists: a play after the failed one ran", n)
+		}
+	}
+}
