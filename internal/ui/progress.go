@@ -5,6 +5,8 @@ package ui
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +23,10 @@ type Progress struct {
 	verbose bool
 	bar     *progressbar.ProgressBar
 	total   int
-	play    string
+	// running is each play under way and its hosts not done yet: plays
+	// that need none of each other run at once and share one bar.
+	running map[string]map[string]bool
+	order   []string // running's plays, in the order they started
 }
 
 // NewProgress writes to w (stderr); tty selects the bar. verbose prints every
@@ -40,14 +45,29 @@ func (p *Progress) lineLocked(format string, args ...any) {
 	}
 }
 
-// PlayStarted prints the play and (on a terminal) starts its bar.
+// PlayStarted prints the play and (on a terminal) starts its bar, or,
+// while other plays run, names it on theirs.
 func (p *Progress) PlayStarted(play string, hosts []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.finishBarLocked()
-	p.play = play
-	p.total = 0
+	if p.running == nil {
+		p.running = map[string]map[string]bool{}
+	}
+	alone := len(p.running) == 0
+	p.running[play] = map[string]bool{}
+	for _, h := range hosts {
+		p.running[play][h] = true
+	}
+	p.order = append(p.order, play)
 	p.lineLocked("play %s: %d host(s)", play, len(hosts))
+	if !alone {
+		if p.bar != nil {
+			p.bar.Describe("  " + strings.Join(p.order, " + "))
+		}
+		return
+	}
+	p.finishBarLocked()
+	p.total = 0
 	if p.tty {
 		p.bar = progressbar.NewOptions(-1,
 			progressbar.OptionSetWriter(p.w),
@@ -97,6 +117,16 @@ func (p *Progress) TaskRetrying(host, play, task string, try int, wait time.Dura
 func (p *Progress) HostDone(host, play string, status plan.Status, err string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if left := p.running[play]; left != nil {
+		delete(left, host)
+		if len(left) == 0 {
+			delete(p.running, play)
+			p.order = slices.DeleteFunc(p.order, func(n string) bool { return n == play })
+			if p.bar != nil && len(p.order) > 0 {
+				p.bar.Describe("  " + strings.Join(p.order, " + "))
+			}
+		}
+	}
 	if err != "" {
 		p.lineLocked("  %-12s %s: %s", host, status, err)
 	} else if p.verbose || !p.tty {

@@ -48,3 +48,30 @@ func TestBarOnTerminal(t *testing.T) {
 		t.Errorf("changes not printed above the bar:\n%q", out)
 	}
 }
+
+// Plays that run at once share the bar: its total is theirs together, and
+// a play that starts once they are done starts a bar of its own.
+func TestPlaysAtOnceShareTheBar(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewProgress(&buf, true, false)
+	p.PlayStarted("database", []string{"db1"})
+	p.HostTasks("db1", 2)
+	p.PlayStarted("lb", []string{"web1"})
+	p.HostTasks("web1", 3)
+	if p.total != 5 {
+		t.Errorf("total with two plays under way = %d, want 5", p.total)
+	}
+	p.HostDone("web1", "lb", plan.StatusChanged, "")
+	p.HostDone("db1", "database", plan.StatusChanged, "")
+	p.PlayStarted("web", []string{"web1"})
+	p.HostTasks("web1", 4)
+	if p.total != 4 {
+		t.Errorf("total of a play started alone = %d, want 4", p.total)
+	}
+	p.Close()
+	for _, want := range []string{"play database: 1 host(s)", "play lb: 1 host(s)", "play web: 1 host(s)"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, buf.String())
+		}
+	}
+}
