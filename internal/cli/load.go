@@ -127,15 +127,16 @@ func loadThen(c *console, o playbookOptions, r *reach, beforeValidate func(*engi
 	}
 	ld.book = book
 	ld.engine = &engine.Engine{
-		Inventory: ld.inv,
-		Playbook:  book,
-		Registry:  reg,
-		Serves:    builtin.Kinds().Serves(),
-		Scope:     engine.NewScope(ld.inv, secrets, extra, pki.Functions(pki.Lazy(filepath.Join(ld.invCfg.Dir, ".skiff", "pki")))),
-		Hosts:     ld.limit,
-		Tags:      o.tags,
-		Forks:     o.forks,
-		RunID:     engine.NewRunID(),
+		Inventory:  ld.inv,
+		Playbook:   book,
+		Registry:   reg,
+		Serves:     builtin.Kinds().Serves(),
+		SpansHosts: builtin.Kinds().SpansHosts(),
+		Scope:      engine.NewScope(ld.inv, secrets, extra, pki.Functions(pki.Lazy(filepath.Join(ld.invCfg.Dir, ".skiff", "pki")))),
+		Hosts:      ld.limit,
+		Tags:       o.tags,
+		Forks:      o.forks,
+		RunID:      engine.NewRunID(),
 	}
 	declared := make([]string, len(ld.invCfg.Secrets))
 	for i, sec := range ld.invCfg.Secrets {

@@ -24,6 +24,8 @@ func (e *Engine) runPlay(ctx context.Context, ch changer, p *config.Play, hosts 
 		var mu sync.Mutex
 		batchHosts := hosts[start:end]
 		parallel.Each(len(batchHosts), e.forks(), func(i int) {
+			e.hostSlots <- struct{}{}
+			defer func() { <-e.hostSlots }()
 			if !e.runHost(ctx, ch, p, batchHosts[i]) {
 				mu.Lock()
 				failed++

@@ -32,7 +32,11 @@ type Engine struct {
 	// (module.Kinds.Serves): a host whose plays use a kind its system
 	// cannot serve fails as its facts are read, before any change.
 	Serves map[string]func(module.System) error
-	Scope  *Scope
+	// SpansHosts holds the kinds that act on other hosts than their own
+	// (module.Kinds.SpansHosts): a play using one never runs beside
+	// another (see schedule).
+	SpansHosts map[string]bool
+	Scope      *Scope
 	// Hosts limits the run (--limit); nil means every host.
 	Hosts []*inventory.Host
 	// Tags selects the tasks the run runs (--tags, --skip-tags); the
@@ -71,10 +75,13 @@ type Engine struct {
 	InstancesDir string
 
 	// What one run (Plan or Apply) keeps while it lasts.
-	told    Observer // Observer, scrubbed of the run's secrets
-	pool    connPool
-	probes  probeCache
-	helpers sync.Map // host name -> the helper's path on it, where present
+	told   Observer // Observer, scrubbed of the run's secrets
+	pool   connPool
+	probes probeCache
+	// hostSlots holds one token per host being worked on, across the
+	// plays running at once: --forks bounds the run, not each play.
+	hostSlots chan struct{}
+	helpers   sync.Map // host name -> the helper's path on it, where present
 	// selected holds, per play, the names of the hosts its pattern
 	// selects: every host of a run asks, so it is computed once.
 	selected sync.Map // *config.Play -> map[string]bool

@@ -96,14 +96,15 @@ func (a *applier) lock(ctx context.Context, host string) error {
 	return a.lazy.err
 }
 
-// refused marks every host still in the run as stopped by the lock
-// refusal, if there was one; it reports whether the run must stop.
+// lockRefused reports whether the locks were refused, changing nothing.
 func (a *applier) lockRefused() bool {
 	a.lazy.mu.Lock()
 	defer a.lazy.mu.Unlock()
 	return a.lazy.err != nil
 }
 
+// refused marks every host still in the run as stopped by the lock
+// refusal, if there was one; it reports whether the run must stop.
 func (a *applier) refused(runs map[string]*hostRun) bool {
 	a.lazy.mu.Lock()
 	defer a.lazy.mu.Unlock()

@@ -39,3 +39,15 @@ func (o scrubbedObserver) TaskDone(host, play, task string, status plan.Status, 
 func (o scrubbedObserver) HostDone(host, play string, status plan.Status, err string) {
 	o.Observer.HostDone(host, play, status, o.scrub(err))
 }
+
+// PlayObserver is implemented by Observers that want to know when a play
+// has ended on all its hosts (plays may run at once: see schedule).
+type PlayObserver interface {
+	PlayDone(play string)
+}
+
+func (o scrubbedObserver) PlayDone(play string) {
+	if p, ok := o.Observer.(PlayObserver); ok {
+		p.PlayDone(play)
+	}
+}

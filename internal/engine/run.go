@@ -113,6 +113,7 @@ func (e *Engine) run(ctx context.Context, mode string, ch changer, steps []step)
 	}
 	e.told = scrubbedObserver{obs, e.Scope.Scrub}
 	e.probes = probeCache{}
+	e.hostSlots = make(chan struct{}, e.forks())
 	r := &run{e: e, ch: ch, hosts: map[string]*hostRun{}, limit: e.runHosts(),
 		result: &plan.Plan{RunID: e.RunID, Mode: mode}}
 	for _, h := range r.limit {

@@ -34,7 +34,11 @@ func playAll(ctx context.Context, r *run) bool {
 			for _, w := range waits[i] {
 				<-finished[w]
 			}
-			if !stop.Load() && !playOne(ctx, r, p) {
+			if stop.Load() || mustStop(ctx, r) {
+				stop.Store(true)
+				return
+			}
+			if !playOne(ctx, r, p) {
 				stop.Store(true)
 			}
 		}()
@@ -69,25 +73,34 @@ func playOne(ctx context.Context, r *run, p *config.Play) bool {
 		return true
 	}
 	e.told.PlayStarted(p.Name, names)
-	stop := e.runPlay(ctx, r.ch, p, hosts)
-	return !(stop || r.ch.lockRefused() || ctx.Err() != nil || r.ch.stopped() != nil)
+	if o, ok := e.told.(PlayObserver); ok {
+		defer o.PlayDone(p.Name)
+	}
+	return !e.runPlay(ctx, r.ch, p, hosts) && !mustStop(ctx, r)
+}
+
+// mustStop reports whether the run stops before its next play: refused
+// or lost locks, an interrupt.
+func mustStop(ctx context.Context, r *run) bool {
+	return r.ch.lockRefused() || ctx.Err() != nil || r.ch.stopped() != nil
 }
 
 // schedule is, for each play, the earlier plays it waits for. A play
 // without after waits for every earlier play (the playbook's order). One
 // with after waits for the plays it names, and for every earlier play it
 // shares a host with: a host runs its plays one at a time, in the
-// playbook's order. A play with a delegated task (or handler) may touch
-// any host, so it shares a host with every play.
+// playbook's order. A play with a delegated task (or handler), or one of a
+// kind that acts on other hosts (SpansHosts), may touch any host, so it
+// shares a host with every play; so does one whose hosts cannot be read.
 func (e *Engine) schedule(limit []*inventory.Host) [][]int {
 	plays := e.Playbook.Plays
 	touched := make([]map[string]bool, len(plays)) // nil: every host
 	for i, p := range plays {
-		if e.playDelegates(p) {
+		selected, err := e.Inventory.Select(p.Hosts)
+		if err != nil || e.reachesOthers(p) {
 			continue
 		}
 		touched[i] = map[string]bool{}
-		selected, _ := e.Inventory.Select(p.Hosts)
 		for _, h := range inventory.Intersect(selected, limit) {
 			touched[i][h.Name] = true
 		}
@@ -114,16 +127,16 @@ func (e *Engine) schedule(limit []*inventory.Host) [][]int {
 	return waits
 }
 
-// playDelegates reports whether a task or handler of p's roles has
-// delegate_to.
-func (e *Engine) playDelegates(p *config.Play) bool {
+// reachesOthers reports whether a task or handler of p's roles has
+// delegate_to or is of a kind that acts on other hosts.
+func (e *Engine) reachesOthers(p *config.Play) bool {
 	for _, rn := range p.Roles {
 		r := e.Playbook.Roles[rn]
 		if r == nil {
 			continue
 		}
 		for _, t := range append(append([]*config.Task{}, r.Tasks...), r.Handlers...) {
-			if t.DelegateTo != nil {
+			if t.DelegateTo != nil || e.SpansHosts[t.Kind] {
 				return true
 			}
 		}

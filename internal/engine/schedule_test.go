@@ -156,3 +156,20 @@ play "last"  { hosts = "a,c"  roles = ["r"]  vars = { n = "last" } }
 		}
 	}
 }
+
+// A kind that acts on other hosts makes its play wait for every earlier
+// play, and every later one wait for it, as delegate_to does.
+func TestScheduleKindsThatSpanHosts(t *testing.T) {
+	f := newPlaysFixture(t, map[string]string{"r": `task "touch" "t" { path = "DIR/${host.name}" }`}, `
+play "a"  { hosts = "a"  roles = ["r"] }
+play "b"  { hosts = "b"  roles = ["r"]  after = [] }
+play "c"  { hosts = "c"  roles = ["r"]  after = [] }
+`, "")
+	if got := f.eng.schedule(f.eng.Inventory.Hosts); got[1] != nil || got[2] != nil {
+		t.Fatalf("waits = %v, want b and c waiting for nothing", got)
+	}
+	f.eng.SpansHosts = map[string]bool{"touch": true}
+	if got := f.eng.schedule(f.eng.Inventory.Hosts); !reflect.DeepEqual(got, [][]int{nil, {0}, {0, 1}}) {
+		t.Errorf("with touch spanning hosts: waits = %v, want every earlier play", got)
+	}
+}

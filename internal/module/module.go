@@ -137,6 +137,10 @@ type Kind struct {
 	// system: nil, or why not. A run checks it as soon as a host's facts
 	// are read, before any change, for every kind the host's plays use.
 	Serves func(System) error
+	// SpansHosts says that the kind's Apply acts on other hosts of the run
+	// than its own (through HostConns): a play using it may touch any
+	// host, so it never runs beside another play.
+	SpansHosts bool
 }
 
 // System is what a host's /etc/os-release says of it.
@@ -179,6 +183,17 @@ func (ks Kinds) Serves() map[string]func(System) error {
 	for name, k := range ks {
 		if k.Serves != nil {
 			s[name] = k.Serves
+		}
+	}
+	return s
+}
+
+// SpansHosts is the names of the kinds of ks that act on other hosts.
+func (ks Kinds) SpansHosts() map[string]bool {
+	s := map[string]bool{}
+	for name, k := range ks {
+		if k.SpansHosts {
+			s[name] = true
 		}
 	}
 	return s

@@ -23,10 +23,9 @@ type Progress struct {
 	verbose bool
 	bar     *progressbar.ProgressBar
 	total   int
-	// running is each play under way and its hosts not done yet: plays
+	// running is the plays under way, in the order they started: plays
 	// that need none of each other run at once and share one bar.
-	running map[string]map[string]bool
-	order   []string // running's plays, in the order they started
+	running []string
 }
 
 // NewProgress writes to w (stderr); tty selects the bar. verbose prints every
@@ -50,19 +49,12 @@ func (p *Progress) lineLocked(format string, args ...any) {
 func (p *Progress) PlayStarted(play string, hosts []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.running == nil {
-		p.running = map[string]map[string]bool{}
-	}
 	alone := len(p.running) == 0
-	p.running[play] = map[string]bool{}
-	for _, h := range hosts {
-		p.running[play][h] = true
-	}
-	p.order = append(p.order, play)
+	p.running = append(p.running, play)
 	p.lineLocked("play %s: %d host(s)", play, len(hosts))
 	if !alone {
 		if p.bar != nil {
-			p.bar.Describe("  " + strings.Join(p.order, " + "))
+			p.bar.Describe("  " + strings.Join(p.running, " + "))
 		}
 		return
 	}
@@ -117,20 +109,20 @@ func (p *Progress) TaskRetrying(host, play, task string, try int, wait time.Dura
 func (p *Progress) HostDone(host, play string, status plan.Status, err string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if left := p.running[play]; left != nil {
-		delete(left, host)
-		if len(left) == 0 {
-			delete(p.running, play)
-			p.order = slices.DeleteFunc(p.order, func(n string) bool { return n == play })
-			if p.bar != nil && len(p.order) > 0 {
-				p.bar.Describe("  " + strings.Join(p.order, " + "))
-			}
-		}
-	}
 	if err != "" {
 		p.lineLocked("  %-12s %s: %s", host, status, err)
 	} else if p.verbose || !p.tty {
 		p.lineLocked("  %-12s done: %s", host, status)
+	}
+}
+
+// PlayDone takes the play off the bar (engine.PlayObserver).
+func (p *Progress) PlayDone(play string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.running = slices.DeleteFunc(p.running, func(n string) bool { return n == play })
+	if p.bar != nil && len(p.running) > 0 {
+		p.bar.Describe("  " + strings.Join(p.running, " + "))
 	}
 }
 

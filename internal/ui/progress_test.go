@@ -62,7 +62,9 @@ func TestPlaysAtOnceShareTheBar(t *testing.T) {
 		t.Errorf("total with two plays under way = %d, want 5", p.total)
 	}
 	p.HostDone("web1", "lb", plan.StatusChanged, "")
+	p.PlayDone("lb")
 	p.HostDone("db1", "database", plan.StatusChanged, "")
+	p.PlayDone("database")
 	p.PlayStarted("web", []string{"web1"})
 	p.HostTasks("web1", 4)
 	if p.total != 4 {

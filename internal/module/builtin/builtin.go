@@ -65,7 +65,8 @@ func Kinds() module.Kinds {
 
 		// Certificates kept under .skiff/acme of the working folder; a
 		// run keeps them beside its inventory (see StateDir).
-		"acme_certificate": {New: acme.Factory(filepath.Join(".skiff", "acme"))},
+		// It answers the challenge on the lb hosts (challenge_hosts).
+		"acme_certificate": {New: acme.Factory(filepath.Join(".skiff", "acme")), SpansHosts: true},
 	}
 }
 

@@ -161,3 +161,12 @@ func TestNativeProbesAreRegistered(t *testing.T) {
 		}
 	}
 }
+
+// Only acme_certificate acts on other hosts than its own (the lb hosts
+// answering its challenge), so only it keeps a play from running beside
+// another.
+func TestKindsThatSpanHosts(t *testing.T) {
+	if got := Kinds().SpansHosts(); len(got) != 1 || !got["acme_certificate"] {
+		t.Errorf("kinds that span hosts: %v, want acme_certificate", got)
+	}
+}
