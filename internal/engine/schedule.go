@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/skiffdeploy/skiff/internal/config"
 	"github.com/skiffdeploy/skiff/internal/inventory"
 )
@@ -97,11 +99,12 @@ func (e *Engine) schedule(limit []*inventory.Host) [][]int {
 	touched := make([]map[string]bool, len(plays)) // nil: every host
 	for i, p := range plays {
 		selected, err := e.Inventory.Select(p.Hosts)
-		if err != nil || e.reachesOthers(p) {
+		hosts := inventory.Intersect(selected, limit)
+		if err != nil || e.reachesOthers(p, hosts) {
 			continue
 		}
 		touched[i] = map[string]bool{}
-		for _, h := range inventory.Intersect(selected, limit) {
+		for _, h := range hosts {
 			touched[i][h.Name] = true
 		}
 	}
@@ -127,18 +130,35 @@ func (e *Engine) schedule(limit []*inventory.Host) [][]int {
 	return waits
 }
 
-// reachesOthers reports whether a task or handler of p's roles has
-// delegate_to or is of a kind that acts on other hosts.
-func (e *Engine) reachesOthers(p *config.Play) bool {
+// reachesOthers reports whether a task or handler of p's roles that has
+// delegate_to, or is of a kind that acts on other hosts, may run on one of
+// hosts: its when is not false for every one of them (read with the facts
+// unknown, so a when that reads facts may be true).
+func (e *Engine) reachesOthers(p *config.Play, hosts []*inventory.Host) bool {
 	for _, rn := range p.Roles {
 		r := e.Playbook.Roles[rn]
 		if r == nil {
 			continue
 		}
 		for _, t := range append(append([]*config.Task{}, r.Tasks...), r.Handlers...) {
-			if t.DelegateTo != nil || e.SpansHosts[t.Kind] {
+			if (t.DelegateTo != nil || e.SpansHosts[t.Kind]) && e.mayRun(t, r, p, hosts) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// mayRun reports whether t's when may be true on one of hosts.
+func (e *Engine) mayRun(t *config.Task, r *config.Role, p *config.Play, hosts []*inventory.Host) bool {
+	if t.When == nil {
+		return len(hosts) > 0
+	}
+	for _, h := range hosts {
+		v, d := t.When.Value(e.Scope.Context(h, r, p, cty.DynamicVal))
+		v, _ = v.UnmarkDeep()
+		if d.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.Bool || v.True() {
+			return true
 		}
 	}
 	return false

@@ -173,3 +173,24 @@ play "c"  { hosts = "c"  roles = ["r"]  after = [] }
 		t.Errorf("with touch spanning hosts: waits = %v, want every earlier play", got)
 	}
 }
+
+// A task that would make its play run alone does not when its when is
+// false on every host of the play; a when that reads facts may be true.
+func TestScheduleReadsWhen(t *testing.T) {
+	f := newPlaysFixture(t, map[string]string{
+		"r":     `task "rtouch" "t" { path = "DIR/${host.name}" }`,
+		"off":   "variable \"on\" { default = false }\ntask \"touch\" \"t\" {\n  when = var.on\n  path = \"DIR/${host.name}\"\n}\n",
+		"facts": "task \"touch\" \"t\" {\n  when = facts.os_id == \"debian\"\n  path = \"DIR/${host.name}\"\n}\n",
+	}, `
+play "a"  { hosts = "a"  roles = ["r"] }
+play "b"  { hosts = "b"  roles = ["off"]  after = [] }
+play "c"  { hosts = "c"  roles = ["facts"]  after = [] }
+play "b2" { hosts = "b"  roles = ["off"]  after = []  vars = { on = true } }
+`, "")
+	f.eng.SpansHosts = map[string]bool{"touch": true}
+	got := f.eng.schedule(f.eng.Inventory.Hosts)
+	want := [][]int{nil, nil, {0, 1}, {0, 1, 2}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("waits = %v, want %v (b: when false everywhere; c: when reads facts; b2: when true)", got, want)
+	}
+}
