@@ -288,9 +288,13 @@ func run(ctx context.Context, runs int, out, only, revA, revB string, keep bool)
 			}
 		}
 	}
-	// A comparison of two commits is only ever taken by -only compare.
-	if sec := sectionOf(string(old), compareHeading); sec != "" {
-		r.sections = append(r.sections, sec)
+	// Rounds of first converges against the plain script, and a
+	// comparison of two commits, are only ever taken by -only converge
+	// and -only compare.
+	for _, h := range []string{convergeHeading, compareHeading} {
+		if sec := sectionOf(string(old), h); sec != "" {
+			r.sections = append(r.sections, sec)
+		}
 	}
 
 	r.machine = machineInfo(ctx, commit)
