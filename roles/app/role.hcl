@@ -89,10 +89,11 @@ task "template" "socket_unit" {
 
 # A host whose app still binds the port itself, or whose socket listens on
 # another port: the app stops so that the socket can take the port (it
-# starts again below, on the socket).
+# starts again below, on the socket). The check is one systemctl call, its
+# two properties in either order.
 task "command" "listen_socket" {
   command = "systemctl daemon-reload && systemctl stop foobar-app.service && systemctl restart foobar-app.socket"
-  unless  = "systemctl is-active --quiet foobar-app.socket && [ \"$(systemctl show -P Listen foobar-app.socket)\" = ${shellquote("127.0.0.1:${var.app_port} (Stream)")} ]"
+  unless  = "case \"$(systemctl show -p ActiveState -p Listen foobar-app.socket)\" in ${shellquote("ActiveState=active\nListen=127.0.0.1:${var.app_port} (Stream)")}|${shellquote("Listen=127.0.0.1:${var.app_port} (Stream)\nActiveState=active")}) ;; *) false ;; esac"
 }
 
 task "symlink" "current" {
@@ -120,9 +121,10 @@ task "service" "socket" {
   enabled = true
 }
 
-# Keep the newest releases and the live one; idempotent through unless.
+# Keep the newest releases and the live one; idempotent through unless
+# (the shell's own glob and count: no program started on a no-op).
 # Variables reach this root shell through shellquote only.
 task "command" "prune_releases" {
   command = "cd /opt/foobar/releases && ls -1t | grep -vxF -- ${shellquote(var.app_version)} | tail -n +${shellquote(var.keep_releases)} | xargs -r rm -rf --"
-  unless  = "[ $(ls -1 /opt/foobar/releases | wc -l) -le ${shellquote(var.keep_releases)} ]"
+  unless  = "set -- /opt/foobar/releases/*; [ $# -le ${shellquote(var.keep_releases)} ]"
 }
