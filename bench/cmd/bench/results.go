@@ -255,7 +255,9 @@ func skiffCommit(ctx context.Context, root string) string {
 		return strings.TrimSpace(string(out))
 	}
 	commit := git("rev-parse", "--short", "HEAD")
-	if st := git("status", "--porcelain", "--untracked-files=no"); st != "" && st != "unknown" {
+	// The bench's own outputs, written by earlier parts of the same run,
+	// are not changes to what it measures.
+	if st := git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/RESULTS.md", ":!bench/*.png"); st != "" && st != "unknown" {
 		commit += " (with uncommitted changes)"
 	}
 	return commit
