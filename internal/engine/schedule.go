@@ -140,7 +140,7 @@ func (e *Engine) reachesOthers(p *config.Play, hosts []*inventory.Host) bool {
 		if r == nil {
 			continue
 		}
-		for _, t := range append(append([]*config.Task{}, r.Tasks...), r.Handlers...) {
+		for _, t := range slices.Concat(r.Tasks, r.Handlers) {
 			if (t.DelegateTo != nil || e.SpansHosts[t.Kind]) && e.mayRun(t, r, p, hosts) {
 				return true
 			}

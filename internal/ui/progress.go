@@ -53,9 +53,7 @@ func (p *Progress) PlayStarted(play string, hosts []string) {
 	p.running = append(p.running, play)
 	p.lineLocked("play %s: %d host(s)", play, len(hosts))
 	if !alone {
-		if p.bar != nil {
-			p.bar.Describe("  " + strings.Join(p.running, " + "))
-		}
+		p.describeLocked()
 		return
 	}
 	p.finishBarLocked()
@@ -121,7 +119,14 @@ func (p *Progress) PlayDone(play string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.running = slices.DeleteFunc(p.running, func(n string) bool { return n == play })
-	if p.bar != nil && len(p.running) > 0 {
+	if len(p.running) > 0 {
+		p.describeLocked()
+	}
+}
+
+// describeLocked names the plays running on the bar.
+func (p *Progress) describeLocked() {
+	if p.bar != nil {
 		p.bar.Describe("  " + strings.Join(p.running, " + "))
 	}
 }
